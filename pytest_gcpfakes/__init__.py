@@ -1,0 +1,60 @@
+"""pytest-gcpfakes: in-memory Pub/Sub and Storage for the real Google Cloud clients.
+
+Importing this package imports neither pytest nor google.cloud (each would add to every
+pytest start-up); names are loaded on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_gcpfakes._clock import Clock
+    from pytest_gcpfakes._config import Config
+    from pytest_gcpfakes._errors import (
+        BlockedCallError,
+        FakeNotActiveError,
+        ForkedProcessError,
+        GCPFakesError,
+    )
+    from pytest_gcpfakes._fakes import GCPFakes
+    from pytest_gcpfakes.pubsub._handle import FakePubSub
+    from pytest_gcpfakes.storage._handle import FakeStorage
+
+__all__ = [
+    "BlockedCallError",
+    "Clock",
+    "Config",
+    "FakeNotActiveError",
+    "FakePubSub",
+    "FakeStorage",
+    "ForkedProcessError",
+    "GCPFakes",
+    "GCPFakesError",
+]
+
+_WHERE = {
+    "BlockedCallError": "pytest_gcpfakes._errors",
+    "Clock": "pytest_gcpfakes._clock",
+    "Config": "pytest_gcpfakes._config",
+    "FakeNotActiveError": "pytest_gcpfakes._errors",
+    "FakePubSub": "pytest_gcpfakes.pubsub._handle",
+    "FakeStorage": "pytest_gcpfakes.storage._handle",
+    "ForkedProcessError": "pytest_gcpfakes._errors",
+    "GCPFakes": "pytest_gcpfakes._fakes",
+    "GCPFakesError": "pytest_gcpfakes._errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_gcpfakes' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

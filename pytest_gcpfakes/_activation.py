@@ -1,0 +1,429 @@
+"""Interception of the real GCP clients, the "current backend" lookup and the network guard.
+
+Installing is cheap and imports nothing from Google: a post-import hook patches the client
+modules when something first imports them (or at once, if they already are). Patches are
+class-level and look the fake backend up at *call* time, so a client built at import time
+works in every test, against that test's fresh state.
+
+What gets patched, and why:
+
+- ``grpc.secure_channel`` / ``insecure_channel`` (and ``grpc.aio``'s): a channel to a Google
+  host gets a stand-in whose calls fail with :class:`BlockedCallError`. Socket-level guards
+  cannot see gRPC's C core, so channel creation is the only choke point.
+- ``requests.Session.get_adapter``: requests to the fake Storage base URL go to the in-process
+  JSON API; requests to Google hosts fail. Class-level, so sessions created before the
+  plugin loaded are covered too.
+- The GAPIC clients' ``_transport_registry``: ``"grpc"`` (the default) and ``"rest"`` build
+  the in-memory transport, so ``PublisherClient()`` needs no channel and no credentials.
+- ``pubsub_v1`` ``publish()`` / ``subscribe()``: check for an active fake up front, so the
+  error is raised from the public call rather than inside a publish future or a background
+  streaming-pull thread.
+- ``storage.Client.__init__``: anonymous credentials, the configured project and the fake
+  base URL, so construction never looks for credentials or a project.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.abc
+import importlib.machinery
+import inspect
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+STORAGE_BASE_URL = "https://storage.gcpfakes.invalid"
+"""Where faked ``storage.Client`` objects send their requests (``.invalid`` never resolves)."""
+
+SERVICES = ("pubsub", "storage")
+
+_GOOGLE_DOMAINS = ("googleapis.com", "storage.cloud.google.com", "accounts.google.com")
+_METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "169.254.169.254"})
+
+
+class ServiceHandle(Protocol):
+    """What the activation stack holds for a service: a handle owning a backend."""
+
+    pid: int
+    service: str
+
+
+# ---------------------------------------------------------------------------------------
+# The current backend of each service
+
+
+_stacks: dict[str, list[Any]] = {service: [] for service in SERVICES}
+_stack_lock = threading.Lock()
+_default_project: str | None = None  # the ini option gcpfakes_project, set by the plugin
+
+
+def activate(handle: ServiceHandle) -> None:
+    """Make ``handle`` the current fake for its service (nesting is allowed)."""
+    with _stack_lock:
+        _stacks[handle.service].append(handle)
+
+
+def deactivate(handle: ServiceHandle) -> None:
+    """Remove ``handle`` from its service's stack, wherever it is."""
+    with _stack_lock:
+        stack = _stacks[handle.service]
+        if handle in stack:
+            stack.remove(handle)
+
+
+def current(service: str) -> Any:
+    """Return the active handle for ``service``, or raise the error that says how to get one."""
+    stack = _stacks[service]
+    if not stack:
+        from pytest_gcpfakes._errors import FakeNotActiveError
+
+        raise FakeNotActiveError(service)
+    handle = stack[-1]
+    pid = os.getpid()
+    if pid != handle.pid:
+        from pytest_gcpfakes._errors import ForkedProcessError
+
+        raise ForkedProcessError(service, pid, handle.pid)
+    return handle
+
+
+def peek(service: str) -> Any | None:
+    """Return the active handle for ``service`` or ``None``, never raising."""
+    stack = _stacks[service]
+    return stack[-1] if stack else None
+
+
+def set_default_project(project: str | None) -> None:
+    """Set the project used when neither a marker nor ``GOOGLE_CLOUD_PROJECT`` names one."""
+    global _default_project
+    _default_project = project
+
+
+def client_project() -> str:
+    """Return the project a client constructed now should get."""
+    from pytest_gcpfakes._config import resolve_project
+
+    handle = peek("storage") or peek("pubsub")
+    config = handle.config if handle is not None else None
+    return resolve_project(config, _default_project)
+
+
+# ---------------------------------------------------------------------------------------
+# Google hosts
+
+
+def is_google_host(host: str | None) -> bool:
+    """Tell whether ``host`` is a Google API endpoint or the metadata server."""
+    if not host:
+        return False
+    host = host.lower().rstrip(".")
+    if host in _METADATA_HOSTS:
+        return True
+    return any(host == d or host.endswith("." + d) for d in _GOOGLE_DOMAINS)
+
+
+def grpc_target_host(target: str) -> str:
+    """Extract the host from a gRPC target such as ``dns:///pubsub.googleapis.com:443``."""
+    rest = target
+    for prefix in ("dns:///", "dns://", "dns:", "ipv4:", "ipv6:", "unix:"):
+        if rest.startswith(prefix):
+            rest = rest[len(prefix) :]
+            break
+    if "/" in rest:  # dns://authority/host
+        rest = rest.rsplit("/", 1)[-1]
+    if rest.startswith("["):
+        return rest[1:].split("]", 1)[0]
+    return rest.rsplit(":", 1)[0] if rest.count(":") == 1 else rest
+
+
+# ---------------------------------------------------------------------------------------
+# Patching with explicit save/restore
+
+
+class _Patches:
+    """Attribute replacements that can all be undone, in reverse order."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[Any, str, Any, bool]] = []
+
+    def replace(self, owner: Any, name: str, new: Any) -> None:
+        had = name in vars(owner) if isinstance(owner, type) else hasattr(owner, name)
+        old = vars(owner).get(name) if isinstance(owner, type) else getattr(owner, name, None)
+        self._saved.append((owner, name, old, had))
+        setattr(owner, name, new)
+
+    def set_item(self, mapping: dict[str, Any], key: str, new: Any) -> None:
+        self._saved.append((mapping, key, mapping.get(key), key in mapping))
+        mapping[key] = new
+
+    def restore(self) -> None:
+        while self._saved:
+            owner, name, old, had = self._saved.pop()
+            if isinstance(owner, dict):
+                if had:
+                    owner[name] = old
+                else:
+                    owner.pop(name, None)
+            elif had:
+                setattr(owner, name, old)
+            else:
+                delattr(owner, name)
+
+
+# ---------------------------------------------------------------------------------------
+# Post-import hook
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """Wraps a module's loader to run our patch right after the module has executed."""
+
+    def __init__(self, inner: Any, callback: Callable[[ModuleType], None]) -> None:
+        self._inner = inner
+        self._callback = callback
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        created: ModuleType | None = self._inner.create_module(spec)
+        return created
+
+    def exec_module(self, module: ModuleType) -> None:
+        # Later code (importlib.resources, pkgutil) expects the original loader.
+        module.__loader__ = self._inner
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._inner
+        self._inner.exec_module(module)
+        self._callback(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _ImportWatcher(importlib.abc.MetaPathFinder):
+    """Meta-path finder that only watches; the other finders still find the modules."""
+
+    def __init__(self, callbacks: dict[str, Callable[[ModuleType], None]]) -> None:
+        self.callbacks = callbacks
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        callback = self.callbacks.get(fullname)
+        if callback is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec: importlib.machinery.ModuleSpec | None = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = _PatchingLoader(spec.loader, callback)
+        return spec
+
+
+# ---------------------------------------------------------------------------------------
+# The patches themselves
+
+
+def _patch_grpc(module: ModuleType) -> None:
+    for owner in (module, getattr(module, "aio", None)):
+        if owner is None:
+            continue
+        for name in ("secure_channel", "insecure_channel"):
+            original = getattr(owner, name, None)
+            if original is not None:
+                _state.patches.replace(owner, name, _guarded_channel(original, owner is module))
+
+
+def _guarded_channel(original: Callable[..., Any], sync: bool) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def channel(target: str, *args: Any, **kwargs: Any) -> Any:
+        if is_google_host(grpc_target_host(str(target))):
+            from pytest_gcpfakes._errors import BlockedCallError
+
+            if not sync:
+                raise BlockedCallError(str(target), "pubsub")
+            from pytest_gcpfakes._guard import BlockedChannel
+
+            return BlockedChannel(str(target))
+        return original(target, *args, **kwargs)
+
+    return channel
+
+
+def _patch_requests(module: ModuleType) -> None:
+    session_cls = module.Session
+    original = session_cls.get_adapter
+
+    @functools.wraps(original)
+    def get_adapter(self: Any, url: str) -> Any:
+        if url.startswith(STORAGE_BASE_URL):
+            from pytest_gcpfakes.storage._adapter import storage_adapter
+
+            return storage_adapter()
+        if is_google_host(urlsplit(url).hostname):
+            from pytest_gcpfakes._guard import blocked_adapter
+
+            return blocked_adapter()
+        return original(self, url)
+
+    _state.patches.replace(session_cls, "get_adapter", get_adapter)
+
+
+def _gapic_registry_patch(service_module: str, transport_base: str) -> Callable[[ModuleType], None]:
+    """Return a patch that registers the in-memory transport for one GAPIC client module."""
+
+    def patch(module: ModuleType) -> None:
+        from pytest_gcpfakes.pubsub._transport import fake_transport_class
+
+        # The registry is an attribute of the generated client's metaclass.
+        registry: dict[str, Any] = next(
+            vars(value)["_transport_registry"]
+            for name, value in vars(module).items()
+            if name.endswith("ClientMeta") and isinstance(value, type)
+        )
+        fake = fake_transport_class(service_module, transport_base)
+        for label in ("grpc", "rest"):
+            _state.patches.set_item(registry, label, fake)
+
+    return patch
+
+
+def _patch_publisher(module: ModuleType) -> None:
+    client_cls = module.Client
+    original = vars(client_cls)["publish"]
+
+    @functools.wraps(original)
+    def publish(self: Any, *args: Any, **kwargs: Any) -> Any:
+        handle = current("pubsub")
+        future = original(self, *args, **kwargs)
+        if handle.config.publish_immediately:
+            with self._batch_lock:
+                self._commit_sequencers()
+        return future
+
+    _state.patches.replace(client_cls, "publish", publish)
+
+
+def _patch_subscriber(module: ModuleType) -> None:
+    client_cls = module.Client
+    original = vars(client_cls)["subscribe"]
+
+    @functools.wraps(original)
+    def subscribe(self: Any, *args: Any, **kwargs: Any) -> Any:
+        current("pubsub")
+        return original(self, *args, **kwargs)
+
+    _state.patches.replace(client_cls, "subscribe", subscribe)
+
+
+def _patch_storage_client(module: ModuleType) -> None:
+    client_cls = module.Client
+    original = vars(client_cls)["__init__"]
+    signature = inspect.signature(original)
+    marker = module._marker
+
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        from google.api_core.client_options import ClientOptions, from_dict
+        from google.auth.credentials import AnonymousCredentials
+
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = bound.arguments
+        if arguments["project"] is marker:
+            arguments["project"] = client_project()
+        options = arguments["client_options"]
+        if isinstance(options, dict):
+            options = from_dict(options)
+        options = ClientOptions() if options is None else _copy_options(options)
+        endpoint = options.api_endpoint
+        if not endpoint or is_google_host(urlsplit(str(endpoint)).hostname):
+            options.api_endpoint = STORAGE_BASE_URL
+        arguments["client_options"] = options
+        if arguments["credentials"] is None and not arguments.get("api_key"):
+            arguments["credentials"] = AnonymousCredentials()
+        elif arguments["_http"] is None and options.api_endpoint == STORAGE_BASE_URL:
+            # Keep the caller's credentials (they can sign URLs) but never refresh a token.
+            from google.auth.transport.requests import AuthorizedSession
+
+            arguments["_http"] = AuthorizedSession(AnonymousCredentials())
+        original(*bound.args, **bound.kwargs)
+
+    _state.patches.replace(client_cls, "__init__", __init__)
+
+
+def _copy_options(options: Any) -> Any:
+    import copy
+
+    return copy.copy(options)
+
+
+_PUBSUB_GAPIC = "google.pubsub_v1.services"
+_CALLBACKS: dict[str, Callable[[ModuleType], None]] = {
+    "grpc": _patch_grpc,
+    "requests": _patch_requests,
+    f"{_PUBSUB_GAPIC}.publisher.client": _gapic_registry_patch("publisher", "PublisherTransport"),
+    f"{_PUBSUB_GAPIC}.subscriber.client": _gapic_registry_patch(
+        "subscriber", "SubscriberTransport"
+    ),
+    f"{_PUBSUB_GAPIC}.schema_service.client": _gapic_registry_patch(
+        "schema_service", "SchemaServiceTransport"
+    ),
+    "google.cloud.pubsub_v1.publisher.client": _patch_publisher,
+    "google.cloud.pubsub_v1.subscriber.client": _patch_subscriber,
+    "google.cloud.storage.client": _patch_storage_client,
+}
+
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.count = 0
+        self.patches = _Patches()
+        self.watcher: _ImportWatcher | None = None
+
+
+_state = _State()
+
+
+def install() -> None:
+    """Install interception (reference-counted: every ``install()`` needs an ``uninstall()``)."""
+    with _state.lock:
+        _state.count += 1
+        if _state.count > 1:
+            return
+        _state.watcher = _ImportWatcher(_CALLBACKS)
+        sys.meta_path.insert(0, _state.watcher)
+        for name, callback in _CALLBACKS.items():
+            module = sys.modules.get(name)
+            if module is not None:
+                callback(module)
+
+
+def uninstall() -> None:
+    """Undo one ``install()``; the last one removes every patch."""
+    with _state.lock:
+        if _state.count == 0:
+            return
+        _state.count -= 1
+        if _state.count > 0:
+            return
+        if _state.watcher in sys.meta_path:
+            sys.meta_path.remove(_state.watcher)
+        _state.watcher = None
+        _state.patches.restore()
+
+
+def installed() -> bool:
+    """Tell whether interception is installed."""
+    return _state.count > 0

@@ -1,0 +1,97 @@
+"""The plugin's configuration: one frozen, keyword-only dataclass.
+
+Marker keyword arguments are its fields; ``gcpfakes_*`` ini options fill the fields no
+marker set. Both paths go through :func:`build_config`, so a misspelt option fails the
+same way wherever it was written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_PROJECT = "test-project"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Options of one ``GCPFakes`` session (a test, or a ``with GCPFakes()`` block).
+
+    Attributes:
+        project: the project the fakes and clients built while they are active use; ``None``
+            means ``GOOGLE_CLOUD_PROJECT``, else the ini option ``gcpfakes_project``,
+            else ``"test-project"``.
+        publish_immediately: commit each ``PublisherClient.publish()`` at once instead of
+            after the library's batch timer (``BatchSettings.max_latency``, 10 ms by default),
+            so ``future.result()`` returns sooner. Batching is then one message per request.
+    """
+
+    project: str | None = None
+    publish_immediately: bool = False
+
+
+FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Config))
+_FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Config)}
+
+# Field docs for `pytest --help`, kept next to the fields they describe.
+FIELD_HELP = {
+    "project": "Project id of the fakes (default: $GOOGLE_CLOUD_PROJECT, else test-project).",
+    "publish_immediately": "Commit each publish() at once instead of after the batch timer.",
+}
+
+
+def build_config(options: Mapping[str, Any], *, where: str = "gcpfakes") -> Config:
+    """Build a :class:`Config` from keyword options, rejecting unknown ones with a clear error."""
+    unknown = sorted(set(options) - set(FIELD_NAMES))
+    if unknown:
+        raise TypeError(
+            f"{where} got unknown option{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(u) for u in unknown)}; valid options are "
+            f"{', '.join(FIELD_NAMES)}."
+        )
+    for name, value in options.items():
+        _check_type(name, value, where)
+    return Config(**options)
+
+
+def merge(layers: Iterable[Mapping[str, Any]], *, where: str = "gcpfakes") -> Config:
+    """Merge option layers field by field; the first layer that sets a field wins it."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        build_config(layer, where=where)  # validate each layer on its own
+        for name, value in layer.items():
+            merged.setdefault(name, value)
+    return build_config(merged, where=where)
+
+
+def parse_ini_value(name: str, raw: str) -> Any:
+    """Turn an ini string into the value type of field ``name``."""
+    kind = _FIELD_TYPES[name]
+    if kind == "bool":
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise TypeError(f"gcpfakes_{name} must be true or false, not {raw!r}.")
+    return raw.strip()
+
+
+def resolve_project(config: Config | None, ini_project: str | None) -> str:
+    """Return the project clients and fakes use: marker, then env, then ini, then default."""
+    if config is not None and config.project:
+        return config.project
+    return os.environ.get("GOOGLE_CLOUD_PROJECT") or ini_project or DEFAULT_PROJECT
+
+
+def _check_type(name: str, value: Any, where: str) -> None:
+    kind = _FIELD_TYPES[name]
+    ok = {
+        "bool": isinstance(value, bool),
+        "str | None": value is None or isinstance(value, str),
+    }.get(str(kind), True)
+    if not ok:
+        raise TypeError(f"{where} option {name}= takes {kind}, not {type(value).__name__}.")

@@ -1,0 +1,64 @@
+"""Errors the plugin raises from inside a GCP client call.
+
+They subclass :class:`google.api_core.exceptions.FailedPrecondition` so that they are
+``GoogleAPICallError``\\ s that no client library retries: the call fails at once, from the
+public method the test called, and a publish future gets the error instead of hanging.
+This module imports google.api_core, so it is only imported once a client is in use.
+"""
+
+from __future__ import annotations
+
+from google.api_core import exceptions
+
+FIXTURE_FOR_SERVICE = {"pubsub": "fake_pubsub", "storage": "fake_storage"}
+_SERVICE_TITLE = {"pubsub": "Pub/Sub", "storage": "Cloud Storage"}
+
+
+class GCPFakesError(exceptions.FailedPrecondition):
+    """Base class: a GCP client call that pytest-gcpfakes stopped before it went anywhere."""
+
+
+class FakeNotActiveError(GCPFakesError):
+    """A client was used while no fake backend for its service was active."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        fixture = FIXTURE_FOR_SERVICE[service]
+        super().__init__(  # type: ignore[no-untyped-call]
+            f"pytest-gcpfakes: this {_SERVICE_TITLE[service]} call ran with no fake "
+            f"{_SERVICE_TITLE[service]} active; add the `{fixture}` fixture to the test "
+            f"(or use `with GCPFakes():` outside pytest)."
+        )
+
+
+class ForkedProcessError(GCPFakesError):
+    """A client was used in a process forked from the one that owns the fake backends."""
+
+    def __init__(self, service: str, pid: int, owner_pid: int) -> None:
+        self.service = service
+        super().__init__(  # type: ignore[no-untyped-call]
+            f"pytest-gcpfakes: this {_SERVICE_TITLE[service]} call ran in forked process "
+            f"{pid}, where the in-memory fakes of process {owner_pid} are a private copy and "
+            "writes would be lost; use threads instead (transfer_manager: "
+            "worker_type=transfer_manager.THREAD)."
+        )
+
+
+class BlockedCallError(GCPFakesError):
+    """A request or channel was headed for Google (``*.googleapis.com``, the metadata server)."""
+
+    def __init__(self, target: str, service: str | None = None) -> None:
+        self.target = target
+        if service is None:
+            fix = (
+                "build GCP clients without a custom channel, session or endpoint so that "
+                "`fake_pubsub` / `fake_storage` can serve them"
+            )
+        else:
+            fix = (
+                f"build the client without a custom channel, session or endpoint and add the "
+                f"`{FIXTURE_FOR_SERVICE[service]}` fixture"
+            )
+        super().__init__(  # type: ignore[no-untyped-call]
+            f"pytest-gcpfakes: blocked a call to {target}, which would reach Google; {fix}."
+        )

@@ -1,0 +1,127 @@
+"""``GCPFakes``: the fakes of one test (or one ``with`` block), usable without pytest."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from pytest_gcpfakes import _activation
+from pytest_gcpfakes._clock import Clock
+from pytest_gcpfakes._config import Config, build_config, resolve_project
+
+if TYPE_CHECKING:
+    from pytest_gcpfakes.pubsub._handle import FakePubSub
+    from pytest_gcpfakes.storage._handle import FakeStorage
+
+SERVICES = _activation.SERVICES
+
+
+class GCPFakes:
+    """Fresh in-memory Pub/Sub and Storage for the real client libraries.
+
+    ``with GCPFakes() as fakes:`` installs interception (if the pytest plugin has not),
+    activates an empty backend for each service, and restores everything on exit. Inside,
+    ``pubsub_v1.PublisherClient()`` and ``storage.Client()`` need no credentials and reach
+    ``fakes.pubsub`` / ``fakes.storage``; ``fakes.clock`` is their shared observable time.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        services: Iterable[str] = SERVICES,
+        **options: Any,
+    ) -> None:
+        if config is not None and options:
+            raise TypeError("GCPFakes() takes either a Config or keyword options, not both.")
+        self.config = config if config is not None else build_config(options, where="GCPFakes()")
+        self._services = tuple(services)
+        unknown = sorted(set(self._services) - set(SERVICES))
+        if unknown:
+            raise TypeError(
+                f"GCPFakes() got unknown service {unknown[0]!r}; services are "
+                f"{', '.join(repr(s) for s in SERVICES)}."
+            )
+        self.clock = Clock()
+        self._handles: dict[str, Any] = {}
+        self._entered = False
+        self.pid = os.getpid()
+
+    @property
+    def project(self) -> str:
+        """The project id the fakes default to."""
+        return resolve_project(self.config, _activation._default_project)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def __enter__(self) -> GCPFakes:
+        if self._entered:
+            raise RuntimeError("This GCPFakes is already active; create a new GCPFakes() instead.")
+        _activation.install()
+        self._entered = True
+        for service in self._services:
+            self.start(service)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Deactivate every service and release interception (idempotent)."""
+        if not self._entered:
+            return
+        self._entered = False
+        for handle in reversed(list(self._handles.values())):
+            _activation.deactivate(handle)
+            handle.close()
+        _activation.uninstall()
+
+    def start(self, service: str) -> Any:
+        """Activate ``service`` ("pubsub" or "storage") if it is not active yet."""
+        if not self._entered:
+            raise RuntimeError("Enter the GCPFakes (`with GCPFakes() as fakes:`) before start().")
+        if service not in SERVICES:
+            raise TypeError(f"Unknown service {service!r}; services are 'pubsub', 'storage'.")
+        handle = self._handles.get(service)
+        if handle is None:
+            handle = self._new_handle(service)
+            self._handles[service] = handle
+            _activation.activate(handle)
+        return handle
+
+    def _new_handle(self, service: str) -> Any:
+        if service == "pubsub":
+            from pytest_gcpfakes.pubsub._handle import FakePubSub
+
+            return FakePubSub(self)
+        from pytest_gcpfakes.storage._handle import FakeStorage
+
+        return FakeStorage(self)
+
+    # -- access --------------------------------------------------------------------------
+
+    @property
+    def pubsub(self) -> FakePubSub:
+        """The Pub/Sub fake (arrange and inspect state without a client)."""
+        return self._handle("pubsub", "fake_pubsub")  # type: ignore[no-any-return]
+
+    @property
+    def storage(self) -> FakeStorage:
+        """The Storage fake (arrange and inspect state without a client)."""
+        return self._handle("storage", "fake_storage")  # type: ignore[no-any-return]
+
+    def _handle(self, service: str, fixture: str) -> Any:
+        handle = self._handles.get(service)
+        if handle is None:
+            raise RuntimeError(
+                f"The {service} fake is not active here; request the `{fixture}` fixture "
+                f"(or pass services=(..., {service!r}) to GCPFakes)."
+            )
+        return handle

@@ -1,0 +1,103 @@
+"""The pytest plugin (``-p gcpfakes``): fixtures, the marker, ini options. Glue only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_gcpfakes import _activation
+from pytest_gcpfakes._config import FIELD_HELP, FIELD_NAMES, Config, merge, parse_ini_value
+from pytest_gcpfakes._fakes import GCPFakes
+
+if TYPE_CHECKING:
+    from pytest_gcpfakes.pubsub._handle import FakePubSub
+    from pytest_gcpfakes.storage._handle import FakeStorage
+
+# Installed at import, before conftest files and test modules import the application, so
+# that clients built at import time are faked too.
+_activation.install()
+
+_SERVICE_FIXTURES = {"fake_pubsub": "pubsub", "fake_storage": "storage"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "gcpfakes_intercept",
+        "Fake GCP clients in this run (false: leave them alone, e.g. for integration tests).",
+        type="bool",
+        default=True,
+    )
+    for name in FIELD_NAMES:
+        parser.addini(f"gcpfakes_{name}", FIELD_HELP[name], type="string", default="")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Apply the process-wide ini options before conftest files import the application."""
+    if not early_config.getini("gcpfakes_intercept"):
+        _activation.uninstall()
+    _activation.set_default_project(str(early_config.getini("gcpfakes_project")) or None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "gcpfakes(**options): options for the GCP fakes of this test "
+        f"({', '.join(FIELD_NAMES)}); the closest marker wins each option.",
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _activation.uninstall()
+    _activation.set_default_project(None)
+
+
+def _config_for(request: pytest.FixtureRequest) -> Config:
+    layers: list[dict[str, Any]] = []
+    for marker in request.node.iter_markers("gcpfakes"):
+        if marker.args:
+            raise TypeError(
+                "@pytest.mark.gcpfakes takes keyword options only, e.g. "
+                "@pytest.mark.gcpfakes(publish_immediately=True)."
+            )
+        layers.append(dict(marker.kwargs))
+    ini: dict[str, Any] = {}
+    for name in FIELD_NAMES:
+        raw = str(request.config.getini(f"gcpfakes_{name}"))
+        # The project's ini value is the fallback *after* $GOOGLE_CLOUD_PROJECT (see
+        # resolve_project), so it is not a field value here.
+        if raw and name != "project":
+            ini[name] = parse_ini_value(name, raw)
+    layers.append(ini)
+    return merge(layers, where="@pytest.mark.gcpfakes")
+
+
+@pytest.fixture
+def gcpfakes(request: pytest.FixtureRequest) -> Iterator[GCPFakes]:
+    """The ``GCPFakes`` of this test: ``.pubsub``, ``.storage`` and their ``.clock``.
+
+    Alone it activates both services; with ``fake_pubsub`` or ``fake_storage`` it activates
+    only those, so a client of the other service fails fast, naming the fixture to add.
+    """
+    if not _activation.installed():
+        raise RuntimeError(
+            "GCP client interception is off (gcpfakes_intercept = false); set it to true "
+            "to use the gcpfakes fixtures."
+        )
+    requested = [s for f, s in _SERVICE_FIXTURES.items() if f in request.fixturenames]
+    with GCPFakes(_config_for(request), services=requested or _activation.SERVICES) as fakes:
+        yield fakes
+
+
+@pytest.fixture
+def fake_pubsub(gcpfakes: GCPFakes) -> FakePubSub:
+    """A fresh, empty in-memory Pub/Sub for this test."""
+    return gcpfakes.start("pubsub")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def fake_storage(gcpfakes: GCPFakes) -> FakeStorage:
+    """A fresh, empty in-memory Cloud Storage for this test."""
+    return gcpfakes.start("storage")  # type: ignore[no-any-return]

@@ -1,0 +1,124 @@
+"""An in-memory GAPIC transport for the generated Pub/Sub clients.
+
+The class is derived from the generated abstract transport (``PublisherTransport`` …) so the
+real client runs every line of its own code: request building, retries, timeouts, the
+streaming-pull machinery. Each RPC property returns the same callable every time (the
+client keys its ``_wrapped_methods`` dict by them), and each call looks up the *current*
+fake backend, which is what lets a client built at import time serve every test.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from typing import Any
+
+import grpc
+
+from pytest_gcpfakes import _activation
+
+_NOT_RPCS = frozenset({"host", "kind"})
+
+
+class _UnaryMethod(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
+    """One unary RPC: hands the request to the current backend."""
+
+    def __init__(self, rpc: str) -> None:
+        self.rpc = rpc
+        self.__name__ = rpc
+
+    def __call__(self, request: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        return _activation.current("pubsub").backend.call(self.rpc, request, timeout)
+
+    def with_call(self, request: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        return self(request, timeout), None
+
+    def future(self, request: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        raise NotImplementedError("pytest-gcpfakes transports have no future() calls.")
+
+
+class _StreamMethod(grpc.StreamStreamMultiCallable):  # type: ignore[misc]
+    """A bidirectional streaming RPC (``StreamingPull``).
+
+    Being a ``StreamStreamMultiCallable`` makes ``google.api_core`` wrap the result as a
+    stream; the subscriber client sets ``_prefetch_first_result_`` on this object.
+    """
+
+    def __init__(self, rpc: str) -> None:
+        self.rpc = rpc
+        self.__name__ = rpc
+        self._prefetch_first_result_ = True
+
+    def __call__(self, request_iterator: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        return _activation.current("pubsub").backend.call_stream(
+            self.rpc, request_iterator, timeout
+        )
+
+
+class _FakeChannel:
+    """What ``SubscriberClient.close()`` closes: there is no connection to release."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@functools.cache
+def fake_transport_class(service_module: str, base_name: str) -> type:
+    """Build the in-memory transport class for one generated Pub/Sub service."""
+    base_module = importlib.import_module(
+        f"google.pubsub_v1.services.{service_module}.transports.base"
+    )
+    base: type = getattr(base_module, base_name)
+    rpcs = [
+        name
+        for name, value in vars(base).items()
+        if isinstance(value, property) and name not in _NOT_RPCS
+    ]
+
+    def __init__(self: Any, *, host: str = base.DEFAULT_HOST, **kwargs: Any) -> None:  # type: ignore[attr-defined]
+        from google.auth.credentials import AnonymousCredentials
+
+        # PUBSUB_EMULATOR_HOST makes the client open a channel and pass it in: the
+        # in-process fake takes precedence, so release that channel straight away.
+        channel = kwargs.get("channel")
+        if channel is not None and hasattr(channel, "close"):
+            channel.close()
+        base.__init__(  # type: ignore[misc]
+            self,
+            host=host,
+            credentials=AnonymousCredentials(),
+            client_info=kwargs.get("client_info") or base_module.DEFAULT_CLIENT_INFO,
+            api_audience=kwargs.get("api_audience"),
+        )
+        self._fake_methods = {
+            name: _StreamMethod(name) if name == "streaming_pull" else _UnaryMethod(name)
+            for name in rpcs
+        }
+        self._channel = _FakeChannel()
+        self._prep_wrapped_messages(self._fake_client_info(kwargs))
+
+    def _fake_client_info(self: Any, kwargs: dict[str, Any]) -> Any:
+        return kwargs.get("client_info") or base_module.DEFAULT_CLIENT_INFO
+
+    def close(self: Any) -> None:
+        self._channel.close()
+
+    namespace: dict[str, Any] = {
+        "__init__": __init__,
+        "__doc__": f"In-memory {base_name} served by the current pytest-gcpfakes backend.",
+        "__module__": __name__,
+        "_fake_client_info": _fake_client_info,
+        "close": close,
+        "kind": property(lambda self: "grpc"),
+        "grpc_channel": property(lambda self: self._channel),
+    }
+    for rpc in rpcs:
+        namespace[rpc] = property(functools.partial(_method_of, rpc=rpc))
+    return type(f"InMemory{base_name}", (base,), namespace)
+
+
+def _method_of(transport: Any, *, rpc: str) -> Any:
+    return transport._fake_methods[rpc]

@@ -1,0 +1,99 @@
+"""A ``requests`` transport adapter that serves the fake Storage base URL in-process.
+
+Every ``requests`` session routes the fake base URL here (see ``_activation``), and each
+request is handed to the WSGI app of the *current* Storage fake, so a client built at
+import time reaches the right test's state. No socket is opened: measured, that is about
+five times cheaper per call than a loopback server.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import requests.adapters
+from urllib3.response import HTTPResponse
+
+from pytest_gcpfakes import _activation
+
+
+class StorageAdapter(requests.adapters.HTTPAdapter):
+    """Turns a ``PreparedRequest`` into a WSGI call, and the WSGI answer into a Response."""
+
+    def send(  # type: ignore[override]
+        self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        handle = _activation.current("storage")
+        environ = _environ(request)
+        captured: dict[str, Any] = {}
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            captured["status"] = int(status.split(" ", 1)[0])
+            captured["reason"] = status.split(" ", 1)[1] if " " in status else ""
+            captured["headers"] = headers
+            return None
+
+        chunks = handle.app(environ, start_response)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        raw = HTTPResponse(
+            body=io.BytesIO(body),
+            headers=captured["headers"],
+            status=captured["status"],
+            reason=captured["reason"],
+            preload_content=False,
+            decode_content=False,
+            request_method=request.method,
+            request_url=request.url,
+        )
+        return self.build_response(request, raw)
+
+
+def _environ(request: requests.PreparedRequest) -> dict[str, Any]:
+    url = urlsplit(str(request.url))
+    body = request.body
+    if body is None:
+        payload = b""
+    elif isinstance(body, str):
+        payload = body.encode("utf-8")
+    elif isinstance(body, (bytes, bytearray, memoryview)):
+        payload = bytes(body)
+    else:  # a file-like object or an iterable of chunks
+        read = getattr(body, "read", None)
+        payload = read() if read is not None else b"".join(body)  # type: ignore[arg-type]
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": str(request.method),
+        "SCRIPT_NAME": "",
+        "PATH_INFO": url.path,
+        "RAW_URI": url.path + (f"?{url.query}" if url.query else ""),
+        "QUERY_STRING": url.query,
+        "SERVER_NAME": url.hostname or "",
+        "SERVER_PORT": str(url.port or (443 if url.scheme == "https" else 80)),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_LENGTH": str(len(payload)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": url.scheme,
+        "wsgi.input": io.BytesIO(payload),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    for key, value in request.headers.items():
+        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        name = key.upper().replace("-", "_")
+        if name == "CONTENT_TYPE":
+            environ["CONTENT_TYPE"] = text
+        elif name != "CONTENT_LENGTH":
+            environ[f"HTTP_{name}"] = text
+    return environ
+
+
+@functools.cache
+def storage_adapter() -> StorageAdapter:
+    """Return the process-wide adapter (it holds no state of its own)."""
+    return StorageAdapter()

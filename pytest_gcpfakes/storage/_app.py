@@ -1,0 +1,536 @@
+"""The Cloud Storage JSON API as a WSGI app over a :class:`StorageBackend`.
+
+It translates the wire (paths, query parameters, multipart bodies, ``Range`` headers) into
+backend calls and back, and nothing else. In-process it is reached through a ``requests``
+adapter with no socket; server mode serves the same app over loopback HTTP.
+
+Routing uses the raw, still-percent-encoded path (``RAW_URI``): object names may contain
+``/``, which the client sends as ``%2F`` inside one path segment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote
+
+from pytest_gcpfakes.storage import _errors
+from pytest_gcpfakes.storage._backend import (
+    Bucket,
+    ObjectVersion,
+    Preconditions,
+    StorageBackend,
+)
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+_STATUS_TEXT = {
+    200: "OK",
+    204: "No Content",
+    206: "Partial Content",
+    308: "Permanent Redirect",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    412: "Precondition Failed",
+    416: "Requested Range Not Satisfiable",
+    501: "Not Implemented",
+}
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+
+# Object fields the JSON API lets a client write, and the dataclass fields they map to.
+_WRITABLE = {
+    "contentType": "content_type",
+    "contentEncoding": "content_encoding",
+    "contentDisposition": "content_disposition",
+    "contentLanguage": "content_language",
+    "cacheControl": "cache_control",
+    "customTime": "custom_time",
+    "storageClass": "storage_class",
+    "metadata": "metadata",
+}
+
+
+class Request:
+    """The parts of a WSGI request the JSON API needs."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.method: str = environ["REQUEST_METHOD"]
+        raw = (
+            environ.get("RAW_URI")
+            or environ.get("REQUEST_URI")
+            or quote(environ.get("PATH_INFO", ""))
+        )
+        self.path = raw.split("?", 1)[0]
+        self.query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        self.content_type: str = environ.get("CONTENT_TYPE", "")
+        self.environ = environ
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        self.body: bytes = environ["wsgi.input"].read(length) if length else b""
+
+    def header(self, name: str) -> str | None:
+        value: str | None = self.environ.get("HTTP_" + name.upper().replace("-", "_"))
+        return value
+
+    def int_param(self, name: str) -> int | None:
+        value = self.query.get(name)
+        if value is None or value == "":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise _errors.invalid_argument(f"Invalid value for {name}: {value}") from None
+
+    def preconditions(self) -> Preconditions:
+        return Preconditions(
+            if_generation_match=self.int_param("ifGenerationMatch"),
+            if_generation_not_match=self.int_param("ifGenerationNotMatch"),
+            if_metageneration_match=self.int_param("ifMetagenerationMatch"),
+            if_metageneration_not_match=self.int_param("ifMetagenerationNotMatch"),
+        )
+
+    def json(self) -> dict[str, Any]:
+        if not self.body:
+            return {}
+        try:
+            loaded = json.loads(self.body)
+        except ValueError:
+            raise _errors.invalid_argument("Parse Error") from None
+        if not isinstance(loaded, dict):
+            raise _errors.invalid_argument("Parse Error")
+        return loaded
+
+
+class Response:
+    """A status, headers and a body of one or more byte strings."""
+
+    def __init__(
+        self,
+        status: int = 200,
+        body: bytes | dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = dict(headers or {})
+        if isinstance(body, dict):
+            self.body = json.dumps(body).encode()
+            self.headers.setdefault("Content-Type", "application/json; charset=UTF-8")
+        else:
+            self.body = body or b""
+        self.headers["Content-Length"] = str(len(self.body))
+
+
+class StorageApp:
+    """WSGI callable serving the JSON API (and its upload/download endpoints)."""
+
+    def __init__(self, backend: StorageBackend, base_url: str) -> None:
+        self.backend = backend
+        self.base_url = base_url.rstrip("/")
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+        except _errors.GCSError as error:
+            response = Response(error.status, error.to_json())
+        status = f"{response.status} {_STATUS_TEXT.get(response.status, 'Unknown')}"
+        start_response(status, list(response.headers.items()))
+        return [response.body]
+
+    # -- routing -------------------------------------------------------------------------
+
+    def dispatch(self, request: Request) -> Response:
+        parts = request.path.split("/")
+        # ["", "storage", "v1", "b", bucket, "o", object...]
+        if parts[1:3] == ["storage", "v1"] and len(parts) >= 4 and parts[3] == "b":
+            return self._json_api(request, parts[4:])
+        if (
+            parts[1:4] == ["upload", "storage", "v1"]
+            and parts[4:5] == ["b"]
+            and parts[6:7] == ["o"]
+        ):
+            return self._upload(request, unquote(parts[5]))
+        if (
+            parts[1:4] == ["download", "storage", "v1"]
+            and parts[4:5] == ["b"]
+            and parts[6:7] == ["o"]
+        ):
+            return self._download(request, unquote(parts[5]), unquote("/".join(parts[7:])))
+        raise _errors.not_implemented(request.method, request.path)
+
+    def _json_api(self, request: Request, rest: list[str]) -> Response:
+        method = request.method
+        if not rest or rest == [""]:
+            if method == "GET":
+                return self.list_buckets(request)
+            if method == "POST":
+                return self.insert_bucket(request)
+        elif len(rest) == 1:
+            bucket = unquote(rest[0])
+            handler = {
+                "GET": self.get_bucket,
+                "DELETE": self.delete_bucket,
+                "PATCH": self.patch_bucket,
+                "PUT": self.patch_bucket,
+            }.get(method)
+            if handler is not None:
+                return handler(request, bucket)
+        elif rest[1] == "o":
+            bucket = unquote(rest[0])
+            if len(rest) == 2 or rest[2:] == [""]:
+                if method == "GET":
+                    return self.list_objects(request, bucket)
+            else:
+                name = unquote("/".join(rest[2:]))
+                if method == "GET" and request.query.get("alt") == "media":
+                    return self._download(request, bucket, name)
+                object_handler = {
+                    "GET": self.get_object,
+                    "DELETE": self.delete_object,
+                    "PATCH": self.patch_object,
+                    "PUT": self.patch_object,
+                }.get(method)
+                if object_handler is not None:
+                    return object_handler(request, bucket, name)
+        raise _errors.not_implemented(request.method, request.path)
+
+    # -- buckets -------------------------------------------------------------------------
+
+    def insert_bucket(self, request: Request) -> Response:
+        body = request.json()
+        name = body.get("name")
+        if not name:
+            raise _errors.required()
+        project = request.query.get("project")
+        if not project:
+            raise _errors.required_parameter("project")
+        from pytest_gcpfakes.storage._names import validate_bucket_name
+
+        validate_bucket_name(name)
+        fields: dict[str, Any] = {}
+        if "location" in body:
+            fields["location"] = str(body["location"]).upper()
+        if "storageClass" in body:
+            fields["storage_class"] = body["storageClass"]
+        if "labels" in body:
+            fields["labels"] = dict(body["labels"] or {})
+        if "versioning" in body:
+            fields["versioning"] = bool((body["versioning"] or {}).get("enabled"))
+        bucket = self.backend.create_bucket(name, project, **fields)
+        return Response(200, self.bucket_resource(bucket))
+
+    def get_bucket(self, request: Request, name: str) -> Response:
+        bucket = self.backend.get_bucket(name)
+        self._check_bucket_preconditions(request, bucket)
+        return Response(200, self.bucket_resource(bucket))
+
+    def patch_bucket(self, request: Request, name: str) -> Response:
+        bucket = self.backend.get_bucket(name)
+        body = request.json()
+        with bucket.lock:
+            self._check_bucket_preconditions(request, bucket)
+            if request.method == "PUT":
+                bucket.labels = {}
+            if "labels" in body:
+                labels = dict(bucket.labels)
+                for key, value in (body["labels"] or {}).items():
+                    if value is None:
+                        labels.pop(key, None)
+                    else:
+                        labels[key] = value
+                bucket.labels = labels
+            if "versioning" in body:
+                bucket.versioning = bool((body["versioning"] or {}).get("enabled"))
+            if "storageClass" in body:
+                bucket.storage_class = body["storageClass"]
+            bucket.metageneration += 1
+            bucket.updated = self.backend.clock.now()
+        return Response(200, self.bucket_resource(bucket))
+
+    def delete_bucket(self, request: Request, name: str) -> Response:
+        bucket = self.backend.get_bucket(name)
+        self._check_bucket_preconditions(request, bucket)
+        self.backend.delete_bucket(name)
+        return Response(204)
+
+    def list_buckets(self, request: Request) -> Response:
+        project = request.query.get("project")
+        if not project:
+            raise _errors.required_parameter("project")
+        buckets = self.backend.list_buckets(project, request.query.get("prefix", ""))
+        items, token = _page([b.name for b in buckets], request)
+        by_name = {b.name: b for b in buckets}
+        body: dict[str, Any] = {"kind": "storage#buckets"}
+        if items:
+            body["items"] = [self.bucket_resource(by_name[n]) for n in items]
+        if token:
+            body["nextPageToken"] = token
+        return Response(200, body)
+
+    @staticmethod
+    def _check_bucket_preconditions(request: Request, bucket: Bucket) -> None:
+        match = request.int_param("ifMetagenerationMatch")
+        not_match = request.int_param("ifMetagenerationNotMatch")
+        if match is not None and bucket.metageneration != match:
+            raise _errors.precondition_failed()
+        if not_match is not None and bucket.metageneration == not_match:
+            raise _errors.precondition_failed()
+
+    def bucket_resource(self, bucket: Bucket) -> dict[str, Any]:
+        resource: dict[str, Any] = {
+            "kind": "storage#bucket",
+            "id": bucket.name,
+            "selfLink": f"{self.base_url}/storage/v1/b/{quote(bucket.name, safe='')}",
+            "projectNumber": str(_project_number(bucket.project)),
+            "name": bucket.name,
+            "timeCreated": _rfc3339(bucket.time_created),
+            "updated": _rfc3339(bucket.updated),
+            "metageneration": str(bucket.metageneration),
+            "location": bucket.location,
+            "locationType": "multi-region",
+            "storageClass": bucket.storage_class,
+            "etag": "CAE=",
+        }
+        if bucket.labels:
+            resource["labels"] = dict(bucket.labels)
+        if bucket.versioning:
+            resource["versioning"] = {"enabled": True}
+        return resource
+
+    # -- objects -------------------------------------------------------------------------
+
+    def get_object(self, request: Request, bucket: str, name: str) -> Response:
+        version = self.backend.get_object(bucket, name, request.int_param("generation"))
+        request.preconditions().check(version)
+        return Response(200, self.object_resource(version))
+
+    def delete_object(self, request: Request, bucket: str, name: str) -> Response:
+        self.backend.delete_object(
+            bucket, name, request.int_param("generation"), request.preconditions()
+        )
+        return Response(204)
+
+    def patch_object(self, request: Request, bucket: str, name: str) -> Response:
+        body = request.json()
+        changes: dict[str, Any] = {}
+        for key, attr in _WRITABLE.items():
+            if key in body:
+                changes[attr] = body[key]
+        if "metadata" in changes and request.method == "PATCH":
+            current = self.backend.get_object(bucket, name, request.int_param("generation"))
+            merged = dict(current.metadata)
+            for key, value in (changes["metadata"] or {}).items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = str(value)
+            changes["metadata"] = merged
+        version = self.backend.patch_object(
+            bucket,
+            name,
+            changes,
+            generation=request.int_param("generation"),
+            preconditions=request.preconditions(),
+        )
+        return Response(200, self.object_resource(version))
+
+    def list_objects(self, request: Request, bucket: str) -> Response:
+        versions = request.query.get("versions") == "true"
+        objects = self.backend.list_objects(bucket, versions=versions)
+        prefix = request.query.get("prefix", "")
+        delimiter = request.query.get("delimiter", "")
+        items: list[ObjectVersion] = []
+        prefixes: list[str] = []
+        for version in objects:
+            if not version.name.startswith(prefix):
+                continue
+            if delimiter:
+                cut = version.name.find(delimiter, len(prefix))
+                if cut >= 0:
+                    folded = version.name[: cut + len(delimiter)]
+                    if not prefixes or prefixes[-1] != folded:
+                        prefixes.append(folded)
+                    continue
+            items.append(version)
+        keys = [f"{v.name}\x00{v.generation}" for v in items]
+        page, token = _page(keys, request)
+        shown = set(page)
+        body: dict[str, Any] = {"kind": "storage#objects"}
+        selected = [v for v, k in zip(items, keys, strict=True) if k in shown]
+        if selected:
+            body["items"] = [self.object_resource(v) for v in selected]
+        if prefixes:
+            body["prefixes"] = prefixes
+        if token:
+            body["nextPageToken"] = token
+        return Response(200, body)
+
+    def object_resource(self, version: ObjectVersion) -> dict[str, Any]:
+        quoted = quote(version.name, safe="")
+        bucket = quote(version.bucket, safe="")
+        resource: dict[str, Any] = {
+            "kind": "storage#object",
+            "id": f"{version.bucket}/{version.name}/{version.generation}",
+            "selfLink": f"{self.base_url}/storage/v1/b/{bucket}/o/{quoted}",
+            "mediaLink": (
+                f"{self.base_url}/download/storage/v1/b/{bucket}/o/{quoted}"
+                f"?generation={version.generation}&alt=media"
+            ),
+            "name": version.name,
+            "bucket": version.bucket,
+            "generation": str(version.generation),
+            "metageneration": str(version.metageneration),
+            "contentType": version.content_type,
+            "storageClass": version.storage_class,
+            "size": str(version.size),
+            "md5Hash": version.md5_hash,
+            "crc32c": version.crc32c,
+            "etag": _etag(version),
+            "timeCreated": _rfc3339(version.time_created),
+            "updated": _rfc3339(version.updated),
+            "timeStorageClassUpdated": _rfc3339(version.time_created),
+        }
+        for key, attr in _WRITABLE.items():
+            value = getattr(version, attr)
+            if value and key not in resource:
+                resource[key] = dict(value) if isinstance(value, dict) else value
+        if version.time_deleted is not None:
+            resource["timeDeleted"] = _rfc3339(version.time_deleted)
+        return resource
+
+    # -- media ---------------------------------------------------------------------------
+
+    def _upload(self, request: Request, bucket: str) -> Response:
+        upload_type = request.query.get("uploadType", "")
+        if request.method != "POST":
+            raise _errors.not_implemented(request.method, request.path)
+        if upload_type == "multipart":
+            metadata, data = _parse_multipart(request)
+        elif upload_type == "media":
+            metadata, data = {"name": request.query.get("name")}, request.body
+            if request.content_type:
+                metadata["contentType"] = request.content_type
+        else:
+            raise _errors.not_implemented(
+                request.method, f"{request.path}?uploadType={upload_type}"
+            )
+        name = metadata.get("name") or request.query.get("name")
+        if not name:
+            raise _errors.required()
+        from pytest_gcpfakes.storage._names import validate_object_name
+
+        validate_object_name(name)
+        fields = {attr: metadata[key] for key, attr in _WRITABLE.items() if key in metadata}
+        if "metadata" in fields:
+            fields["metadata"] = {k: str(v) for k, v in (fields["metadata"] or {}).items()}
+        version = self.backend.insert_object(
+            bucket,
+            name,
+            data,
+            preconditions=request.preconditions(),
+            expected_md5=metadata.get("md5Hash"),
+            expected_crc32c=metadata.get("crc32c"),
+            writer_thread=threading.current_thread().name,
+            **fields,
+        )
+        return Response(200, self.object_resource(version))
+
+    def _download(self, request: Request, bucket: str, name: str) -> Response:
+        version = self.backend.get_object(bucket, name, request.int_param("generation"))
+        request.preconditions().check(version)
+        headers = {
+            "Content-Type": version.content_type,
+            "ETag": _etag(version),
+            "x-goog-generation": str(version.generation),
+            "x-goog-metageneration": str(version.metageneration),
+            "x-goog-hash": f"crc32c={version.crc32c},md5={version.md5_hash}",
+            "x-goog-stored-content-length": str(version.size),
+            "x-goog-stored-content-encoding": version.content_encoding or "identity",
+            "Accept-Ranges": "bytes",
+        }
+        if version.content_encoding:
+            headers["Content-Encoding"] = version.content_encoding
+        range_header = request.header("Range")
+        if not range_header:
+            return Response(200, version.data, headers)
+        start, end = _parse_range(range_header, version.size)
+        headers["Content-Range"] = f"bytes {start}-{end}/{version.size}"
+        return Response(206, version.data[start : end + 1], headers)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _parse_multipart(request: Request) -> tuple[dict[str, Any], bytes]:
+    """Split a ``multipart/related`` upload into its JSON metadata and its media."""
+    match = re.search(r'boundary="?([^";]+)"?', request.content_type)
+    if match is None:
+        raise _errors.invalid_argument("Missing multipart boundary.")
+    delimiter = b"--" + match.group(1).encode()
+    body = request.body
+    first = body.find(delimiter)
+    second = body.find(b"\r\n" + delimiter, first + len(delimiter))
+    closing = body.rfind(b"\r\n" + delimiter + b"--")
+    if first < 0 or second < 0 or closing < second:
+        raise _errors.invalid_argument("Malformed multipart body.")
+    meta_part = body[first + len(delimiter) : second]
+    media_part = body[second + 2 + len(delimiter) : closing]
+    meta_json = meta_part.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in meta_part else b"{}"
+    header_block, _, data = media_part.partition(b"\r\n\r\n")
+    metadata = json.loads(meta_json or b"{}")
+    if "contentType" not in metadata:
+        for line in header_block.split(b"\r\n"):
+            key, _, value = line.partition(b":")
+            if key.strip().lower() == b"content-type":
+                metadata["contentType"] = value.strip().decode()
+    return metadata, data
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int]:
+    """Resolve a ``Range: bytes=a-b`` header against an object of ``size`` bytes."""
+    match = _RANGE.match(header.strip())
+    if match is None:
+        raise _errors.range_not_satisfiable()
+    first, last = match.groups()
+    if first == "" and last == "":
+        raise _errors.range_not_satisfiable()
+    if first == "":
+        length = int(last)
+        start, end = max(size - length, 0), size - 1
+    else:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        if size == 0 and start == 0:
+            return 0, -1
+        raise _errors.range_not_satisfiable()
+    return start, end
+
+
+def _page(keys: list[str], request: Request) -> tuple[list[str], str]:
+    """Return the page of sorted ``keys`` selected by ``maxResults`` / ``pageToken``."""
+    size = request.int_param("maxResults") or 1000
+    token = request.query.get("pageToken", "")
+    start = 0
+    if token:
+        start = next((i for i, k in enumerate(keys) if k.encode() > token.encode()), len(keys))
+    page = keys[start : start + size]
+    more = start + size < len(keys)
+    return page, (page[-1] if more and page else "")
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _etag(version: ObjectVersion) -> str:
+    return f"gcpfakes-{version.generation}-{version.metageneration}"
+
+
+def _project_number(project: str) -> int:
+    # A stable, made-up project number: GCS returns one, and clients only display it.
+    return int(sum(ord(c) * 31**i for i, c in enumerate(project)) % 10**12)

@@ -1,0 +1,290 @@
+"""Cloud Storage state: buckets and the generations of their objects.
+
+Knows nothing of HTTP or clients: the JSON API app (``_app``) translates requests into these
+calls. Each bucket has its own lock, so writes to different buckets never contend; the
+registry lock guards only bucket creation and deletion. Preconditions are checked under the
+bucket lock in the same critical section as the write, which is what makes
+compare-and-swap through ``if_generation_match`` atomic.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import google_crc32c
+
+from pytest_gcpfakes._clock import Clock
+from pytest_gcpfakes.storage import _errors
+
+
+@dataclass(frozen=True)
+class Preconditions:
+    """The ``if*Match`` parameters of one request (``None`` = not given)."""
+
+    if_generation_match: int | None = None
+    if_generation_not_match: int | None = None
+    if_metageneration_match: int | None = None
+    if_metageneration_not_match: int | None = None
+
+    def check(self, current: ObjectVersion | None) -> None:
+        """Raise 412 unless ``current`` (the live version, or ``None``) satisfies all of them."""
+        generation = current.generation if current is not None else 0
+        if self.if_generation_match is not None and generation != self.if_generation_match:
+            raise _errors.precondition_failed()
+        if self.if_generation_not_match is not None and generation == self.if_generation_not_match:
+            raise _errors.precondition_failed()
+        if self.if_metageneration_match is not None or self.if_metageneration_not_match is not None:
+            if current is None:
+                raise _errors.precondition_failed()
+            mg = current.metageneration
+            if self.if_metageneration_match is not None and mg != self.if_metageneration_match:
+                raise _errors.precondition_failed()
+            if (
+                self.if_metageneration_not_match is not None
+                and mg == self.if_metageneration_not_match
+            ):
+                raise _errors.precondition_failed()
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One generation of one object; immutable, replaced on every change."""
+
+    bucket: str
+    name: str
+    generation: int
+    metageneration: int
+    data: bytes
+    content_type: str
+    time_created: datetime
+    updated: datetime
+    md5_hash: str
+    crc32c: str
+    writer_thread: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    content_encoding: str | None = None
+    content_disposition: str | None = None
+    content_language: str | None = None
+    cache_control: str | None = None
+    custom_time: str | None = None
+    storage_class: str = "STANDARD"
+    time_deleted: datetime | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class Bucket:
+    """State of one bucket: its metadata and, per object name, every generation kept."""
+
+    name: str
+    project: str
+    time_created: datetime
+    updated: datetime
+    metageneration: int = 1
+    location: str = "US"
+    storage_class: str = "STANDARD"
+    labels: dict[str, str] = field(default_factory=dict)
+    versioning: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+    live: dict[str, ObjectVersion] = field(default_factory=dict)
+    noncurrent: dict[str, list[ObjectVersion]] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+class StorageBackend:
+    """Every bucket of one fake session."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self.buckets: dict[str, Bucket] = {}
+        self._last_generation = 0
+        self._generation_lock = threading.Lock()
+        self._serials = itertools.count(1)
+
+    # -- buckets -------------------------------------------------------------------------
+
+    def create_bucket(self, name: str, project: str, **fields: Any) -> Bucket:
+        """Create bucket ``name``; 409 if it exists (bucket names are global in GCS)."""
+        now = self.clock.now()
+        with self._lock:
+            if name in self.buckets:
+                raise _errors.bucket_already_owned()
+            bucket = Bucket(name=name, project=project, time_created=now, updated=now, **fields)
+            self.buckets[name] = bucket
+        return bucket
+
+    def get_bucket(self, name: str) -> Bucket:
+        """Return bucket ``name`` or raise 404."""
+        bucket = self.buckets.get(name)
+        if bucket is None:
+            raise _errors.bucket_not_found()
+        return bucket
+
+    def list_buckets(self, project: str, prefix: str = "") -> list[Bucket]:
+        """Return the buckets of ``project`` whose names start with ``prefix``, sorted."""
+        with self._lock:
+            found = [b for b in self.buckets.values() if b.project == project]
+        return sorted((b for b in found if b.name.startswith(prefix)), key=lambda b: b.name)
+
+    def delete_bucket(self, name: str) -> None:
+        """Delete an empty bucket; 409 if it still holds objects."""
+        with self._lock:
+            bucket = self.get_bucket(name)
+            with bucket.lock:
+                if bucket.live or bucket.noncurrent:
+                    raise _errors.bucket_not_empty()
+            del self.buckets[name]
+
+    # -- objects -------------------------------------------------------------------------
+
+    def insert_object(
+        self,
+        bucket_name: str,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        preconditions: Preconditions = Preconditions(),
+        expected_md5: str | None = None,
+        expected_crc32c: str | None = None,
+        writer_thread: str = "",
+        **metadata: Any,
+    ) -> ObjectVersion:
+        """Write a new generation of ``name``; checksums and preconditions as GCS checks them."""
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+        crc = base64.b64encode(google_crc32c.Checksum(data).digest()).decode()
+        if expected_md5 is not None and expected_md5 != md5:
+            raise _errors.md5_mismatch(expected_md5, md5)
+        if expected_crc32c is not None and expected_crc32c != crc:
+            raise _errors.crc32c_mismatch(expected_crc32c, crc)
+        bucket = self.get_bucket(bucket_name)
+        with bucket.lock:
+            current = bucket.live.get(name)
+            preconditions.check(current)
+            now = self.clock.now()
+            version = ObjectVersion(
+                bucket=bucket_name,
+                name=name,
+                generation=self._next_generation(now),
+                metageneration=1,
+                data=data,
+                content_type=content_type or "application/octet-stream",
+                time_created=now,
+                updated=now,
+                md5_hash=md5,
+                crc32c=crc,
+                writer_thread=writer_thread,
+                **metadata,
+            )
+            if current is not None:
+                self._retire(bucket, current, now)
+            bucket.live[name] = version
+        return version
+
+    def get_object(
+        self, bucket_name: str, name: str, generation: int | None = None
+    ) -> ObjectVersion:
+        """Return the live version (or the given generation) of an object, or raise 404."""
+        bucket = self.get_bucket(bucket_name)
+        with bucket.lock:
+            live = bucket.live.get(name)
+            if generation is None or (live is not None and live.generation == generation):
+                if live is None:
+                    raise _errors.object_not_found(bucket_name, name)
+                return live
+            for version in bucket.noncurrent.get(name, ()):
+                if version.generation == generation:
+                    return version
+        raise _errors.object_not_found(bucket_name, name)
+
+    def delete_object(
+        self,
+        bucket_name: str,
+        name: str,
+        generation: int | None = None,
+        preconditions: Preconditions = Preconditions(),
+    ) -> None:
+        """Delete the live version (kept as noncurrent under versioning) or one generation."""
+        bucket = self.get_bucket(bucket_name)
+        with bucket.lock:
+            live = bucket.live.get(name)
+            if generation is not None and (live is None or live.generation != generation):
+                kept = bucket.noncurrent.get(name, [])
+                match = [v for v in kept if v.generation == generation]
+                if not match:
+                    raise _errors.object_not_found(bucket_name, name)
+                preconditions.check(match[0])
+                kept.remove(match[0])
+                if not kept:
+                    del bucket.noncurrent[name]
+                return
+            if live is None:
+                raise _errors.object_not_found(bucket_name, name)
+            preconditions.check(live)
+            del bucket.live[name]
+            self._retire(bucket, live, self.clock.now())
+
+    def patch_object(
+        self,
+        bucket_name: str,
+        name: str,
+        changes: Mapping[str, Any],
+        *,
+        generation: int | None = None,
+        preconditions: Preconditions = Preconditions(),
+    ) -> ObjectVersion:
+        """Change metadata of the live version; bumps metageneration."""
+        bucket = self.get_bucket(bucket_name)
+        with bucket.lock:
+            current = self.get_object(bucket_name, name, generation)
+            preconditions.check(current)
+            updated = replace(
+                current,
+                metageneration=current.metageneration + 1,
+                updated=self.clock.now(),
+                **changes,
+            )
+            if bucket.live.get(name) is current:
+                bucket.live[name] = updated
+            else:
+                kept = bucket.noncurrent[name]
+                kept[kept.index(current)] = updated
+        return updated
+
+    def list_objects(self, bucket_name: str, *, versions: bool = False) -> list[ObjectVersion]:
+        """Return the objects of a bucket sorted by name (bytes order), then generation."""
+        bucket = self.get_bucket(bucket_name)
+        with bucket.lock:
+            found = list(bucket.live.values())
+            if versions:
+                for kept in bucket.noncurrent.values():
+                    found.extend(kept)
+        found.sort(key=lambda v: (v.name.encode(), v.generation))
+        return found
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _retire(self, bucket: Bucket, version: ObjectVersion, now: datetime) -> None:
+        if bucket.versioning:
+            bucket.noncurrent.setdefault(version.name, []).append(
+                replace(version, time_deleted=now)
+            )
+
+    def _next_generation(self, now: datetime) -> int:
+        # GCS generations are microsecond timestamps; strictly increasing even when the
+        # clock is frozen, so every write is distinguishable.
+        with self._generation_lock:
+            candidate = int(now.timestamp() * 1_000_000)
+            self._last_generation = max(candidate, self._last_generation + 1)
+            return self._last_generation

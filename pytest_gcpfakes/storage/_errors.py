@@ -1,0 +1,315 @@
+"""Cloud Storage JSON API errors, with the status, reason and wording GCS answers with."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Literal
+
+# Sources. Each constructor cites one of these tags or a public issue thread, and says
+# whether its wording is verified (quoted from a real GCS answer) or a guess.
+# [status-codes] cloud.google.com/storage/docs/json_api/v1/status-codes: body layout,
+#     domain "global", reasons "required", "forbidden", "notFound", "conflict".
+# [preconditions] cloud.google.com/storage/docs/request-preconditions: ifGeneration(Not)Match
+#     and ifMetageneration(Not)Match fail with 412, the NotMatch forms with 304.
+# [zig-measured] bodies a public Zig GCS client keeps in its tests as "measured in
+#     production" (2026; the search index did not name the repository):
+#     412 conditionNotMet with locationType/location If-Match, 403 retentionPolicyNotMet,
+#     403 holds, 404 "No such object", 404 "The specified bucket does not exist.".
+
+#: Cloud Storage composes at most this many source objects in one request.
+MAX_COMPOSE_SOURCES = 32
+
+# Cloud Storage cuts a too-long name to this many characters in its message, "..."
+# included. Inferred from the one sample we have (vault#18248: 77 characters, then "...").
+_NAME_ECHO_LIMIT = 80
+
+
+class GCSError(Exception):
+    """An error answer of the fake JSON API, in Cloud Storage's words."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        reason: str,
+        domain: str = "global",
+        *,
+        location_type: str | None = None,
+        location: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.reason = reason
+        self.domain = domain
+        self.location_type = location_type
+        self.location = location
+
+    def __repr__(self) -> str:
+        return f"GCSError({self.status}, {self.message!r}, reason={self.reason!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception pickles only .args by default; keep every field (xdist, forked workers).
+        return (type(self), (self.status, self.message, self.reason, self.domain), self.__dict__)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON body Cloud Storage sends with this error."""
+        # Key order as GCS sends it: code, message, errors[message, domain, reason, ...].
+        detail: dict[str, Any] = {
+            "message": self.message,
+            "domain": self.domain,
+            "reason": self.reason,
+        }
+        if self.location_type is not None:
+            detail["locationType"] = self.location_type
+        if self.location is not None:
+            detail["location"] = self.location
+        return {"error": {"code": self.status, "message": self.message, "errors": [detail]}}
+
+
+# --- 404 -------------------------------------------------------------------------------
+
+
+def bucket_not_found() -> GCSError:
+    """404: the bucket named in the request does not exist."""
+    # Verified: "googleapi: Error 404: The specified bucket does not exist., notFound"
+    # (Go client output, 2024; terraform GCS backend docs); [zig-measured].
+    return GCSError(404, "The specified bucket does not exist.", "notFound")
+
+
+def object_not_found(bucket: str, name: str) -> GCSError:
+    """404: no live object of that name."""
+    # Verified: "No such object: bucket/name" (firebase-tools#3647 curl against GCS;
+    # java-storage#49; [zig-measured] "No such object: zigps-p3-3f1672/s/a").
+    return GCSError(404, f"No such object: {bucket}/{name}", "notFound")
+
+
+def generation_not_found(bucket: str, name: str, generation: int) -> GCSError:
+    """404: the object exists, but not at the generation asked for."""
+    # Guess: the same wording as a missing object, without the generation; no captured
+    # answer for ?generation=N found. ``generation`` is taken so that the call site reads
+    # right and the wording can follow a capture later without changing callers.
+    return object_not_found(bucket, name)
+
+
+# --- 409 -------------------------------------------------------------------------------
+
+
+def bucket_already_owned() -> GCSError:
+    """409: creating a bucket the caller's project already owns."""
+    # Verified: "409 POST .../storage/v1/b?project=...: You already own this bucket.
+    # Please select another name." (python-docs-samples#3575, google.api_core Conflict).
+    # A fake's buckets all belong to the caller, so this is the one it raises.
+    return GCSError(409, "You already own this bucket. Please select another name.", "conflict")
+
+
+def bucket_name_unavailable() -> GCSError:
+    """409: creating a bucket someone else owns."""
+    # Verified: "googleapi: Error 409: Sorry, that name is not available. Please try a
+    # different one., conflict" (Go client output); GCS troubleshooting page, 409 Conflict.
+    return GCSError(
+        409, "Sorry, that name is not available. Please try a different one.", "conflict"
+    )
+
+
+def bucket_not_empty() -> GCSError:
+    """409: deleting a bucket that still holds objects."""
+    # Verified: python-storage#1071 (2023) and kestra plugin-gcp#321 (2024, full body,
+    # reason "conflict"). Older answers (2018-2021) said "was not empty".
+    return GCSError(409, "The bucket you tried to delete is not empty.", "conflict")
+
+
+# --- 412 / 304: preconditions ------------------------------------------------------------
+
+
+def precondition_failed() -> GCSError:
+    """412: an ifGenerationMatch / ifMetagenerationMatch precondition did not hold."""
+    # Verified: [zig-measured] and an upload with ifGenerationMatch (blog capture) both answer
+    # this message with locationType "header", location "If-Match"; same words for generation
+    # and metageneration. [preconditions] for the 412.
+    return GCSError(
+        412,
+        "At least one of the pre-conditions you specified did not hold.",
+        "conditionNotMet",
+        location_type="header",
+        location="If-Match",
+    )
+
+
+def not_modified() -> GCSError:
+    """304: an ifGenerationNotMatch / ifMetagenerationNotMatch precondition did not hold."""
+    # Status verified by [preconditions]. Reason and message are guesses: a 304 carries no
+    # body on the wire, so the app should send none; to_json() exists only for uniformity.
+    return GCSError(304, "Not Modified", "notModified")
+
+
+# --- 400: names --------------------------------------------------------------------------
+
+
+def invalid_bucket_name(name: str) -> GCSError:
+    """400: a bucket name with characters, ends or a shape GCS refuses."""
+    # Verified wording for upper-case letters: "googleapi: Error 400: Invalid bucket name:
+    # 'newObject-f691b50', invalid" (pulumi-gcp#126); nodejs-storage#1652.
+    return GCSError(400, f"Invalid bucket name: '{name}'", "invalid")
+
+
+def restricted_bucket_name(name: str) -> GCSError:
+    """400: a bucket name GCS refuses as too long or as naming Google."""
+    # Verified wording for 65- and 67-character names: "Error 400: Use of this bucket name is
+    # restricted: '...', invalid" (janelia-flyem/dvid#268, cloud-ops-sandbox#576); same
+    # words for a name containing "google" (Cloud Composer troubleshooting notes).
+    return GCSError(400, f"Use of this bucket name is restricted: '{name}'", "invalid")
+
+
+def required() -> GCSError:
+    """400: a required value is empty, e.g. an object or bucket name."""
+    # Verified: "googleapi: Error 400: Required, required" for an empty object name
+    # (google-cloud-go#196).
+    return GCSError(400, "Required", "required")
+
+
+def object_name_too_long(name: str) -> GCSError:
+    """400: an object name over 1024 bytes of UTF-8."""
+    # Verified wording: "400 The maximum object length is 1024 characters, but got a name
+    # with 1028 characters: '2022-12-06T20:18:13Z/...-c4cb-...'" (hashicorp/vault#18248).
+    # Guesses: the count is of UTF-8 bytes (the documented limit), and the echo is cut to
+    # _NAME_ECHO_LIMIT characters, "..." included.
+    size = len(name.encode("utf-8", "surrogatepass"))
+    echo = name if len(name) <= _NAME_ECHO_LIMIT else name[: _NAME_ECHO_LIMIT - 3] + "..."
+    return GCSError(
+        400,
+        f"The maximum object length is 1024 characters, but got a name with {size} "
+        f"characters: '{echo}'",
+        "invalid",
+    )
+
+
+def object_name_disallowed_characters() -> GCSError:
+    """400: an object name with a carriage return, line feed or text that is not UTF-8."""
+    # Verified wording: "Error 400: Disallowed unicode characters present in object name"
+    # for a name with a newline (google-cloud-go#196, 2017). Reason "invalid" is a guess.
+    return GCSError(400, "Disallowed unicode characters present in object name", "invalid")
+
+
+def invalid_object_name(name: str) -> GCSError:
+    """400: an object name GCS reserves: ".", "..", or under .well-known/acme-challenge/."""
+    # Guess: the rule is documented (cloud.google.com/storage/docs/objects#naming), the
+    # answer is not; worded like the bucket-name error.
+    return GCSError(400, f"Invalid object name: '{name}'", "invalid")
+
+
+# --- 400: requests -----------------------------------------------------------------------
+
+
+def required_parameter(parameter: str) -> GCSError:
+    """400: a required query parameter is missing, e.g. project on buckets.insert."""
+    # Verified: "Error 400: Required parameter: project, required"
+    # (google-api-go-client#110; nodejs "Error: Required parameter: project").
+    return GCSError(400, f"Required parameter: {parameter}", "required")
+
+
+def md5_mismatch(provided: str, calculated: str) -> GCSError:
+    """400: an upload whose declared MD5 does not match its bytes (base64 digests)."""
+    # Verified wording: gsutil's own help: 'BadRequestException: 400 Provided MD5 hash
+    # "VgyllJgiiaRAbyUUIqDMmw==" doesn't match calculated MD5 hash "7gyllJgiiaRAbyUUIqDMmw==".'
+    # Reason "invalid" is a guess (gcp-storage-emulator and other fakes use it).
+    return GCSError(
+        400,
+        f'Provided MD5 hash "{provided}" doesn\'t match calculated MD5 hash "{calculated}".',
+        "invalid",
+    )
+
+
+def crc32c_mismatch(provided: str, calculated: str) -> GCSError:
+    """400: an upload whose declared CRC32C does not match its bytes (base64 digests)."""
+    # Verified wording: 'Provided CRC32C "AAAAAA==" doesn't match calculated CRC32C
+    # "n/7wpQ=="' (a Go client test quoting GCS; nodejs-storage system test). The final "."
+    # (as in the MD5 message) and the reason "invalid" are guesses.
+    return GCSError(
+        400,
+        f'Provided CRC32C "{provided}" doesn\'t match calculated CRC32C "{calculated}".',
+        "invalid",
+    )
+
+
+def too_many_compose_sources(count: int) -> GCSError:
+    """400: a compose request with more than MAX_COMPOSE_SOURCES source objects."""
+    # Verified body: fake-gcs-server#1254 quotes GCS's answer, reason "invalid";
+    # minio#9646 "googleapi: Error 400: The number of source components provided (37)
+    # exceeds the maximum (32), invalid".
+    return GCSError(
+        400,
+        f"The number of source components provided ({count}) exceeds the maximum "
+        f"({MAX_COMPOSE_SOURCES})",
+        "invalid",
+    )
+
+
+def invalid_rewrite_token() -> GCSError:
+    """400: a rewrite call with a rewriteToken the fake never issued."""
+    # Guess: GCS's generic answer to a bad parameter value ("Invalid Value, invalid",
+    # google-cloud-go#196). No captured answer for a bad token was found.
+    return GCSError(400, "Invalid Value", "invalid")
+
+
+# --- 403 ----------------------------------------------------------------------------------
+
+
+def object_retained(bucket: str, name: str, until: datetime.datetime) -> GCSError:
+    """403: overwriting or deleting an object its retention keeps until ``until``."""
+    # Verified: [zig-measured] "Object 'b/p' is subject to bucket's retention policy or object
+    # retention and cannot be deleted or overwritten until 2026-09-30T15:58:01.185839-07:00",
+    # reason retentionPolicyNotMet. GCS printed Pacific time; the fake prints UTC
+    # (a naive ``until`` is taken as UTC), always with microseconds as GCS does.
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=datetime.timezone.utc)
+    else:
+        until = until.astimezone(datetime.timezone.utc)
+    stamp = until.isoformat(timespec="microseconds")
+    return GCSError(
+        403,
+        f"Object '{bucket}/{name}' is subject to bucket's retention policy or object "
+        f"retention and cannot be deleted or overwritten until {stamp}",
+        "retentionPolicyNotMet",
+    )
+
+
+def object_held(bucket: str, name: str, hold: Literal["Temporary", "Event-Based"]) -> GCSError:
+    """403: overwriting or deleting an object under a temporary or event-based hold."""
+    # Verified: [zig-measured] "Object 'b/th' is under active Temporary hold and cannot be
+    # deleted, overwritten or archived until hold is removed.", reason "forbidden"; the same
+    # with "Event-Based".
+    return GCSError(
+        403,
+        f"Object '{bucket}/{name}' is under active {hold} hold and cannot be deleted, "
+        "overwritten or archived until hold is removed.",
+        "forbidden",
+    )
+
+
+# --- 416 ----------------------------------------------------------------------------------
+
+
+def range_not_satisfiable() -> GCSError:
+    """416: a Range header that starts at or past the end of the object."""
+    # Status verified (python-storage#399/#403, google-cloud-go#242: 416 for a range past
+    # the end, including bytes=0- on an empty object). Message and reason are guesses: no
+    # captured body found; the reason follows the JSON API's camel-cased status names.
+    return GCSError(416, "Request range not satisfiable", "requestedRangeNotSatisfiable")
+
+
+# --- the fake's own --------------------------------------------------------------------
+
+
+def invalid_argument(message: str) -> GCSError:
+    """400: a malformed request (bad parameter value, unparsable body)."""
+    return GCSError(400, message, "invalid")
+
+
+def not_implemented(method: str, path: str) -> GCSError:
+    """501: a JSON API call pytest-gcpfakes does not serve (yet)."""
+    return GCSError(
+        501,
+        f"pytest-gcpfakes does not implement {method} {path} of the Cloud Storage JSON API yet.",
+        "notImplemented",
+    )

@@ -1,0 +1,86 @@
+"""``fake_storage``: arrange and inspect Storage state without going through a client."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from pytest_gcpfakes._activation import STORAGE_BASE_URL
+from pytest_gcpfakes.storage._app import StorageApp
+from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion, StorageBackend
+
+if TYPE_CHECKING:
+    from pytest_gcpfakes._fakes import GCPFakes
+
+
+class FakeStorage:
+    """The Storage fake of one test."""
+
+    service = "storage"
+
+    def __init__(self, fakes: GCPFakes) -> None:
+        self.pid = fakes.pid
+        self.config = fakes.config
+        self.clock = fakes.clock
+        self.project = fakes.project
+        self.backend = StorageBackend(fakes.clock)
+        self.app = StorageApp(self.backend, STORAGE_BASE_URL)
+
+    def close(self) -> None:
+        """Nothing to release: the backend holds no threads."""
+
+    # -- arrange -------------------------------------------------------------------------
+
+    def create_bucket(self, name: str, *, project: str | None = None, **fields: Any) -> Bucket:
+        """Create a bucket in one line (``versioning=True``, ``labels={...}``, …)."""
+        from pytest_gcpfakes.storage._names import validate_bucket_name
+
+        validate_bucket_name(name)
+        return self.backend.create_bucket(name, project or self.project, **fields)
+
+    def put(
+        self,
+        bucket: str,
+        name: str,
+        data: bytes | str,
+        *,
+        content_type: str | None = None,
+        **fields: Any,
+    ) -> ObjectVersion:
+        """Write an object (creating the bucket if needed) and return the new generation."""
+        if bucket not in self.backend.buckets:
+            self.create_bucket(bucket)
+        payload = data.encode() if isinstance(data, str) else bytes(data)
+        if content_type is None and isinstance(data, str):
+            content_type = "text/plain; charset=utf-8"
+        return self.backend.insert_object(
+            bucket,
+            name,
+            payload,
+            content_type=content_type,
+            writer_thread=threading.current_thread().name,
+            **fields,
+        )
+
+    # -- inspect -------------------------------------------------------------------------
+
+    @property
+    def buckets(self) -> list[str]:
+        """Names of every bucket, sorted."""
+        return sorted(self.backend.buckets)
+
+    def get(self, bucket: str, name: str, *, generation: int | None = None) -> bytes:
+        """Return the bytes of an object (the live version, or one generation)."""
+        return self.backend.get_object(bucket, name, generation).data
+
+    def object(self, bucket: str, name: str, *, generation: int | None = None) -> ObjectVersion:
+        """Return the metadata and bytes of an object as one immutable record."""
+        return self.backend.get_object(bucket, name, generation)
+
+    def objects(self, bucket: str, *, versions: bool = False) -> list[str]:
+        """Names of the objects in ``bucket``, in GCS's listing order."""
+        return [v.name for v in self.backend.list_objects(bucket, versions=versions)]
+
+    def generations(self, bucket: str, name: str) -> list[ObjectVersion]:
+        """Every kept generation of ``name``, oldest first (live one last)."""
+        return [v for v in self.backend.list_objects(bucket, versions=True) if v.name == name]
