@@ -20,6 +20,9 @@ What gets patched, and why:
   streaming-pull thread.
 - ``storage.Client.__init__``: anonymous credentials, the configured project and the fake
   base URL, so construction never looks for credentials or a project.
+- ``BucketMetadataCache``: no background prefetch thread (it only labels tracing spans).
+- ``transfer_manager``: process workers fail up front; a child process would write into a
+  copy of the backend (fork) or reach no fake at all (spawn, forkserver).
 """
 
 from __future__ import annotations
@@ -362,6 +365,37 @@ def _patch_storage_client(module: ModuleType) -> None:
     _state.patches.replace(client_cls, "__init__", __init__)
 
 
+def _patch_bucket_metadata_cache(module: ModuleType) -> None:
+    # google-cloud-storage 3.17 prefetches bucket metadata in a daemon thread on first use
+    # of each bucket, only to label OpenTelemetry spans. Under the fakes that thread would
+    # be an extra GET racing the test's teardown; serve from the cache without fetching.
+    cache_cls = module.BucketMetadataCache
+
+    def get_or_queue_fetch(self: Any, bucket_name: str) -> Any:
+        return self.get(bucket_name)
+
+    def check_and_evict(self: Any, bucket_name: str) -> None:
+        self.evict(bucket_name)
+
+    _state.patches.replace(cache_cls, "get_or_queue_fetch", get_or_queue_fetch)
+    _state.patches.replace(cache_cls, "check_and_evict", check_and_evict)
+
+
+def _patch_transfer_manager(module: ModuleType) -> None:
+    original = module._get_pool_class_and_requirements
+
+    @functools.wraps(original)
+    def pool_for(worker_type: str) -> Any:
+        if worker_type == module.PROCESS and peek("storage") is not None:
+            from pytest_gcpfakes._errors import ProcessWorkersError
+
+            caller = sys._getframe(1).f_code.co_name
+            raise ProcessWorkersError(caller)
+        return original(worker_type)
+
+    _state.patches.replace(module, "_get_pool_class_and_requirements", pool_for)
+
+
 def _copy_options(options: Any) -> Any:
     import copy
 
@@ -382,6 +416,8 @@ _CALLBACKS: dict[str, Callable[[ModuleType], None]] = {
     "google.cloud.pubsub_v1.publisher.client": _patch_publisher,
     "google.cloud.pubsub_v1.subscriber.client": _patch_subscriber,
     "google.cloud.storage.client": _patch_storage_client,
+    "google.cloud.storage._bucket_metadata_cache": _patch_bucket_metadata_cache,
+    "google.cloud.storage.transfer_manager": _patch_transfer_manager,
 }
 
 

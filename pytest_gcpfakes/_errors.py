@@ -17,11 +17,19 @@ _SERVICE_TITLE = {"pubsub": "Pub/Sub", "storage": "Cloud Storage"}
 class GCPFakesError(exceptions.FailedPrecondition):
     """Base class: a GCP client call that pytest-gcpfakes stopped before it went anywhere."""
 
+    _init_args: tuple[object, ...] = ()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Forked workers (transfer_manager) send errors back pickled; rebuild from our own
+        # constructor arguments, not from the formatted message.
+        return (type(self), self._init_args)
+
 
 class FakeNotActiveError(GCPFakesError):
     """A client was used while no fake backend for its service was active."""
 
     def __init__(self, service: str) -> None:
+        self._init_args = (service,)
         self.service = service
         fixture = FIXTURE_FOR_SERVICE[service]
         super().__init__(  # type: ignore[no-untyped-call]
@@ -35,6 +43,7 @@ class ForkedProcessError(GCPFakesError):
     """A client was used in a process forked from the one that owns the fake backends."""
 
     def __init__(self, service: str, pid: int, owner_pid: int) -> None:
+        self._init_args = (service, pid, owner_pid)
         self.service = service
         super().__init__(  # type: ignore[no-untyped-call]
             f"pytest-gcpfakes: this {_SERVICE_TITLE[service]} call ran in forked process "
@@ -44,10 +53,23 @@ class ForkedProcessError(GCPFakesError):
         )
 
 
+class ProcessWorkersError(GCPFakesError):
+    """``transfer_manager`` was asked for process workers, which cannot reach in-memory fakes."""
+
+    def __init__(self, function: str) -> None:
+        self._init_args = (function,)
+        super().__init__(  # type: ignore[no-untyped-call]
+            f"pytest-gcpfakes: transfer_manager.{function}() with worker_type=PROCESS (the "
+            "default) runs in other processes, which cannot reach the in-memory fakes of this "
+            "one; pass worker_type=transfer_manager.THREAD."
+        )
+
+
 class BlockedCallError(GCPFakesError):
     """A request or channel was headed for Google (``*.googleapis.com``, the metadata server)."""
 
     def __init__(self, target: str, service: str | None = None) -> None:
+        self._init_args = (target, service)
         self.target = target
         if service is None:
             fix = (

@@ -52,6 +52,13 @@ class GCSError(Exception):
         # Exception pickles only .args by default; keep every field (xdist, forked workers).
         return (type(self), (self.status, self.message, self.reason, self.domain), self.__dict__)
 
+    def to_api_exception(self) -> Exception:
+        """Return the ``google.api_core`` exception a client raises for this answer."""
+        from google.api_core.exceptions import from_http_status
+
+        error: Exception = from_http_status(self.status, self.message, errors=[self.to_json()])
+        return error
+
     def to_json(self) -> dict[str, Any]:
         """Return the JSON body Cloud Storage sends with this error."""
         # Key order as GCS sends it: code, message, errors[message, domain, reason, ...].

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_gcpfakes._activation import STORAGE_BASE_URL
 from pytest_gcpfakes.storage._app import StorageApp
 from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion, StorageBackend
+from pytest_gcpfakes.storage._errors import GCSError
 
 if TYPE_CHECKING:
     from pytest_gcpfakes._fakes import GCPFakes
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _api_errors(method: _F) -> _F:
+    """Raise what a client would raise (``google.api_core`` exceptions), not wire errors."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except GCSError as error:
+            raise error.to_api_exception() from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 class FakeStorage:
@@ -31,6 +49,7 @@ class FakeStorage:
 
     # -- arrange -------------------------------------------------------------------------
 
+    @_api_errors
     def create_bucket(self, name: str, *, project: str | None = None, **fields: Any) -> Bucket:
         """Create a bucket in one line (``versioning=True``, ``labels={...}``, …)."""
         from pytest_gcpfakes.storage._names import validate_bucket_name
@@ -38,6 +57,7 @@ class FakeStorage:
         validate_bucket_name(name)
         return self.backend.create_bucket(name, project or self.project, **fields)
 
+    @_api_errors
     def put(
         self,
         bucket: str,
@@ -69,18 +89,22 @@ class FakeStorage:
         """Names of every bucket, sorted."""
         return sorted(self.backend.buckets)
 
+    @_api_errors
     def get(self, bucket: str, name: str, *, generation: int | None = None) -> bytes:
         """Return the bytes of an object (the live version, or one generation)."""
         return self.backend.get_object(bucket, name, generation).data
 
+    @_api_errors
     def object(self, bucket: str, name: str, *, generation: int | None = None) -> ObjectVersion:
         """Return the metadata and bytes of an object as one immutable record."""
         return self.backend.get_object(bucket, name, generation)
 
+    @_api_errors
     def objects(self, bucket: str, *, versions: bool = False) -> list[str]:
         """Names of the objects in ``bucket``, in GCS's listing order."""
         return [v.name for v in self.backend.list_objects(bucket, versions=versions)]
 
+    @_api_errors
     def generations(self, bucket: str, name: str) -> list[ObjectVersion]:
         """Every kept generation of ``name``, oldest first (live one last)."""
         return [v for v in self.backend.list_objects(bucket, versions=True) if v.name == name]

@@ -1,0 +1,108 @@
+"""No GCP client ever reaches Google: sockets and gRPC channels stay on this machine."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+import requests
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import pubsub_v1, storage
+from google.pubsub_v1.services.publisher.transports.grpc import PublisherGrpcTransport
+
+from pytest_gcpfakes import BlockedCallError
+
+LOOPBACK = ("127.", "::1", "localhost")
+
+
+@pytest.fixture
+def booby_traps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Fail the test on any socket connection or real gRPC channel that leaves loopback."""
+    tripped: list[str] = []
+    real_connect = socket.socket.connect
+    real_channel_init = grpc._channel.Channel.__init__
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if not str(host).startswith(LOOPBACK):
+            tripped.append(f"socket.connect{address!r}")
+            raise AssertionError(f"socket connection to {address!r}")
+        return real_connect(self, address)
+
+    def channel_init(self: Any, target: str, *args: Any, **kwargs: Any) -> None:
+        if not any(part in target for part in LOOPBACK):
+            tripped.append(f"grpc channel {target!r}")
+            raise AssertionError(f"gRPC channel to {target!r}")
+        real_channel_init(self, target, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(grpc._channel.Channel, "__init__", channel_init)
+    yield tripped
+    assert tripped == []
+
+
+@pytest.mark.usefixtures("booby_traps", "clean_env")
+def test_both_fakes_work_without_any_socket_or_grpc_channel(
+    fake_pubsub: Any, fake_storage: Any
+) -> None:
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topic = publisher.create_topic(name=fake_pubsub.topic_path("events")).name
+    sub = subscriber.create_subscription(name=fake_pubsub.subscription_path("w"), topic=topic)
+    publisher.publish(topic, b"payload", origin="test").result()
+    received = subscriber.pull(subscription=sub.name, max_messages=1).received_messages
+    subscriber.acknowledge(subscription=sub.name, ack_ids=[received[0].ack_id])
+
+    client = storage.Client()
+    blob = client.create_bucket("guarded-bucket").blob("file.bin")
+    blob.upload_from_string(b"\x00\x01" * 1000)
+    assert blob.download_as_bytes() == b"\x00\x01" * 1000
+    subscriber.close()
+    publisher.stop()
+
+
+def test_grpc_channel_to_google_is_replaced_by_a_blocked_channel(fake_pubsub: Any) -> None:
+    transport = PublisherGrpcTransport(credentials=AnonymousCredentials())
+    client = pubsub_v1.PublisherClient(transport=transport)
+    with pytest.raises(BlockedCallError, match=r"blocked a call to pubsub\.googleapis\.com"):
+        client.get_topic(topic=fake_pubsub.topic_path("t"))
+
+
+def test_grpc_channel_to_loopback_is_left_alone() -> None:
+    channel = grpc.insecure_channel("127.0.0.1:1")
+    assert isinstance(channel, grpc._channel.Channel)
+    channel.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://storage.googleapis.com/storage/v1/b/x",
+        "https://oauth2.googleapis.com/token",
+        "http://metadata.google.internal/computeMetadata/v1/project/project-id",
+        "http://169.254.169.254/computeMetadata/v1/",
+    ],
+)
+def test_requests_to_google_hosts_are_blocked(url: str) -> None:
+    with pytest.raises(BlockedCallError, match="which would reach Google"):
+        requests.get(url, timeout=1)
+
+
+def test_storage_client_with_google_endpoint_is_redirected_to_the_fake(fake_storage: Any) -> None:
+    client = storage.Client(client_options={"api_endpoint": "https://storage.googleapis.com"})
+    client.create_bucket("redirected")
+    assert fake_storage.buckets == ["redirected"]
+
+
+def test_storage_client_with_own_credentials_never_refreshes_a_token(fake_storage: Any) -> None:
+    class ExplodingCredentials(AnonymousCredentials):  # type: ignore[misc]
+        def refresh(self, request: Any) -> None:
+            raise AssertionError("token refresh attempted")
+
+    client = storage.Client(credentials=ExplodingCredentials(), project="own-project")
+    client.create_bucket("with-own-credentials")
+    assert client.project == "own-project"
+    assert fake_storage.buckets == ["with-own-credentials"]
