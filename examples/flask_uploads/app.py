@@ -28,9 +28,9 @@ def upload(name: str):
     blob = gcs.bucket(BUCKET).blob(name)
     blob.upload_from_string(request.get_data(), content_type=request.content_type)
     event = {"bucket": BUCKET, "name": name, "generation": blob.generation}
-    message_id = publisher.publish(
-        TOPIC, json.dumps(event).encode(), event_type="upload"
-    ).result(timeout=30)
+    message_id = publisher.publish(TOPIC, json.dumps(event).encode(), event_type="upload").result(
+        timeout=30
+    )
     return jsonify(event | {"message_id": message_id}), 201
 
 

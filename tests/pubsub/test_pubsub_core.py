@@ -1,0 +1,194 @@
+"""Pub/Sub through the real clients: topics, subscriptions, publish, pull, ack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from google.api_core import exceptions
+from google.cloud import pubsub_v1
+from google.cloud.pubsub_v1.types import BatchSettings
+
+
+@pytest.fixture
+def publisher() -> Any:
+    client = pubsub_v1.PublisherClient()
+    yield client
+    client.stop()
+
+
+@pytest.fixture
+def subscriber() -> Any:
+    with pubsub_v1.SubscriberClient() as client:
+        yield client
+
+
+def test_created_topic_can_be_fetched(fake_pubsub: Any, publisher: Any) -> None:
+    path = fake_pubsub.topic_path("orders")
+    created = publisher.create_topic(request={"name": path, "labels": {"team": "shop"}})
+    fetched = publisher.get_topic(topic=path)
+    assert created.name == fetched.name == path
+    assert dict(fetched.labels) == {"team": "shop"}
+
+
+def test_creating_an_existing_topic_is_already_exists(fake_pubsub: Any, publisher: Any) -> None:
+    path = fake_pubsub.create_topic("orders")
+    with pytest.raises(exceptions.AlreadyExists, match=r"resource=orders\)"):
+        publisher.create_topic(name=path)
+
+
+def test_getting_a_missing_topic_is_not_found(fake_pubsub: Any, publisher: Any) -> None:
+    with pytest.raises(exceptions.NotFound, match=r"Resource not found \(resource=nope\)\."):
+        publisher.get_topic(topic=fake_pubsub.topic_path("nope"))
+
+
+def test_subscription_on_a_missing_topic_is_not_found(fake_pubsub: Any, subscriber: Any) -> None:
+    with pytest.raises(exceptions.NotFound, match=r"resource=ghost\)"):
+        subscriber.create_subscription(
+            name=fake_pubsub.subscription_path("s"), topic=fake_pubsub.topic_path("ghost")
+        )
+
+
+def test_subscription_defaults_are_filled_in(fake_pubsub: Any, subscriber: Any) -> None:
+    fake_pubsub.create_topic("orders")
+    sub = subscriber.create_subscription(
+        name=fake_pubsub.subscription_path("s"), topic=fake_pubsub.topic_path("orders")
+    )
+    assert sub.ack_deadline_seconds == 10
+    assert sub.message_retention_duration.total_seconds() == 7 * 24 * 3600
+    assert subscriber.get_subscription(subscription=sub.name).topic == sub.topic
+
+
+def test_published_message_is_pulled_with_data_attributes_and_id(
+    fake_pubsub: Any, publisher: Any, subscriber: Any
+) -> None:
+    topic = fake_pubsub.create_topic("orders")
+    sub = fake_pubsub.create_subscription("worker", "orders")
+    message_id = publisher.publish(topic, b"payload", origin="shop").result(timeout=30)
+    (received,) = subscriber.pull(subscription=sub, max_messages=10).received_messages
+    assert received.message.data == b"payload"
+    assert dict(received.message.attributes) == {"origin": "shop"}
+    assert received.message.message_id == message_id
+
+
+def test_each_subscription_gets_its_own_copy(
+    fake_pubsub: Any, publisher: Any, subscriber: Any
+) -> None:
+    topic = fake_pubsub.create_topic("orders")
+    subs = [fake_pubsub.create_subscription(name, "orders") for name in ("a", "b")]
+    publisher.publish(topic, b"x").result(timeout=30)
+    for sub in subs:
+        (received,) = subscriber.pull(subscription=sub, max_messages=10).received_messages
+        assert received.message.data == b"x"
+
+
+def test_messages_published_before_a_subscription_existed_are_not_delivered(
+    fake_pubsub: Any, subscriber: Any
+) -> None:
+    fake_pubsub.create_topic("orders")
+    fake_pubsub.publish("orders", b"early")
+    sub = fake_pubsub.create_subscription("late", "orders")
+    response = subscriber.pull(subscription=sub, max_messages=10, return_immediately=True)
+    assert list(response.received_messages) == []
+
+
+def test_acked_message_is_not_redelivered(fake_pubsub: Any, subscriber: Any) -> None:
+    fake_pubsub.create_topic("orders")
+    sub = fake_pubsub.create_subscription("worker", "orders")
+    fake_pubsub.publish("orders", b"once")
+    (received,) = subscriber.pull(subscription=sub, max_messages=10).received_messages
+    subscriber.acknowledge(subscription=sub, ack_ids=[received.ack_id])
+    fake_pubsub.clock.advance(600)
+    response = subscriber.pull(subscription=sub, max_messages=10, return_immediately=True)
+    assert list(response.received_messages) == []
+    assert [m.data for m in fake_pubsub.subscription("worker").acked] == [b"once"]
+
+
+def test_nacked_message_is_redelivered(fake_pubsub: Any, subscriber: Any) -> None:
+    fake_pubsub.create_topic("orders")
+    sub = fake_pubsub.create_subscription("worker", "orders")
+    fake_pubsub.publish("orders", b"retry me")
+    (first,) = subscriber.pull(subscription=sub, max_messages=10).received_messages
+    subscriber.modify_ack_deadline(subscription=sub, ack_ids=[first.ack_id], ack_deadline_seconds=0)
+    (again,) = subscriber.pull(subscription=sub, max_messages=10).received_messages
+    assert again.message.message_id == first.message.message_id
+
+
+def test_extended_ack_deadline_delays_redelivery(fake_pubsub: Any, subscriber: Any) -> None:
+    fake_pubsub.create_topic("orders")
+    sub = fake_pubsub.create_subscription("worker", "orders")
+    fake_pubsub.publish("orders", b"slow work")
+    (first,) = subscriber.pull(subscription=sub, max_messages=10).received_messages
+    subscriber.modify_ack_deadline(
+        subscription=sub, ack_ids=[first.ack_id], ack_deadline_seconds=60
+    )
+    fake_pubsub.clock.advance(30)
+    assert fake_pubsub.backlog("worker") == 0
+    fake_pubsub.clock.advance(30)
+    assert fake_pubsub.backlog("worker") == 1
+
+
+def test_malformed_ack_id_is_invalid_argument(fake_pubsub: Any, subscriber: Any) -> None:
+    fake_pubsub.create_topic("orders")
+    sub = fake_pubsub.create_subscription("worker", "orders")
+    with pytest.raises(exceptions.InvalidArgument, match="acknowledgement ids"):
+        subscriber.acknowledge(subscription=sub, ack_ids=["not-an-ack-id"])
+
+
+def test_ack_deadline_over_600_seconds_is_invalid_argument(
+    fake_pubsub: Any, subscriber: Any
+) -> None:
+    fake_pubsub.create_topic("orders")
+    sub = fake_pubsub.create_subscription("worker", "orders")
+    with pytest.raises(exceptions.InvalidArgument, match="maximum deadline is 600 seconds"):
+        subscriber.modify_ack_deadline(subscription=sub, ack_ids=[], ack_deadline_seconds=601)
+
+
+def test_publish_to_a_missing_topic_fails_on_the_future(fake_pubsub: Any, publisher: Any) -> None:
+    future = publisher.publish(fake_pubsub.topic_path("missing"), b"x")
+    with pytest.raises(exceptions.NotFound, match=r"resource=missing\)"):
+        future.result(timeout=30)
+
+
+def test_deleting_a_topic_detaches_its_subscriptions(
+    fake_pubsub: Any, publisher: Any, subscriber: Any
+) -> None:
+    topic = fake_pubsub.create_topic("orders")
+    sub = fake_pubsub.create_subscription("worker", "orders")
+    publisher.delete_topic(topic=topic)
+    assert subscriber.get_subscription(subscription=sub).topic == "_deleted-topic_"
+
+
+def test_list_topics_pages_through_every_topic(fake_pubsub: Any, publisher: Any) -> None:
+    names = [fake_pubsub.create_topic(f"t{i:02d}") for i in range(7)]
+    pager = publisher.list_topics(
+        request={"project": f"projects/{fake_pubsub.project}", "page_size": 3}
+    )
+    pages = [[t.name for t in page.topics] for page in pager.pages]
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [name for page in pages for name in page] == names
+
+
+def _unbatched_publisher() -> Any:
+    # An infinite max_latency means the library never commits on its own timer.
+    return pubsub_v1.PublisherClient(batch_settings=BatchSettings(max_latency=float("inf")))
+
+
+def test_without_publish_immediately_the_library_batches(fake_pubsub: Any) -> None:
+    topic = fake_pubsub.create_topic("orders")
+    publisher = _unbatched_publisher()
+    future = publisher.publish(topic, b"batched")
+    assert not future.done()
+    publisher.stop()  # stop() commits what is pending
+    assert future.result(timeout=30)
+
+
+@pytest.mark.gcpfakes(publish_immediately=True)
+def test_publish_immediately_commits_without_the_batch_timer(fake_pubsub: Any) -> None:
+    topic = fake_pubsub.create_topic("orders")
+    publisher = _unbatched_publisher()
+    first = publisher.publish(topic, b"one")
+    second = publisher.publish(topic, b"two")
+    assert [first.result(timeout=30), second.result(timeout=30)] == ["1", "2"]
+    assert [m.data for m in fake_pubsub.published("orders")] == [b"one", b"two"]
+    publisher.stop()
