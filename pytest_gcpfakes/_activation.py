@@ -152,6 +152,14 @@ class _Patches:
 
     def __init__(self) -> None:
         self._saved: list[tuple[Any, str, Any, bool]] = []
+        self._permanent: set[tuple[int, str]] = set()
+
+    def replace_permanently(self, owner: Any, name: str, new: Any) -> None:
+        """Replace an attribute for the rest of the process (applied once)."""
+        key = (id(owner), name)
+        if key not in self._permanent:
+            self._permanent.add(key)
+            setattr(owner, name, new)
 
     def replace(self, owner: Any, name: str, new: Any) -> None:
         had = name in vars(owner) if isinstance(owner, type) else hasattr(owner, name)
@@ -264,6 +272,10 @@ def _guarded_channel(original: Callable[..., Any], sync: bool) -> Callable[..., 
 
 
 def _patch_requests(module: ModuleType) -> None:
+    # Permanent: a storage client built under the fakes keeps pointing at the fake base URL
+    # after they are gone, and must then fail at once (FakeNotActiveError) rather than
+    # retry a DNS failure for two minutes. The Google-host guard applies only while
+    # interception is installed.
     session_cls = module.Session
     original = session_cls.get_adapter
 
@@ -273,13 +285,13 @@ def _patch_requests(module: ModuleType) -> None:
             from pytest_gcpfakes.storage._adapter import storage_adapter
 
             return storage_adapter()
-        if is_google_host(urlsplit(url).hostname):
+        if _state.count and is_google_host(urlsplit(url).hostname):
             from pytest_gcpfakes._guard import blocked_adapter
 
             return blocked_adapter()
         return original(self, url)
 
-    _state.patches.replace(session_cls, "get_adapter", get_adapter)
+    _state.patches.replace_permanently(session_cls, "get_adapter", get_adapter)
 
 
 def _gapic_registry_patch(service_module: str, transport_base: str) -> Callable[[ModuleType], None]:

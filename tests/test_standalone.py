@@ -48,6 +48,30 @@ def test_gcpfakes_context_manager_works_with_pytest_unimportable() -> None:
     assert result.stdout.strip() == "OK"
 
 
+def test_clients_built_inside_fail_fast_after_the_fakes_are_gone() -> None:
+    script = textwrap.dedent(
+        """
+        from google.cloud import pubsub_v1, storage
+        from pytest_gcpfakes import GCPFakes, FakeNotActiveError
+
+        with GCPFakes():
+            gcs = storage.Client()
+            subscriber = pubsub_v1.SubscriberClient()
+        for call in (
+            lambda: gcs.get_bucket("some-bucket"),
+            lambda: subscriber.get_subscription(subscription="projects/p/subscriptions/s"),
+        ):
+            try:
+                call()
+            except FakeNotActiveError:
+                print("OK")
+        """
+    )
+    result = _run_python("-c", script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["OK", "OK"]
+
+
 def test_leaving_gcpfakes_restores_the_librarys_transport() -> None:
     script = textwrap.dedent(
         """
