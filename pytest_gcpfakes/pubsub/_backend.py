@@ -30,6 +30,20 @@ PULL_WAIT_SECONDS = 1.0
 # How often a waiting pull re-checks leases: freezegun can move time without telling us.
 _RECHECK_SECONDS = 0.1
 _DEFAULT_PAGE_SIZE = 1000
+_SCHEMA_RPCS = frozenset(
+    {
+        "create_schema",
+        "get_schema",
+        "list_schemas",
+        "list_schema_revisions",
+        "commit_schema",
+        "rollback_schema",
+        "delete_schema_revision",
+        "delete_schema",
+        "validate_schema",
+        "validate_message",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -103,9 +117,21 @@ class PubSubBackend:
 
     # -- dispatch ------------------------------------------------------------------------
 
+    @property
+    def schemas(self) -> Any:
+        """The Schema service's state (created on first use: most tests never need it)."""
+        registry = self.__dict__.get("_schemas")
+        if registry is None:
+            from pytest_gcpfakes.pubsub._schemas import SchemaRegistry
+
+            registry = self.__dict__.setdefault("_schemas", SchemaRegistry(self.clock))
+        return registry
+
     def call(self, rpc: str, request: Any, timeout: float | None) -> Any:
         """Serve one unary RPC; ``request`` is a proto-plus message owned by the caller."""
         handler = getattr(self, f"rpc_{rpc}", None)
+        if handler is None and rpc in _SCHEMA_RPCS:
+            handler = getattr(self.schemas, f"rpc_{rpc}", None)
         if handler is None:
             raise exceptions.MethodNotImplemented(
                 f"pytest-gcpfakes does not implement the Pub/Sub method {rpc!r} yet."
