@@ -316,10 +316,12 @@ def _gapic_registry_patch(service_module: str, transport_base: str) -> Callable[
 def _patch_publisher(module: ModuleType) -> None:
     client_cls = module.Client
     original = vars(client_cls)["publish"]
+    signature = inspect.signature(original)
 
     @functools.wraps(original)
     def publish(self: Any, *args: Any, **kwargs: Any) -> Any:
         handle = current("pubsub")
+        _record_publisher(signature, self, args, kwargs)
         future = original(self, *args, **kwargs)
         if handle.config.publish_immediately:
             with self._batch_lock:
@@ -327,6 +329,28 @@ def _patch_publisher(module: ModuleType) -> None:
         return future
 
     _state.patches.replace(client_cls, "publish", publish)
+
+
+def _record_publisher(signature: inspect.Signature, client: Any, args: Any, kwargs: Any) -> None:
+    try:
+        bound = signature.bind(client, *args, **kwargs)
+    except TypeError:
+        return  # the library will raise the right error itself
+    arguments = bound.arguments
+    data = arguments.get("data")
+    if not isinstance(data, bytes):
+        return
+    attributes = {
+        k: v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+        for k, v in (arguments.get("attrs") or {}).items()
+    }
+    if not all(isinstance(v, str) for v in attributes.values()):
+        return
+    from pytest_gcpfakes.pubsub._threads import record_publisher_thread
+
+    record_publisher_thread(
+        str(arguments.get("topic")), data, str(arguments.get("ordering_key") or ""), attributes
+    )
 
 
 def _patch_subscriber(module: ModuleType) -> None:

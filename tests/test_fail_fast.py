@@ -10,8 +10,8 @@ from pytest_gcpfakes import FakeNotActiveError
 from pytest_gcpfakes.pubsub import _transport
 from pytest_gcpfakes.storage import _adapter
 
-TOPIC = "projects/test-project/topics/t"
-SUB = "projects/test-project/subscriptions/s"
+TOPIC = "projects/test-project/topics/top"
+SUB = "projects/test-project/subscriptions/sub"
 PUBSUB_HINT = "add the `fake_pubsub` fixture to the test"
 STORAGE_HINT = "add the `fake_storage` fixture to the test"
 

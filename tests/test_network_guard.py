@@ -51,7 +51,7 @@ def test_both_fakes_work_without_any_socket_or_grpc_channel(
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
     topic = publisher.create_topic(name=fake_pubsub.topic_path("events")).name
-    sub = subscriber.create_subscription(name=fake_pubsub.subscription_path("w"), topic=topic)
+    sub = subscriber.create_subscription(name=fake_pubsub.subscription_path("worker"), topic=topic)
     publisher.publish(topic, b"payload", origin="test").result()
     received = subscriber.pull(subscription=sub.name, max_messages=1).received_messages
     subscriber.acknowledge(subscription=sub.name, ack_ids=[received[0].ack_id])
@@ -68,7 +68,7 @@ def test_grpc_channel_to_google_is_replaced_by_a_blocked_channel(fake_pubsub: An
     transport = PublisherGrpcTransport(credentials=AnonymousCredentials())
     client = pubsub_v1.PublisherClient(transport=transport)
     with pytest.raises(BlockedCallError, match=r"blocked a call to pubsub\.googleapis\.com"):
-        client.get_topic(topic=fake_pubsub.topic_path("t"))
+        client.get_topic(topic=fake_pubsub.topic_path("top"))
 
 
 def test_grpc_channel_to_loopback_is_left_alone() -> None:

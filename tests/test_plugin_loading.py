@@ -8,8 +8,8 @@ USES_BOTH_FIXTURES = """
 from google.cloud import pubsub_v1, storage
 
 def test_uses_fakes(fake_pubsub, fake_storage):
-    topic = pubsub_v1.PublisherClient().create_topic(name=fake_pubsub.topic_path("t"))
-    assert topic.name == "projects/test-project/topics/t"
+    topic = pubsub_v1.PublisherClient().create_topic(name=fake_pubsub.topic_path("top"))
+    assert topic.name == "projects/test-project/topics/top"
     assert storage.Client().create_bucket("bkt").name == "bkt"
 """
 

@@ -30,8 +30,8 @@ def test_gcpfakes_context_manager_works_with_pytest_unimportable() -> None:
 
         with GCPFakes() as fakes:
             publisher = pubsub_v1.PublisherClient()
-            topic = fakes.pubsub.create_topic("t")
-            sub = fakes.pubsub.create_subscription("s", "t")
+            topic = fakes.pubsub.create_topic("top")
+            sub = fakes.pubsub.create_subscription("sub", "top")
             publisher.publish(topic, b"standalone").result()
             pulled = pubsub_v1.SubscriberClient().pull(subscription=sub, max_messages=1)
             assert pulled.received_messages[0].message.data == b"standalone"

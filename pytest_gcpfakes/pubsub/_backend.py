@@ -1,18 +1,18 @@
-"""Pub/Sub state: topics, subscriptions, messages, leases.
+"""Pub/Sub state: topics, subscriptions, snapshots; the RPCs that act on them.
 
-Knows nothing of clients or pytest. Each subscription has its own condition variable, so
-publishing to one topic never waits on a lock that pulls from unrelated subscriptions hold;
-the registry lock guards only creation and deletion of resources.
+Knows nothing of clients or pytest. Each subscription has its own condition variable (see
+``_delivery``), so publishing to one topic never waits on a lock that pulls from unrelated
+subscriptions hold; the registry lock guards only the creation and deletion of resources,
+and publishing takes only its topic's lock and then each subscriber's, one at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from google.api_core import exceptions
@@ -20,16 +20,24 @@ from google.protobuf import duration_pb2
 from google.pubsub_v1 import types
 
 from pytest_gcpfakes._clock import Clock, real_monotonic
+from pytest_gcpfakes.pubsub import _validation
+from pytest_gcpfakes.pubsub._delivery import (
+    DeadLetter,
+    PublishedMessage,
+    StreamingPull,
+    Subscription,
+    wait_until,
+)
+
+__all__ = ["DELETED_TOPIC", "PubSubBackend", "PublishedMessage", "Subscription", "Topic"]
 
 DELETED_TOPIC = "_deleted-topic_"
-DEFAULT_ACK_DEADLINE = 10
 # An empty pull answers after at most this long (real seconds, even under freezegun). GCP
-# may return an empty response at any time; clients loop. Kept short so that a test
+# may return an empty response at any time and clients loop; kept short so that a test
 # asserting "nothing left" does not wait for the 60 s default RPC timeout.
 PULL_WAIT_SECONDS = 1.0
-# How often a waiting pull re-checks leases: freezegun can move time without telling us.
-_RECHECK_SECONDS = 0.1
 _DEFAULT_PAGE_SIZE = 1000
+_DEFAULT_RETENTION = duration_pb2.Duration(seconds=7 * 24 * 3600)
 _SCHEMA_RPCS = frozenset(
     {
         "create_schema",
@@ -44,51 +52,6 @@ _SCHEMA_RPCS = frozenset(
         "validate_message",
     }
 )
-
-
-@dataclass(frozen=True)
-class PublishedMessage:
-    """A message as the service stored it on publish."""
-
-    topic: str
-    message_id: str
-    data: bytes
-    attributes: dict[str, str]
-    ordering_key: str
-    publish_time: datetime
-
-
-@dataclass
-class _Lease:
-    delivery: _Delivery
-    ack_id: str
-    deadline: float
-
-
-@dataclass
-class _Delivery:
-    """One message waiting in, or leased from, one subscription."""
-
-    message: PublishedMessage
-    attempts: int = 0
-
-
-@dataclass
-class Subscription:
-    """State of one subscription (read it through the ``fake_pubsub`` handle)."""
-
-    name: str
-    config: types.Subscription
-    serial: int
-    ready: deque[_Delivery] = field(default_factory=deque)
-    leases: dict[str, _Lease] = field(default_factory=dict)
-    acked: list[PublishedMessage] = field(default_factory=list)
-    cond: threading.Condition = field(default_factory=threading.Condition)
-    deleted: bool = False
-
-    @property
-    def ack_deadline_seconds(self) -> int:
-        return int(self.config.ack_deadline_seconds) or DEFAULT_ACK_DEADLINE
 
 
 @dataclass
@@ -112,10 +75,8 @@ class PubSubBackend:
         self.subscriptions: dict[str, Subscription] = {}
         self._message_ids = itertools.count(1)
         self._serials = itertools.count(1)
-        self._ack_serials = itertools.count(1)
+        self._closed = False
         clock.on_advance(self._wake_all)
-
-    # -- dispatch ------------------------------------------------------------------------
 
     @property
     def schemas(self) -> Any:
@@ -127,6 +88,8 @@ class PubSubBackend:
             registry = self.__dict__.setdefault("_schemas", SchemaRegistry(self.clock))
         return registry
 
+    # -- dispatch ------------------------------------------------------------------------
+
     def call(self, rpc: str, request: Any, timeout: float | None) -> Any:
         """Serve one unary RPC; ``request`` is a proto-plus message owned by the caller."""
         handler = getattr(self, f"rpc_{rpc}", None)
@@ -137,18 +100,51 @@ class PubSubBackend:
                 f"pytest-gcpfakes does not implement the Pub/Sub method {rpc!r} yet."
             )
         # The wire would copy the request; so do we, so later caller edits change nothing.
-        request = type(request).deserialize(type(request).serialize(request))
+        wire = type(request).serialize(request)
+        request = type(request).deserialize(wire)
+        if rpc == "publish":
+            return self.rpc_publish(request, timeout, request_size=len(wire))
         return handler(request, timeout)
 
     def call_stream(self, rpc: str, requests: Iterator[Any], timeout: float | None) -> Any:
-        """Serve a streaming RPC."""
-        raise exceptions.MethodNotImplemented(
-            f"pytest-gcpfakes does not implement the Pub/Sub method {rpc!r} yet."
-        )
+        """Serve a streaming RPC (only ``StreamingPull`` exists)."""
+        if rpc != "streaming_pull":
+            raise exceptions.MethodNotImplemented(
+                f"pytest-gcpfakes does not implement the Pub/Sub method {rpc!r} yet."
+            )
+        first = next(iter(requests))
+        first = types.StreamingPullRequest.deserialize(types.StreamingPullRequest.serialize(first))
+        missing: Exception | None = None
+        sub = None
+        try:
+            _validation.parse_subscription_path(first.subscription, field="subscription")
+            sub = self._subscription(first.subscription)
+        except exceptions.GoogleAPICallError as error:
+            missing = error
+        return StreamingPull(sub, first, requests, missing=missing, forward=self._forward)
+
+    def close(self) -> None:
+        """End every stream and waiting pull: the fake is going away with its test."""
+        from pytest_gcpfakes.pubsub._threads import forget_all
+
+        forget_all()
+        self._closed = True
+        for sub in list(self.subscriptions.values()):
+            with sub.cond:
+                streams = list(sub.streams)
+                sub.cond.notify_all()
+            for stream in streams:
+                stream.cancel()
 
     # -- topics --------------------------------------------------------------------------
 
     def rpc_create_topic(self, request: types.Topic, timeout: float | None) -> types.Topic:
+        _validation.parse_topic_path(request.name)
+        if request.labels:
+            _validation.validate_labels(request.labels)
+        if "message_retention_duration" in request:
+            retention = request.message_retention_duration
+            _validation.validate_message_retention(int(retention.total_seconds()), topic=True)
         with self._lock:
             if request.name in self.topics:
                 raise _already_exists(request.name)
@@ -156,13 +152,38 @@ class PubSubBackend:
         return types.Topic(request)
 
     def rpc_get_topic(self, request: types.GetTopicRequest, timeout: float | None) -> types.Topic:
+        _validation.parse_topic_path(request.topic, field="topic")
         return types.Topic(self._topic(request.topic).config)
+
+    def rpc_update_topic(
+        self, request: types.UpdateTopicRequest, timeout: float | None
+    ) -> types.Topic:
+        topic = self._topic(request.topic.name)
+        paths = list(request.update_mask.paths)
+        if not paths:
+            raise exceptions.InvalidArgument(
+                "The update_mask in the UpdateTopicRequest must be set."
+            )
+        with topic.lock:
+            updated = types.Topic(topic.config)
+            for path in paths:
+                if path not in _TOPIC_UPDATABLE:
+                    raise exceptions.InvalidArgument(
+                        f"Invalid update_mask provided in the UpdateTopicRequest: the field "
+                        f"'{path}' cannot be updated or does not exist."
+                    )
+                _copy_field(request.topic, updated, path)
+            if updated.labels:
+                _validation.validate_labels(updated.labels)
+            topic.config = updated
+        return types.Topic(updated)
 
     def rpc_list_topics(
         self, request: types.ListTopicsRequest, timeout: float | None
     ) -> types.ListTopicsResponse:
+        _validation.parse_project_path(request.project, field="project")
         prefix = f"{request.project}/topics/"
-        names = sorted(n for n in self.topics if n.startswith(prefix))
+        names = sorted(n for n in list(self.topics) if n.startswith(prefix))
         page, token = _paginate(names, request.page_size, request.page_token)
         topics = [types.Topic(self.topics[n].config) for n in page if n in self.topics]
         return types.ListTopicsResponse(topics=topics, next_page_token=token)
@@ -177,51 +198,97 @@ class PubSubBackend:
         return types.ListTopicSubscriptionsResponse(subscriptions=page, next_page_token=token)
 
     def rpc_delete_topic(self, request: types.DeleteTopicRequest, timeout: float | None) -> None:
+        _validation.parse_topic_path(request.topic, field="topic")
         with self._lock:
             topic = self.topics.pop(request.topic, None)
             if topic is None:
                 raise _not_found(request.topic)
         with topic.lock:
-            for sub in topic.subscriptions:
+            subscriptions, topic.subscriptions = topic.subscriptions, []
+        for sub in subscriptions:
+            with sub.cond:
                 sub.config.topic = DELETED_TOPIC
+
+    def rpc_detach_subscription(
+        self, request: types.DetachSubscriptionRequest, timeout: float | None
+    ) -> types.DetachSubscriptionResponse:
+        sub = self._subscription(request.subscription)
+        topic = self.topics.get(sub.config.topic)
+        if topic is not None:
+            with topic.lock:
+                if sub in topic.subscriptions:
+                    topic.subscriptions.remove(sub)
+        with sub.cond:
+            sub.config.detached = True
+            sub.purge(self.clock.time())
+            sub.cond.notify_all()
+        return types.DetachSubscriptionResponse()
 
     # -- publish -------------------------------------------------------------------------
 
     def rpc_publish(
-        self, request: types.PublishRequest, timeout: float | None
+        self, request: types.PublishRequest, timeout: float | None, *, request_size: int = 0
     ) -> types.PublishResponse:
+        _validation.parse_topic_path(request.topic, field="topic")
+        _validation.validate_publish_request(
+            [(bytes(m.data), dict(m.attributes), m.ordering_key) for m in request.messages],
+            request_size or len(types.PublishRequest.serialize(request)),
+        )
         topic = self._topic(request.topic)
+        if "schema_settings" in topic.config and topic.config.schema_settings.schema:
+            for m in request.messages:
+                self.schemas.check_message(topic.config.schema_settings, bytes(m.data))
         now = self.clock.now()
-        stored = [
-            PublishedMessage(
-                topic=request.topic,
-                message_id=str(next(self._message_ids)),
-                data=bytes(m.data),
-                attributes=dict(m.attributes),
-                ordering_key=m.ordering_key,
-                publish_time=now,
-            )
-            for m in request.messages
-        ]
+        thread = threading.current_thread().name
         with topic.lock:
+            stored = [
+                PublishedMessage(
+                    topic=request.topic,
+                    message_id=str(message_id),
+                    data=bytes(m.data),
+                    attributes=dict(m.attributes),
+                    ordering_key=m.ordering_key,
+                    publish_time=now,
+                    publisher_thread=_publisher_thread(request.topic, m, thread),
+                    seq=message_id,
+                )
+                for m, message_id in zip(request.messages, self._message_ids, strict=False)
+            ]
             topic.published.extend(stored)
             subscribers = list(topic.subscriptions)
         for sub in subscribers:
-            with sub.cond:
-                sub.ready.extend(_Delivery(m) for m in stored)
-                sub.cond.notify_all()
+            sub.offer(stored)
         return types.PublishResponse(message_ids=[m.message_id for m in stored])
+
+    def _forward(self, letters: list[DeadLetter]) -> None:
+        """Publish messages to their dead-letter topics (no subscription lock held)."""
+        for letter in letters:
+            request = types.PublishRequest(
+                topic=letter.topic,
+                messages=[
+                    types.PubsubMessage(
+                        data=letter.message.data,
+                        attributes=letter.attributes,
+                        ordering_key=letter.message.ordering_key,
+                    )
+                ],
+            )
+            # GCP drops dead letters whose topic is gone.
+            with contextlib.suppress(exceptions.NotFound):
+                self.rpc_publish(request, None)
 
     # -- subscriptions -------------------------------------------------------------------
 
     def rpc_create_subscription(
         self, request: types.Subscription, timeout: float | None
     ) -> types.Subscription:
+        _validation.parse_subscription_path(request.name)
+        _validation.parse_topic_path(request.topic, field="topic")
         config = types.Subscription(request)
-        if not config.ack_deadline_seconds:
-            config.ack_deadline_seconds = DEFAULT_ACK_DEADLINE
+        self._check_subscription_config(config)
+        config.ack_deadline_seconds = _validation.validate_ack_deadline(config.ack_deadline_seconds)
         if "message_retention_duration" not in config:
-            config.message_retention_duration = duration_pb2.Duration(seconds=7 * 24 * 3600)
+            config.message_retention_duration = _DEFAULT_RETENTION
         config.state = types.Subscription.State.ACTIVE  # type: ignore[assignment]
         with self._lock:
             topic = self.topics.get(request.topic)
@@ -229,22 +296,76 @@ class PubSubBackend:
                 raise _not_found(request.topic)
             if request.name in self.subscriptions:
                 raise _already_exists(request.name)
-            sub = Subscription(name=request.name, config=config, serial=next(self._serials))
+            sub = Subscription(
+                name=request.name, config=config, serial=next(self._serials), clock=self.clock
+            )
             self.subscriptions[request.name] = sub
         with topic.lock:
             topic.subscriptions.append(sub)
         return types.Subscription(config)
 
+    def _check_subscription_config(self, config: types.Subscription) -> None:
+        if config.labels:
+            _validation.validate_labels(config.labels)
+        if "message_retention_duration" in config:
+            _validation.validate_message_retention(
+                int(config.message_retention_duration.total_seconds())
+            )
+        if "dead_letter_policy" in config and config.dead_letter_policy.dead_letter_topic:
+            policy = config.dead_letter_policy
+            _validation.parse_topic_path(policy.dead_letter_topic, field="dead_letter_topic")
+            policy.max_delivery_attempts = _validation.validate_max_delivery_attempts(
+                policy.max_delivery_attempts
+            )
+        if config.filter:
+            from pytest_gcpfakes.pubsub._filter import parse_filter
+
+            parse_filter(config.filter)
+
     def rpc_get_subscription(
         self, request: types.GetSubscriptionRequest, timeout: float | None
     ) -> types.Subscription:
+        _validation.parse_subscription_path(request.subscription, field="subscription")
         return types.Subscription(self._subscription(request.subscription).config)
+
+    def rpc_update_subscription(
+        self, request: types.UpdateSubscriptionRequest, timeout: float | None
+    ) -> types.Subscription:
+        sub = self._subscription(request.subscription.name)
+        paths = list(request.update_mask.paths)
+        if not paths:
+            raise exceptions.InvalidArgument(
+                "The update_mask in the UpdateSubscriptionRequest must be set."
+            )
+        with sub.cond:
+            updated = types.Subscription(sub.config)
+            for path in paths:
+                if path not in _SUBSCRIPTION_UPDATABLE:
+                    raise exceptions.InvalidArgument(
+                        f"Invalid update_mask provided in the UpdateSubscriptionRequest: the "
+                        f"field '{path}' cannot be updated or does not exist."
+                    )
+                _copy_field(request.subscription, updated, path)
+            self._check_subscription_config(updated)
+            updated.ack_deadline_seconds = _validation.validate_ack_deadline(
+                updated.ack_deadline_seconds
+            )
+            sub.config = updated
+        return types.Subscription(updated)
+
+    def rpc_modify_push_config(
+        self, request: types.ModifyPushConfigRequest, timeout: float | None
+    ) -> None:
+        sub = self._subscription(request.subscription)
+        with sub.cond:
+            sub.config.push_config = request.push_config
 
     def rpc_list_subscriptions(
         self, request: types.ListSubscriptionsRequest, timeout: float | None
     ) -> types.ListSubscriptionsResponse:
+        _validation.parse_project_path(request.project, field="project")
         prefix = f"{request.project}/subscriptions/"
-        names = sorted(n for n in self.subscriptions if n.startswith(prefix))
+        names = sorted(n for n in list(self.subscriptions) if n.startswith(prefix))
         page, token = _paginate(names, request.page_size, request.page_token)
         subs = [
             types.Subscription(self.subscriptions[n].config)
@@ -256,6 +377,7 @@ class PubSubBackend:
     def rpc_delete_subscription(
         self, request: types.DeleteSubscriptionRequest, timeout: float | None
     ) -> None:
+        _validation.parse_subscription_path(request.subscription, field="subscription")
         with self._lock:
             sub = self.subscriptions.pop(request.subscription, None)
             if sub is None:
@@ -263,7 +385,8 @@ class PubSubBackend:
             topic = self.topics.get(sub.config.topic)
         if topic is not None:
             with topic.lock:
-                topic.subscriptions.remove(sub)
+                if sub in topic.subscriptions:
+                    topic.subscriptions.remove(sub)
         with sub.cond:
             sub.deleted = True
             sub.cond.notify_all()
@@ -271,73 +394,73 @@ class PubSubBackend:
     # -- delivery ------------------------------------------------------------------------
 
     def rpc_pull(self, request: types.PullRequest, timeout: float | None) -> types.PullResponse:
+        _validation.parse_subscription_path(request.subscription, field="subscription")
         sub = self._subscription(request.subscription)
         if request.max_messages <= 0:
             raise exceptions.InvalidArgument(
-                "Invalid max_messages: must be positive (max_messages=0)."
+                "The value for max_messages is too small. You passed "
+                f"{request.max_messages} in the request, but the minimum value is 1."
             )
+        self._check_attached(sub)
         wait = 0.0 if request.return_immediately else PULL_WAIT_SECONDS
         if timeout is not None:
             wait = min(wait, max(timeout, 0.0))
         give_up = real_monotonic() + wait
-        with sub.cond:
-            while True:
-                if sub.deleted:
-                    raise _not_found(sub.name)
-                now = self.clock.time()
-                self._expire_leases(sub, now)
-                if sub.ready:
-                    received = [
-                        self._lease(sub, sub.ready.popleft(), now)
-                        for _ in range(min(request.max_messages, len(sub.ready)))
-                    ]
-                    return types.PullResponse(received_messages=received)
-                remaining = give_up - real_monotonic()
-                if remaining <= 0:
-                    return types.PullResponse()
-                sub.cond.wait(min(remaining, _RECHECK_SECONDS))
+        while True:
+            letters = []
+            with sub.cond:
+                while True:
+                    if sub.deleted or self._closed:
+                        raise _not_found(sub.name)
+                    now = self.clock.time()
+                    letters = sub.expire(now)
+                    received = sub.take(now, request.max_messages)
+                    if received or letters:
+                        break
+                    if not wait_until(sub.cond, give_up):
+                        return types.PullResponse()
+            if letters:
+                self._forward(letters)
+            if received:
+                return types.PullResponse(received_messages=received)
 
     def rpc_acknowledge(self, request: types.AcknowledgeRequest, timeout: float | None) -> None:
+        _validation.parse_subscription_path(request.subscription, field="subscription")
         sub = self._subscription(request.subscription)
         self._check_ack_ids(sub, request.ack_ids)
         with sub.cond:
-            for ack_id in request.ack_ids:
-                lease = sub.leases.pop(ack_id, None)
-                if lease is not None:  # an expired ack id is ignored, as GCP does
-                    sub.acked.append(lease.delivery.message)
+            invalid = sub.acknowledge(list(request.ack_ids))
+        # An ack for an expired ack id is ignored, except with exactly-once delivery.
+        if invalid and sub.exactly_once:
+            raise _exactly_once_failure(invalid)
 
     def rpc_modify_ack_deadline(
         self, request: types.ModifyAckDeadlineRequest, timeout: float | None
     ) -> None:
+        _validation.parse_subscription_path(request.subscription, field="subscription")
         sub = self._subscription(request.subscription)
-        seconds = request.ack_deadline_seconds
-        if not 0 <= seconds <= 600:
-            raise exceptions.InvalidArgument(
-                f"Invalid ack deadline given: {seconds}. The minimum deadline is 0 seconds "
-                "and the maximum deadline is 600 seconds."
-            )
+        _validation.validate_modify_ack_deadline(request.ack_deadline_seconds)
         self._check_ack_ids(sub, request.ack_ids)
         with sub.cond:
-            now = self.clock.time()
-            for ack_id in request.ack_ids:
-                lease = sub.leases.get(ack_id)
-                if lease is None:
-                    continue
-                if seconds == 0:
-                    del sub.leases[ack_id]
-                    sub.ready.appendleft(lease.delivery)
-                else:
-                    lease.deadline = now + seconds
-            sub.cond.notify_all()
+            invalid, letters = sub.modify_deadline(
+                list(request.ack_ids), request.ack_deadline_seconds, self.clock.time()
+            )
+        if letters:
+            self._forward(letters)
+        if invalid and sub.exactly_once:
+            raise _exactly_once_failure(invalid)
 
     # -- inspection ----------------------------------------------------------------------
 
-    def wait_for_ready(self, subscription: str) -> int:
-        """Return how many messages are ready (not leased) in ``subscription``."""
+    def backlog(self, subscription: str) -> int:
+        """Return how many messages are waiting in ``subscription`` (leases expired first)."""
         sub = self._subscription(subscription)
         with sub.cond:
-            self._expire_leases(sub, self.clock.time())
-            return len(sub.ready)
+            letters = sub.expire(self.clock.time())
+            count = len(sub.ready)
+        if letters:
+            self._forward(letters)
+        return count
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -353,54 +476,72 @@ class PubSubBackend:
             raise _not_found(name)
         return sub
 
-    def _lease(self, sub: Subscription, delivery: _Delivery, now: float) -> types.ReceivedMessage:
-        delivery.attempts += 1
-        ack_id = f"gcpfakes-{sub.serial}-{next(self._ack_serials)}"
-        sub.leases[ack_id] = _Lease(delivery, ack_id, now + sub.ack_deadline_seconds)
-        m = delivery.message
-        received = types.ReceivedMessage(
-            ack_id=ack_id,
-            message=types.PubsubMessage(
-                data=m.data,
-                attributes=m.attributes,
-                message_id=m.message_id,
-                publish_time=m.publish_time,
-                ordering_key=m.ordering_key,
-            ),
-        )
-        if "dead_letter_policy" in sub.config:
-            received.delivery_attempt = delivery.attempts
-        return received
+    @staticmethod
+    def _check_attached(sub: Subscription) -> None:
+        if sub.config.detached:
+            raise exceptions.FailedPrecondition(
+                f"The subscription is detached (resource={sub.name.rsplit('/', 1)[-1]})."
+            )
 
     @staticmethod
-    def _expire_leases(sub: Subscription, now: float) -> None:
-        expired = [lease for lease in sub.leases.values() if lease.deadline <= now]
-        for lease in sorted(expired, key=lambda le: le.deadline, reverse=True):
-            del sub.leases[lease.ack_id]
-            sub.ready.appendleft(lease.delivery)
-
-    @staticmethod
-    def _check_ack_ids(sub: Subscription, ack_ids: Sequence[str]) -> None:
-        prefix = f"gcpfakes-{sub.serial}-"
+    def _check_ack_ids(sub: Subscription, ack_ids: Any) -> None:
         for ack_id in ack_ids:
-            if not ack_id.startswith(prefix) or not ack_id[len(prefix) :].isdigit():
+            serial, _, number = ack_id.removeprefix("gcpfakes-").partition("-")
+            if not ack_id.startswith("gcpfakes-") or not serial.isdigit() or not number.isdigit():
                 raise exceptions.InvalidArgument(
-                    "Some acknowledgement ids in the request were invalid. This could be "
-                    "because the acknowledgement ids have expired or the acknowledgement "
-                    "ids were malformed."
+                    f"You have passed an invalid ack ID to the service (ack_id={ack_id})."
                 )
-
-    def close(self) -> None:
-        """Fail every waiting pull and stop new ones: the fake is going away."""
-        for sub in list(self.subscriptions.values()):
-            with sub.cond:
-                sub.deleted = True
-                sub.cond.notify_all()
 
     def _wake_all(self) -> None:
         for sub in list(self.subscriptions.values()):
             with sub.cond:
                 sub.cond.notify_all()
+
+
+_TOPIC_UPDATABLE = frozenset(
+    {
+        "labels",
+        "message_storage_policy",
+        "kms_key_name",
+        "schema_settings",
+        "message_retention_duration",
+    }
+)
+_SUBSCRIPTION_UPDATABLE = frozenset(
+    {
+        "push_config",
+        "bigquery_config",
+        "cloud_storage_config",
+        "ack_deadline_seconds",
+        "retain_acked_messages",
+        "message_retention_duration",
+        "labels",
+        "enable_message_ordering",
+        "expiration_policy",
+        "filter",
+        "dead_letter_policy",
+        "retry_policy",
+        "enable_exactly_once_delivery",
+    }
+)
+
+
+def _copy_field(source: Any, target: Any, path: str) -> None:
+    if path in source:
+        setattr(target, path, getattr(source, path))
+    else:
+        delattr(target, path)
+
+
+def _publisher_thread(topic: str, message: types.PubsubMessage, fallback: str) -> str:
+    # The RPC runs in the library's commit thread; the publish() wrapper records the
+    # caller's thread per message (see _threads), else this is a raw GAPIC publish.
+    from pytest_gcpfakes.pubsub._threads import take_publisher_thread
+
+    recorded = take_publisher_thread(
+        topic, bytes(message.data), message.ordering_key, message.attributes
+    )
+    return recorded or fallback
 
 
 def _paginate(names: list[str], page_size: int, page_token: str) -> tuple[list[str], str]:
@@ -421,4 +562,11 @@ def _not_found(resource: str) -> exceptions.NotFound:
 def _already_exists(resource: str) -> exceptions.AlreadyExists:
     return exceptions.AlreadyExists(
         f"Resource already exists in the project (resource={resource.rsplit('/', 1)[-1]})."
+    )
+
+
+def _exactly_once_failure(ack_ids: list[str]) -> exceptions.InvalidArgument:
+    return exceptions.InvalidArgument(
+        "Some acknowledgement ids in the request were invalid. This could be because the "
+        "acknowledgement ids have expired or the acknowledgement ids were malformed."
     )

@@ -92,4 +92,4 @@ class FakePubSub:
 
     def backlog(self, subscription: str) -> int:
         """How many messages of ``subscription`` are waiting to be delivered (not leased)."""
-        return self.backend.wait_for_ready(self.subscription_path(subscription))
+        return self.backend.backlog(self.subscription_path(subscription))

@@ -45,14 +45,14 @@ def test_getting_a_missing_topic_is_not_found(fake_pubsub: Any, publisher: Any) 
 def test_subscription_on_a_missing_topic_is_not_found(fake_pubsub: Any, subscriber: Any) -> None:
     with pytest.raises(exceptions.NotFound, match=r"resource=ghost\)"):
         subscriber.create_subscription(
-            name=fake_pubsub.subscription_path("s"), topic=fake_pubsub.topic_path("ghost")
+            name=fake_pubsub.subscription_path("sub"), topic=fake_pubsub.topic_path("ghost")
         )
 
 
 def test_subscription_defaults_are_filled_in(fake_pubsub: Any, subscriber: Any) -> None:
     fake_pubsub.create_topic("orders")
     sub = subscriber.create_subscription(
-        name=fake_pubsub.subscription_path("s"), topic=fake_pubsub.topic_path("orders")
+        name=fake_pubsub.subscription_path("sub"), topic=fake_pubsub.topic_path("orders")
     )
     assert sub.ack_deadline_seconds == 10
     assert sub.message_retention_duration.total_seconds() == 7 * 24 * 3600
@@ -75,7 +75,7 @@ def test_each_subscription_gets_its_own_copy(
     fake_pubsub: Any, publisher: Any, subscriber: Any
 ) -> None:
     topic = fake_pubsub.create_topic("orders")
-    subs = [fake_pubsub.create_subscription(name, "orders") for name in ("a", "b")]
+    subs = [fake_pubsub.create_subscription(name, "orders") for name in ("sub-a", "sub-b")]
     publisher.publish(topic, b"x").result(timeout=30)
     for sub in subs:
         (received,) = subscriber.pull(subscription=sub, max_messages=10).received_messages
@@ -131,7 +131,10 @@ def test_extended_ack_deadline_delays_redelivery(fake_pubsub: Any, subscriber: A
 def test_malformed_ack_id_is_invalid_argument(fake_pubsub: Any, subscriber: Any) -> None:
     fake_pubsub.create_topic("orders")
     sub = fake_pubsub.create_subscription("worker", "orders")
-    with pytest.raises(exceptions.InvalidArgument, match="acknowledgement ids"):
+    with pytest.raises(
+        exceptions.InvalidArgument,
+        match=r"You have passed an invalid ack ID to the service \(ack_id=not-an-ack-id\)\.",
+    ):
         subscriber.acknowledge(subscription=sub, ack_ids=["not-an-ack-id"])
 
 
@@ -140,7 +143,9 @@ def test_ack_deadline_over_600_seconds_is_invalid_argument(
 ) -> None:
     fake_pubsub.create_topic("orders")
     sub = fake_pubsub.create_subscription("worker", "orders")
-    with pytest.raises(exceptions.InvalidArgument, match="maximum deadline is 600 seconds"):
+    with pytest.raises(
+        exceptions.InvalidArgument, match=r"The ack deadline must be between 0 and 600 seconds"
+    ):
         subscriber.modify_ack_deadline(subscription=sub, ack_ids=[], ack_deadline_seconds=601)
 
 
@@ -160,7 +165,7 @@ def test_deleting_a_topic_detaches_its_subscriptions(
 
 
 def test_list_topics_pages_through_every_topic(fake_pubsub: Any, publisher: Any) -> None:
-    names = [fake_pubsub.create_topic(f"t{i:02d}") for i in range(7)]
+    names = [fake_pubsub.create_topic(f"topic-{i:02d}") for i in range(7)]
     pager = publisher.list_topics(
         request={"project": f"projects/{fake_pubsub.project}", "page_size": 3}
     )

@@ -1,0 +1,510 @@
+"""Delivery state of one subscription: the backlog, leases, redelivery, and streaming pull.
+
+Every subscription has its own condition variable; all of its state changes under it, and
+nothing here takes another subscription's lock while holding its own. Work that must reach
+another resource (forwarding to a dead-letter topic) is returned to the caller, which does
+it after releasing the lock.
+
+Time: deadlines and backoff are in the fakes' observable time (``Clock.time()``), so they
+follow freezegun, time-machine and ``clock.advance()``. Waiting is done in real time,
+re-checking the clock every ``RECHECK_SECONDS``, because freezegun can move time without
+telling anyone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from google.api_core import exceptions
+from google.pubsub_v1 import types
+
+from pytest_gcpfakes._clock import Clock, real_monotonic
+from pytest_gcpfakes.pubsub._filter import MessageFilter, parse_filter
+
+DEFAULT_ACK_DEADLINE = 10
+RECHECK_SECONDS = 0.1
+_DEFAULT_MIN_BACKOFF = 10.0
+_DEFAULT_MAX_BACKOFF = 600.0
+_DEFAULT_MAX_DELIVERY_ATTEMPTS = 5
+# Streaming pull: how many messages a stream may hold unacknowledged when the client did
+# not say (the client library always says; raw GAPIC callers may not).
+_DEFAULT_STREAM_MAX_MESSAGES = 1000
+
+
+@dataclass(frozen=True)
+class PublishedMessage:
+    """A message as the service stored it on publish."""
+
+    topic: str
+    message_id: str
+    data: bytes
+    attributes: dict[str, str]
+    ordering_key: str
+    publish_time: datetime
+    publisher_thread: str = ""
+    seq: int = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes the message counts for in flow control (data plus attributes)."""
+        return len(self.data) + sum(len(k) + len(v) for k, v in self.attributes.items())
+
+
+@dataclass
+class Delivery:
+    """One message in one subscription: waiting, or leased to a subscriber."""
+
+    message: PublishedMessage
+    attempts: int = 0
+    not_before: float = 0.0  # retry-policy backoff, in observable time
+
+
+@dataclass
+class Lease:
+    """A delivered, not yet acknowledged message and its ack deadline."""
+
+    delivery: Delivery
+    ack_id: str
+    deadline: float
+    stream: StreamingPull | None = None
+
+
+@dataclass
+class DeadLetter:
+    """A message to forward to a dead-letter topic once the subscription lock is released."""
+
+    topic: str
+    message: PublishedMessage
+    attributes: dict[str, str]
+
+
+_ack_serials = itertools.count(1)
+
+
+@dataclass
+class Subscription:
+    """State of one subscription (read it through the ``fake_pubsub`` handle)."""
+
+    name: str
+    config: types.Subscription
+    serial: int
+    clock: Clock
+    ready: deque[Delivery] = field(default_factory=deque)
+    leases: dict[str, Lease] = field(default_factory=dict)
+    acked: list[PublishedMessage] = field(default_factory=list)
+    dead_lettered: list[PublishedMessage] = field(default_factory=list)
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    deleted: bool = False
+    streams: set[StreamingPull] = field(default_factory=set)
+    message_filter: MessageFilter = field(default_factory=lambda: parse_filter(""))
+
+    def __post_init__(self) -> None:
+        self.message_filter = parse_filter(self.config.filter)
+
+    def __hash__(self) -> int:
+        return self.serial
+
+    # -- configuration -------------------------------------------------------------------
+
+    @property
+    def ack_deadline_seconds(self) -> int:
+        return int(self.config.ack_deadline_seconds) or DEFAULT_ACK_DEADLINE
+
+    @property
+    def ordered(self) -> bool:
+        return bool(self.config.enable_message_ordering)
+
+    @property
+    def exactly_once(self) -> bool:
+        return bool(self.config.enable_exactly_once_delivery)
+
+    @property
+    def _dead_letter(self) -> tuple[str, int] | None:
+        if "dead_letter_policy" not in self.config:
+            return None
+        policy = self.config.dead_letter_policy
+        if not policy.dead_letter_topic:
+            return None
+        return policy.dead_letter_topic, (
+            policy.max_delivery_attempts or _DEFAULT_MAX_DELIVERY_ATTEMPTS
+        )
+
+    def _backoff(self, attempts: int) -> float:
+        if "retry_policy" not in self.config:
+            return 0.0
+        policy = self.config.retry_policy
+        low = _seconds(policy.minimum_backoff) if "minimum_backoff" in policy else None
+        high = _seconds(policy.maximum_backoff) if "maximum_backoff" in policy else None
+        low = _DEFAULT_MIN_BACKOFF if low is None else low
+        high = _DEFAULT_MAX_BACKOFF if high is None else high
+        return float(min(low * 2 ** max(attempts - 1, 0), high))
+
+    # -- publish side (caller holds no lock) ---------------------------------------------
+
+    def offer(self, messages: list[PublishedMessage]) -> None:
+        """Queue the messages that pass the subscription's filter; the rest count as acked."""
+        with self.cond:
+            if self.deleted:
+                return
+            for message in messages:
+                if self.message_filter.matches(message.attributes):
+                    self.ready.append(Delivery(message))
+                else:
+                    self.acked.append(message)
+            self.cond.notify_all()
+
+    # -- subscriber side (caller holds self.cond) ----------------------------------------
+
+    def expire(self, now: float) -> list[DeadLetter]:
+        """Return expired leases to the backlog; return what must go to the dead-letter topic."""
+        expired = [lease for lease in self.leases.values() if lease.deadline <= now]
+        return self._requeue(expired, now)
+
+    def take(
+        self,
+        now: float,
+        max_messages: int,
+        stream: StreamingPull | None = None,
+        max_bytes: int = 0,
+        deadline_seconds: int | None = None,
+    ) -> list[types.ReceivedMessage]:
+        """Lease up to ``max_messages`` deliverable messages (in order, one key at a time)."""
+        if max_messages <= 0 or not self.ready:
+            return []
+        busy_keys = (
+            {lease.delivery.message.ordering_key for lease in self.leases.values()} - {""}
+            if self.ordered
+            else set()
+        )
+        blocked_keys: set[str] = set()
+        chosen: list[Delivery] = []
+        kept: deque[Delivery] = deque()
+        taken_bytes = 0
+        while self.ready:
+            delivery = self.ready.popleft()
+            key = delivery.message.ordering_key if self.ordered else ""
+            full = len(chosen) >= max_messages or (
+                max_bytes > 0 and chosen and taken_bytes + delivery.message.size > max_bytes
+            )
+            if full or key in busy_keys or key in blocked_keys or delivery.not_before > now:
+                kept.append(delivery)
+                if key:  # a later message of this key must not overtake this one
+                    blocked_keys.add(key)
+                if full and not self.ordered:
+                    break
+                continue
+            chosen.append(delivery)
+            taken_bytes += delivery.message.size
+        kept.extend(self.ready)
+        self.ready = kept
+        seconds = deadline_seconds or self.ack_deadline_seconds
+        return [self._lease(delivery, now + seconds, stream) for delivery in chosen]
+
+    def acknowledge(self, ack_ids: list[str]) -> list[str]:
+        """Acknowledge leased messages; return the ack ids that were no longer valid."""
+        invalid = []
+        for ack_id in ack_ids:
+            lease = self.leases.get(ack_id)
+            if lease is None:
+                invalid.append(ack_id)
+                continue
+            self._release(lease)
+            self.acked.append(lease.delivery.message)
+        self.cond.notify_all()
+        return invalid
+
+    def modify_deadline(
+        self, ack_ids: list[str], seconds: int, now: float
+    ) -> tuple[list[str], list[DeadLetter]]:
+        """Extend leases, or nack them (``seconds == 0``); return invalid ids and dead letters."""
+        invalid: list[str] = []
+        nacked: list[Lease] = []
+        for ack_id in ack_ids:
+            lease = self.leases.get(ack_id)
+            if lease is None:
+                invalid.append(ack_id)
+            elif seconds == 0:
+                nacked.append(lease)
+            else:
+                lease.deadline = now + seconds
+        letters = self._requeue(nacked, now)
+        self.cond.notify_all()
+        return invalid, letters
+
+    def purge(self, now: float) -> None:
+        """Forget every leased and waiting message (used by seek)."""
+        for lease in list(self.leases.values()):
+            self._release(lease)
+        self.ready.clear()
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _lease(
+        self, delivery: Delivery, deadline: float, stream: StreamingPull | None
+    ) -> types.ReceivedMessage:
+        delivery.attempts += 1
+        ack_id = f"gcpfakes-{self.serial}-{next(_ack_serials)}"
+        self.leases[ack_id] = Lease(delivery, ack_id, deadline, stream)
+        if stream is not None:
+            stream.outstanding += 1
+            stream.outstanding_bytes += delivery.message.size
+        m = delivery.message
+        received = types.ReceivedMessage(
+            ack_id=ack_id,
+            message=types.PubsubMessage(
+                data=m.data,
+                attributes=m.attributes,
+                message_id=m.message_id,
+                publish_time=m.publish_time,
+                ordering_key=m.ordering_key,
+            ),
+        )
+        if self._dead_letter is not None:
+            received.delivery_attempt = delivery.attempts
+        return received
+
+    def _release(self, lease: Lease) -> None:
+        del self.leases[lease.ack_id]
+        if lease.stream is not None:
+            lease.stream.outstanding -= 1
+            lease.stream.outstanding_bytes -= lease.delivery.message.size
+
+    def _requeue(self, leases: list[Lease], now: float) -> list[DeadLetter]:
+        if not leases:
+            return []
+        if self.ordered:
+            # GCP redelivers every later message of a key along with the one that failed.
+            keys = {lease.delivery.message.ordering_key for lease in leases} - {""}
+            leases = leases + [
+                lease
+                for lease in self.leases.values()
+                if lease.delivery.message.ordering_key in keys and lease not in leases
+            ]
+        letters: list[DeadLetter] = []
+        back: list[Delivery] = []
+        dead_letter = self._dead_letter
+        for lease in leases:
+            self._release(lease)
+            delivery = lease.delivery
+            if dead_letter is not None and delivery.attempts >= dead_letter[1]:
+                letters.append(self._dead_letter_for(delivery, dead_letter[0]))
+                self.dead_lettered.append(delivery.message)
+                continue
+            delivery.not_before = now + self._backoff(delivery.attempts)
+            back.append(delivery)
+        merged = sorted([*back, *self.ready], key=lambda d: d.message.seq)
+        self.ready = deque(merged)
+        self.cond.notify_all()
+        return letters
+
+    def _dead_letter_for(self, delivery: Delivery, topic: str) -> DeadLetter:
+        project, _, subscription_id = self.name.removeprefix("projects/").partition(
+            "/subscriptions/"
+        )
+        m = delivery.message
+        attributes = dict(m.attributes)
+        attributes.update(
+            {
+                "CloudPubSubDeadLetterSourceDeliveryCount": str(delivery.attempts),
+                "CloudPubSubDeadLetterSourceSubscription": subscription_id,
+                "CloudPubSubDeadLetterSourceSubscriptionProject": project,
+                "CloudPubSubDeadLetterSourceTopicPublishTime": m.publish_time.isoformat(),
+            }
+        )
+        return DeadLetter(topic, m, attributes)
+
+
+class StreamingPull:
+    """The call object of one ``StreamingPull`` RPC, as ``google.api_core.bidi`` drives it.
+
+    It is an iterator of ``StreamingPullResponse`` whose ``next()`` blocks until messages
+    are deliverable within the stream's flow control, and it reads the client's request
+    stream (heartbeats, deadline changes, acks) in a thread of its own, as a gRPC server
+    would.
+    """
+
+    def __init__(
+        self,
+        subscription: Subscription | None,
+        first_request: types.StreamingPullRequest,
+        requests: Iterator[types.StreamingPullRequest],
+        *,
+        missing: Exception | None,
+        forward: Callable[[list[DeadLetter]], None],
+    ) -> None:
+        self._sub = subscription
+        self._missing = missing
+        self._forward = forward
+        self._active = True
+        self._error: Exception | None = None
+        self._callbacks: list[Callable[[Any], None]] = []
+        self._done_lock = threading.Lock()
+        self.outstanding = 0
+        self.outstanding_bytes = 0
+        self.max_messages = first_request.max_outstanding_messages or _DEFAULT_STREAM_MAX_MESSAGES
+        self.max_bytes = first_request.max_outstanding_bytes
+        self.deadline_seconds = first_request.stream_ack_deadline_seconds or None
+        if subscription is not None:
+            with subscription.cond:
+                subscription.streams.add(self)
+                self._apply(first_request)
+        self._reader = threading.Thread(
+            target=self._read_requests,
+            args=(requests,),
+            name="gcpfakes-streaming-pull-reader",
+            daemon=True,
+        )
+        self._reader.start()
+
+    # -- the iterator the client reads ---------------------------------------------------
+
+    def __iter__(self) -> StreamingPull:
+        return self
+
+    def __next__(self) -> types.StreamingPullResponse:
+        if self._missing is not None:
+            self._finish(self._missing)
+            raise self._missing
+        sub = self._sub
+        assert sub is not None
+        letters: list[DeadLetter] = []
+        try:
+            with sub.cond:
+                while True:
+                    if not self._active:
+                        raise self._error or _cancelled()
+                    if sub.deleted:
+                        error = exceptions.NotFound(
+                            f"Resource not found (resource={sub.name.rsplit('/', 1)[-1]})."
+                        )
+                        self._finish(error)
+                        raise error
+                    now = sub.clock.time()
+                    letters.extend(sub.expire(now))
+                    room = self.max_messages - self.outstanding
+                    byte_room = self.max_bytes - self.outstanding_bytes if self.max_bytes else 0
+                    if room > 0 and (not self.max_bytes or byte_room > 0):
+                        received = sub.take(now, room, self, byte_room, self.deadline_seconds)
+                        if received:
+                            return types.StreamingPullResponse(
+                                received_messages=received,
+                                subscription_properties=types.StreamingPullResponse.SubscriptionProperties(
+                                    exactly_once_delivery_enabled=sub.exactly_once,
+                                    message_ordering_enabled=sub.ordered,
+                                ),
+                            )
+                    if letters:
+                        break  # forward outside the lock, then come back
+                    sub.cond.wait(RECHECK_SECONDS)
+        finally:
+            if letters:
+                self._forward(letters)
+        return self.__next__()
+
+    # -- what grpc.Call offers -----------------------------------------------------------
+
+    def is_active(self) -> bool:
+        return self._active
+
+    def cancel(self) -> bool:
+        self._finish(_cancelled())
+        return True
+
+    def add_done_callback(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback`` with the error that ended the stream.
+
+        A gRPC call object is itself the ``RpcError``; the subscriber's callbacks rely on
+        receiving an exception, so they get the ``google.api_core`` one directly.
+        """
+        with self._done_lock:
+            if self._active:
+                self._callbacks.append(callback)
+                return
+        callback(self._error)
+
+    def code(self) -> Any:
+        return None
+
+    def details(self) -> str | None:
+        return None
+
+    def initial_metadata(self) -> list[tuple[str, str]]:
+        return []
+
+    def trailing_metadata(self) -> list[tuple[str, str]]:
+        return []
+
+    def time_remaining(self) -> float | None:
+        return None
+
+    def exception(self) -> Exception | None:
+        return self._error
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _finish(self, error: Exception) -> None:
+        with self._done_lock:
+            if not self._active:
+                return
+            self._active = False
+            self._error = error
+            callbacks, self._callbacks = self._callbacks, []
+        sub = self._sub
+        if sub is not None:
+            with sub.cond:
+                sub.streams.discard(self)
+                sub.cond.notify_all()
+        for callback in callbacks:
+            callback(error)
+
+    def _apply(self, request: types.StreamingPullRequest) -> None:
+        """Apply what one request carries (caller holds the subscription lock)."""
+        sub = self._sub
+        assert sub is not None
+        if request.stream_ack_deadline_seconds:
+            self.deadline_seconds = request.stream_ack_deadline_seconds
+        if request.ack_ids:
+            sub.acknowledge(list(request.ack_ids))
+        if request.modify_deadline_ack_ids:
+            now = sub.clock.time()
+            for ack_id, seconds in zip(
+                request.modify_deadline_ack_ids, request.modify_deadline_seconds, strict=False
+            ):
+                _, letters = sub.modify_deadline([ack_id], seconds, now)
+                if letters:
+                    threading.Thread(target=self._forward, args=(letters,), daemon=True).start()
+
+    def _read_requests(self, requests: Iterator[types.StreamingPullRequest]) -> None:
+        try:
+            for request in requests:
+                if not self._active or self._sub is None:
+                    break
+                with self._sub.cond:
+                    self._apply(request)
+        except Exception as error:  # the client's generator failed: the stream is over
+            self._finish(exceptions.Cancelled(f"The request stream failed: {error!r}"))
+
+
+def _cancelled() -> exceptions.Cancelled:
+    return exceptions.Cancelled("The operation was cancelled.")
+
+
+def _seconds(duration: Any) -> float:
+    if hasattr(duration, "total_seconds"):
+        return float(duration.total_seconds())
+    return float(duration.seconds) + float(duration.nanos) / 1e9
+
+
+def wait_until(cond: threading.Condition, give_up: float) -> bool:
+    """Wait on ``cond`` (held) for up to ``RECHECK_SECONDS``; False once ``give_up`` passed."""
+    remaining = give_up - real_monotonic()
+    if remaining <= 0:
+        return False
+    cond.wait(min(remaining, RECHECK_SECONDS))
+    return True
