@@ -13,6 +13,7 @@ import itertools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from google.api_core import exceptions
@@ -38,6 +39,7 @@ DELETED_TOPIC = "_deleted-topic_"
 PULL_WAIT_SECONDS = 1.0
 _DEFAULT_PAGE_SIZE = 1000
 _DEFAULT_RETENTION = duration_pb2.Duration(seconds=7 * 24 * 3600)
+_SNAPSHOT_LIFETIME = timedelta(days=7)
 _SCHEMA_RPCS = frozenset(
     {
         "create_schema",
@@ -65,6 +67,17 @@ class Topic:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+@dataclass
+class Snapshot:
+    """A subscription's acknowledgement state at one moment, to seek back to."""
+
+    name: str
+    topic: str
+    unacked: frozenset[int]  # message seqs not yet acknowledged when it was taken
+    cutoff: int  # the last message seq published to the topic before it was taken
+    config: types.Snapshot
+
+
 class PubSubBackend:
     """All Pub/Sub resources of one fake session, and the RPCs that act on them."""
 
@@ -73,6 +86,7 @@ class PubSubBackend:
         self._lock = threading.Lock()
         self.topics: dict[str, Topic] = {}
         self.subscriptions: dict[str, Subscription] = {}
+        self.snapshots: dict[str, Snapshot] = {}
         self._message_ids = itertools.count(1)
         self._serials = itertools.count(1)
         self._closed = False
@@ -301,6 +315,7 @@ class PubSubBackend:
             )
             self.subscriptions[request.name] = sub
         with topic.lock:
+            sub.created_seq = topic.published[-1].seq if topic.published else 0
             topic.subscriptions.append(sub)
         return types.Subscription(config)
 
@@ -450,6 +465,141 @@ class PubSubBackend:
         if invalid and sub.exactly_once:
             raise _exactly_once_failure(invalid)
 
+    # -- snapshots and seek --------------------------------------------------------------
+
+    def rpc_create_snapshot(
+        self, request: types.CreateSnapshotRequest, timeout: float | None
+    ) -> types.Snapshot:
+        _validation.parse_snapshot_path(request.name)
+        _validation.parse_subscription_path(request.subscription, field="subscription")
+        if request.labels:
+            _validation.validate_labels(request.labels)
+        sub = self._subscription(request.subscription)
+        topic = self._topic(sub.config.topic)
+        with topic.lock:
+            cutoff = topic.published[-1].seq if topic.published else 0
+        with sub.cond:
+            waiting = [d.message for d in sub.ready] + [
+                lease.delivery.message for lease in sub.leases.values()
+            ]
+        oldest = min((m.publish_time for m in waiting), default=self.clock.now())
+        config = types.Snapshot(
+            name=request.name,
+            topic=topic.name,
+            labels=dict(request.labels),
+            expire_time=oldest + _SNAPSHOT_LIFETIME,
+        )
+        with self._lock:
+            if request.name in self.snapshots:
+                raise _already_exists(request.name)
+            self.snapshots[request.name] = Snapshot(
+                request.name, topic.name, frozenset(m.seq for m in waiting), cutoff, config
+            )
+        return types.Snapshot(config)
+
+    def rpc_get_snapshot(
+        self, request: types.GetSnapshotRequest, timeout: float | None
+    ) -> types.Snapshot:
+        _validation.parse_snapshot_path(request.snapshot, field="snapshot")
+        return types.Snapshot(self._snapshot(request.snapshot).config)
+
+    def rpc_list_snapshots(
+        self, request: types.ListSnapshotsRequest, timeout: float | None
+    ) -> types.ListSnapshotsResponse:
+        _validation.parse_project_path(request.project, field="project")
+        prefix = f"{request.project}/snapshots/"
+        names = sorted(n for n in list(self.snapshots) if n.startswith(prefix))
+        page, token = _paginate(names, request.page_size, request.page_token)
+        found = [types.Snapshot(self.snapshots[n].config) for n in page if n in self.snapshots]
+        return types.ListSnapshotsResponse(snapshots=found, next_page_token=token)
+
+    def rpc_list_topic_snapshots(
+        self, request: types.ListTopicSnapshotsRequest, timeout: float | None
+    ) -> types.ListTopicSnapshotsResponse:
+        self._topic(request.topic)
+        names = sorted(n for n, snap in list(self.snapshots.items()) if snap.topic == request.topic)
+        page, token = _paginate(names, request.page_size, request.page_token)
+        return types.ListTopicSnapshotsResponse(snapshots=page, next_page_token=token)
+
+    def rpc_update_snapshot(
+        self, request: types.UpdateSnapshotRequest, timeout: float | None
+    ) -> types.Snapshot:
+        snapshot = self._snapshot(request.snapshot.name)
+        paths = list(request.update_mask.paths)
+        if not paths:
+            raise exceptions.InvalidArgument(
+                "The update_mask in the UpdateSnapshotRequest must be set."
+            )
+        updated = types.Snapshot(snapshot.config)
+        for path in paths:
+            if path not in ("labels", "expire_time"):
+                raise exceptions.InvalidArgument(
+                    f"Invalid update_mask provided in the UpdateSnapshotRequest: the field "
+                    f"'{path}' cannot be updated or does not exist."
+                )
+            _copy_field(request.snapshot, updated, path)
+        if updated.labels:
+            _validation.validate_labels(updated.labels)
+        snapshot.config = updated
+        return types.Snapshot(updated)
+
+    def rpc_delete_snapshot(
+        self, request: types.DeleteSnapshotRequest, timeout: float | None
+    ) -> None:
+        _validation.parse_snapshot_path(request.snapshot, field="snapshot")
+        with self._lock:
+            if self.snapshots.pop(request.snapshot, None) is None:
+                raise _not_found(request.snapshot)
+
+    def rpc_seek(self, request: types.SeekRequest, timeout: float | None) -> types.SeekResponse:
+        _validation.parse_subscription_path(request.subscription, field="subscription")
+        sub = self._subscription(request.subscription)
+        topic = self.topics.get(sub.config.topic)
+        log: list[PublishedMessage] = []
+        if topic is not None:
+            with topic.lock:
+                log = list(topic.published)
+        if "snapshot" in request and request.snapshot:
+            snapshot = self._snapshot(request.snapshot)
+            if snapshot.topic != sub.config.topic:
+                raise exceptions.FailedPrecondition(
+                    f"The subscription's topic ({sub.config.topic}) is different from that "
+                    f"of the snapshot ({snapshot.topic})."
+                )
+            with sub.cond:
+                since = sub.created_seq
+                wanted = [
+                    m
+                    for m in log
+                    if m.seq > since
+                    and (m.seq in snapshot.unacked or m.seq > snapshot.cutoff)
+                    and sub.message_filter.matches(m.attributes)
+                ]
+                sub.replace_backlog(wanted)
+            return types.SeekResponse()
+        if "time" not in request:
+            raise exceptions.InvalidArgument("Exactly one of time or snapshot must be set.")
+        moment = request.time
+        with sub.cond:
+            now = self.clock.now()
+            retention = sub.config.message_retention_duration
+            oldest_kept = now - retention
+            unacked = {d.message.seq for d in sub.ready} | {
+                lease.delivery.message.seq for lease in sub.leases.values()
+            }
+            retained_acked = (
+                {m.seq for m in sub.acked} if sub.config.retain_acked_messages else set()
+            )
+            wanted = [
+                m
+                for m in log
+                if (m.seq in unacked or m.seq in retained_acked)
+                and m.publish_time >= moment
+                and m.publish_time >= oldest_kept
+            ]
+            sub.replace_backlog(wanted)
+        return types.SeekResponse()
+
     # -- inspection ----------------------------------------------------------------------
 
     def backlog(self, subscription: str) -> int:
@@ -469,6 +619,12 @@ class PubSubBackend:
         if topic is None:
             raise _not_found(name)
         return topic
+
+    def _snapshot(self, name: str) -> Snapshot:
+        snapshot = self.snapshots.get(name)
+        if snapshot is None:
+            raise _not_found(name)
+        return snapshot
 
     def _subscription(self, name: str) -> Subscription:
         sub = self.subscriptions.get(name)

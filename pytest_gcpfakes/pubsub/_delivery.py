@@ -101,6 +101,7 @@ class Subscription:
     dead_lettered: list[PublishedMessage] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
     deleted: bool = False
+    created_seq: int = 0  # the last message published to the topic before it existed
     streams: set[StreamingPull] = field(default_factory=set)
     message_filter: MessageFilter = field(default_factory=lambda: parse_filter(""))
 
@@ -238,10 +239,24 @@ class Subscription:
         return invalid, letters
 
     def purge(self, now: float) -> None:
-        """Forget every leased and waiting message (used by seek)."""
+        """Forget every leased and waiting message (a detached subscription)."""
+        self.replace_backlog([])
+
+    def replace_backlog(self, messages: list[PublishedMessage]) -> None:
+        """Make exactly ``messages`` unacknowledged, in order; everything else counts as acked.
+
+        Outstanding leases are dropped, so their ack ids no longer acknowledge anything.
+        """
+        wanted = {m.seq for m in messages}
         for lease in list(self.leases.values()):
             self._release(lease)
-        self.ready.clear()
+        known = {m.seq for m in self.acked}
+        self.acked = [m for m in self.acked if m.seq not in wanted]
+        for delivery in self.ready:
+            if delivery.message.seq not in wanted and delivery.message.seq not in known:
+                self.acked.append(delivery.message)
+        self.ready = deque(Delivery(m) for m in sorted(messages, key=lambda m: m.seq))
+        self.cond.notify_all()
 
     # -- helpers -------------------------------------------------------------------------
 
