@@ -444,7 +444,10 @@ class PubSubBackend:
         sub = self._subscription(request.subscription)
         self._check_ack_ids(sub, request.ack_ids)
         with sub.cond:
+            letters = sub.expire(self.clock.time())  # a late ack must not count
             invalid = sub.acknowledge(list(request.ack_ids))
+        if letters:
+            self._forward(letters)
         # An ack for an expired ack id is ignored, except with exactly-once delivery.
         if invalid and sub.exactly_once:
             raise _exactly_once_failure(invalid)
@@ -457,9 +460,12 @@ class PubSubBackend:
         _validation.validate_modify_ack_deadline(request.ack_deadline_seconds)
         self._check_ack_ids(sub, request.ack_ids)
         with sub.cond:
-            invalid, letters = sub.modify_deadline(
-                list(request.ack_ids), request.ack_deadline_seconds, self.clock.time()
+            now = self.clock.time()
+            letters = sub.expire(now)  # a late extension must not revive a lease
+            invalid, nacked = sub.modify_deadline(
+                list(request.ack_ids), request.ack_deadline_seconds, now
             )
+            letters += nacked
         if letters:
             self._forward(letters)
         if invalid and sub.exactly_once:
@@ -721,8 +727,45 @@ def _already_exists(resource: str) -> exceptions.AlreadyExists:
     )
 
 
+class _FailedCall:
+    """The parts of a failed ``grpc.Call`` that ``grpc_status.rpc_status.from_call`` reads.
+
+    With exactly-once delivery, the subscriber learns which ack ids failed from an
+    ``ErrorInfo`` inside the ``google.rpc.Status`` that GCP sends in the
+    ``grpc-status-details-bin`` trailer; the error's ``response`` carries it.
+    """
+
+    def __init__(self, status: Any) -> None:
+        import grpc
+
+        self._status = status
+        self._code = next(c for c in grpc.StatusCode if c.value[0] == status.code)
+
+    def code(self) -> Any:
+        return self._code
+
+    def details(self) -> str:
+        return str(self._status.message)
+
+    def trailing_metadata(self) -> list[tuple[str, bytes]]:
+        return [("grpc-status-details-bin", self._status.SerializeToString())]
+
+
 def _exactly_once_failure(ack_ids: list[str]) -> exceptions.InvalidArgument:
-    return exceptions.InvalidArgument(
+    """The error GCP answers for acks of expired ack ids under exactly-once delivery."""
+    from google.protobuf import any_pb2
+    from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+    message = (
         "Some acknowledgement ids in the request were invalid. This could be because the "
         "acknowledgement ids have expired or the acknowledgement ids were malformed."
     )
+    info = error_details_pb2.ErrorInfo(
+        reason="EXACTLY_ONCE_ACKID_FAILURE",
+        domain="pubsub.googleapis.com",
+        metadata=dict.fromkeys(ack_ids, "PERMANENT_FAILURE_INVALID_ACK_ID"),
+    )
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message, details=[detail])
+    return exceptions.InvalidArgument(message, details=[info], response=_FailedCall(status))

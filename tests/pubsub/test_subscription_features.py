@@ -410,3 +410,99 @@ def test_sixteen_threads_publishing_and_pulling_lose_and_duplicate_nothing(
     assert errors == []
     assert len(published_ids) == publishers * per_publisher
     assert Counter(received_ids) == Counter(published_ids)  # none lost, none twice
+
+
+# -- exactly-once delivery ---------------------------------------------------------------------
+
+
+def test_exactly_once_ack_with_response_succeeds_for_a_live_lease(fake_pubsub: Any) -> None:
+    fake_pubsub.create_topic("payments")
+    sub = fake_pubsub.create_subscription("settle", "payments", enable_exactly_once_delivery=True)
+    results: list[Any] = []
+    done = threading.Event()
+
+    def callback(message: Any) -> None:
+        results.append(message.ack_with_response().result(WAIT))
+        done.set()
+
+    with pubsub_v1.SubscriberClient() as subscriber:
+        future = subscriber.subscribe(sub, callback)
+        fake_pubsub.publish("payments", b"pay once")
+        assert done.wait(WAIT)
+        future.cancel()
+        future.result(WAIT)
+    assert results == [pubsub_v1.subscriber.exceptions.AcknowledgeStatus.SUCCESS]
+    assert [m.data for m in fake_pubsub.subscription("settle").acked] == [b"pay once"]
+
+
+def test_exactly_once_ack_of_an_expired_ack_id_fails_with_invalid_ack_id(
+    fake_pubsub: Any, subscriber: Any
+) -> None:
+    fake_pubsub.create_topic("payments")
+    sub = fake_pubsub.create_subscription("settle", "payments", enable_exactly_once_delivery=True)
+    fake_pubsub.publish("payments", b"slow")
+    (first,) = _pull(subscriber, sub)
+    fake_pubsub.clock.advance(11)  # the 10 s ack deadline passes
+    (again,) = _pull(subscriber, sub)
+    with pytest.raises(exceptions.InvalidArgument) as caught:
+        subscriber.acknowledge(subscription=sub, ack_ids=[first.ack_id])
+    from google.cloud.pubsub_v1.subscriber._protocol.streaming_pull_manager import (
+        _get_ack_errors,
+    )
+
+    assert _get_ack_errors(caught.value) == {first.ack_id: "PERMANENT_FAILURE_INVALID_ACK_ID"}
+    subscriber.acknowledge(subscription=sub, ack_ids=[again.ack_id])  # the new one is fine
+
+
+def test_without_exactly_once_an_expired_ack_id_is_silently_ignored(
+    fake_pubsub: Any, subscriber: Any
+) -> None:
+    fake_pubsub.create_topic("payments")
+    sub = fake_pubsub.create_subscription("settle", "payments")
+    fake_pubsub.publish("payments", b"slow")
+    (first,) = _pull(subscriber, sub)
+    fake_pubsub.clock.advance(11)
+    subscriber.acknowledge(subscription=sub, ack_ids=[first.ack_id])
+    assert fake_pubsub.backlog("settle") == 1
+
+
+# -- limits through the real publisher ----------------------------------------------------------
+
+
+def test_a_nine_megabyte_message_is_published_and_pulled(fake_pubsub: Any, subscriber: Any) -> None:
+    fake_pubsub.create_topic("blobs")
+    sub = fake_pubsub.create_subscription("blob-reader", "blobs")
+    publisher = pubsub_v1.PublisherClient()
+    payload = b"\x07" * (9 * 1000 * 1000)
+    publisher.publish(fake_pubsub.topic_path("blobs"), payload).result(WAIT)
+    (received,) = _pull(subscriber, sub, 1)
+    assert received.message.data == payload
+    publisher.stop()
+
+
+@pytest.mark.parametrize(
+    ("sizes", "error"),
+    [
+        ((5_100_000, 5_100_000), "The value for request_size is too large"),
+        ((6_000_000, 6_000_000), "Request payload size exceeds the limit: 10485760 bytes."),
+    ],
+    ids=["over-10MB", "over-10MiB"],
+)
+def test_an_oversized_request_is_invalid_argument_for_raw_gapic_callers(
+    fake_pubsub: Any, sizes: tuple[int, int], error: str
+) -> None:
+    from google.pubsub_v1.services.publisher import PublisherClient as GapicPublisher
+
+    topic = fake_pubsub.create_topic("blobs")
+    messages = [{"data": b"a" * size} for size in sizes]
+    with pytest.raises(exceptions.InvalidArgument) as caught:
+        GapicPublisher().publish(topic=topic, messages=messages)
+    assert caught.value.message.startswith(error)
+
+
+def test_an_attribute_value_over_1024_bytes_is_invalid_argument(fake_pubsub: Any) -> None:
+    topic = fake_pubsub.create_topic("blobs")
+    publisher = pubsub_v1.PublisherClient()
+    with pytest.raises(exceptions.InvalidArgument, match="has a value that is too long"):
+        publisher.publish(topic, b"x", big="v" * 1025).result(WAIT)
+    publisher.stop()
