@@ -19,7 +19,8 @@ if TYPE_CHECKING:
         GCPFakesError,
     )
     from pytest_gcpfakes._fakes import GCPFakes
-    from pytest_gcpfakes.pubsub._handle import FakePubSub
+    from pytest_gcpfakes.pubsub._delivery import PublishedMessage
+    from pytest_gcpfakes.pubsub._handle import FakePubSub, Outstanding, SubscriptionState
     from pytest_gcpfakes.storage._handle import FakeStorage
 
 __all__ = [
@@ -32,6 +33,9 @@ __all__ = [
     "ForkedProcessError",
     "GCPFakes",
     "GCPFakesError",
+    "Outstanding",
+    "PublishedMessage",
+    "SubscriptionState",
 ]
 
 _WHERE = {
@@ -44,6 +48,9 @@ _WHERE = {
     "ForkedProcessError": "pytest_gcpfakes._errors",
     "GCPFakes": "pytest_gcpfakes._fakes",
     "GCPFakesError": "pytest_gcpfakes._errors",
+    "Outstanding": "pytest_gcpfakes.pubsub._handle",
+    "PublishedMessage": "pytest_gcpfakes.pubsub._delivery",
+    "SubscriptionState": "pytest_gcpfakes.pubsub._handle",
 }
 
 

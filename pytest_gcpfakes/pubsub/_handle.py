@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from google.pubsub_v1 import types
@@ -10,6 +12,34 @@ from pytest_gcpfakes.pubsub._backend import PublishedMessage, PubSubBackend, Sub
 
 if TYPE_CHECKING:
     from pytest_gcpfakes._fakes import GCPFakes
+
+
+@dataclass(frozen=True)
+class Outstanding:
+    """A message delivered and not yet acknowledged."""
+
+    message: PublishedMessage
+    ack_id: str
+    delivery_attempt: int
+    ack_deadline: datetime
+
+
+@dataclass(frozen=True)
+class SubscriptionState:
+    """A consistent snapshot of one subscription, for assertions."""
+
+    name: str
+    topic: str
+    backlog: tuple[PublishedMessage, ...]
+    outstanding: tuple[Outstanding, ...]
+    acked: tuple[PublishedMessage, ...]
+    dead_lettered: tuple[PublishedMessage, ...]
+    delivery_attempts: dict[str, int]
+
+    @property
+    def unacked(self) -> int:
+        """Messages not acknowledged yet: waiting plus outstanding."""
+        return len(self.backlog) + len(self.outstanding)
 
 
 class FakePubSub:
@@ -87,8 +117,34 @@ class FakePubSub:
             return list(state.published)
 
     def subscription(self, subscription: str) -> Subscription:
-        """The live state of one subscription (backlog, leases, acked messages)."""
+        """The live, locked state object of one subscription (prefer :meth:`state`)."""
         return self.backend._subscription(self.subscription_path(subscription))
+
+    def state(self, subscription: str) -> SubscriptionState:
+        """A snapshot of one subscription: backlog, outstanding leases, attempts, acked."""
+        sub = self.subscription(subscription)
+        self.backend.backlog(sub.name)  # hand expired leases back first
+        with sub.cond:
+            deliveries = [d for d in sub.ready] + [le.delivery for le in sub.leases.values()]
+            return SubscriptionState(
+                name=sub.name,
+                topic=sub.config.topic,
+                backlog=tuple(d.message for d in sub.ready),
+                outstanding=tuple(
+                    Outstanding(
+                        message=le.delivery.message,
+                        ack_id=le.ack_id,
+                        delivery_attempt=le.delivery.attempts,
+                        ack_deadline=datetime.fromtimestamp(le.deadline, tz=timezone.utc),
+                    )
+                    for le in sub.leases.values()
+                ),
+                acked=tuple(sub.acked),
+                dead_lettered=tuple(sub.dead_lettered),
+                delivery_attempts={
+                    d.message.message_id: d.attempts for d in deliveries if d.attempts
+                },
+            )
 
     def backlog(self, subscription: str) -> int:
         """How many messages of ``subscription`` are waiting to be delivered (not leased)."""

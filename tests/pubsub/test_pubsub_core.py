@@ -197,3 +197,48 @@ def test_publish_immediately_commits_without_the_batch_timer(fake_pubsub: Any) -
     assert [first.result(timeout=30), second.result(timeout=30)] == ["1", "2"]
     assert [m.data for m in fake_pubsub.published("orders")] == [b"one", b"two"]
     publisher.stop()
+
+
+def test_state_snapshot_shows_backlog_outstanding_attempts_and_acked(
+    fake_pubsub: Any, subscriber: Any
+) -> None:
+    fake_pubsub.create_topic("orders")
+    sub = fake_pubsub.create_subscription("worker", "orders")
+    first = fake_pubsub.publish("orders", b"one")
+    second = fake_pubsub.publish("orders", b"two")
+    (received,) = subscriber.pull(subscription=sub, max_messages=1).received_messages
+    state = fake_pubsub.state("worker")
+    assert [m.message_id for m in state.backlog] == [second]
+    (outstanding,) = state.outstanding
+    assert outstanding.message.message_id == first
+    assert outstanding.ack_id == received.ack_id
+    assert outstanding.delivery_attempt == 1
+    assert state.delivery_attempts == {first: 1}
+    assert state.unacked == 2
+    subscriber.acknowledge(subscription=sub, ack_ids=[received.ack_id])
+    assert [m.data for m in fake_pubsub.state("worker").acked] == [b"one"]
+
+
+def test_published_records_data_attributes_key_time_and_publisher_thread(
+    fake_pubsub: Any,
+) -> None:
+    import threading
+
+    topic = fake_pubsub.create_topic("orders")
+    publisher = pubsub_v1.PublisherClient()
+
+    def publish_from_worker() -> None:
+        publisher.publish(topic, b"from worker", kind="w").result(30)
+
+    worker = threading.Thread(target=publish_from_worker, name="request-7")
+    worker.start()
+    worker.join(30)
+    (message,) = fake_pubsub.published("orders")
+    assert (message.data, message.attributes, message.ordering_key) == (
+        b"from worker",
+        {"kind": "w"},
+        "",
+    )
+    assert message.publisher_thread == "request-7"
+    assert message.publish_time <= fake_pubsub.clock.now()
+    publisher.stop()
