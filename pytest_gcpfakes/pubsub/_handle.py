@@ -125,7 +125,7 @@ class FakePubSub:
         sub = self.subscription(subscription)
         self.backend.backlog(sub.name)  # hand expired leases back first
         with sub.cond:
-            deliveries = [d for d in sub.ready] + [le.delivery for le in sub.leases.values()]
+            deliveries = list(sub.ready) + [le.delivery for le in sub.leases.values()]
             return SubscriptionState(
                 name=sub.name,
                 topic=sub.config.topic,
