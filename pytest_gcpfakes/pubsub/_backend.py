@@ -40,6 +40,7 @@ PULL_WAIT_SECONDS = 1.0
 _DEFAULT_PAGE_SIZE = 1000
 _DEFAULT_RETENTION = duration_pb2.Duration(seconds=7 * 24 * 3600)
 _SNAPSHOT_LIFETIME = timedelta(days=7)
+_PUBLISH_RESPONSE_PB = types.PublishResponse.pb()
 _SCHEMA_RPCS = frozenset(
     {
         "create_schema",
@@ -65,6 +66,16 @@ class Topic:
     subscriptions: list[Subscription] = field(default_factory=list)
     published: list[PublishedMessage] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    schema_settings: Any = None  # read on every publish: kept out of proto-plus
+
+    def __post_init__(self) -> None:
+        self.reconfigure(self.config)
+
+    def reconfigure(self, config: types.Topic) -> None:
+        """Replace the configuration and recompute what publishing reads."""
+        self.config = config
+        settings = config.schema_settings if "schema_settings" in config else None
+        self.schema_settings = settings if settings is not None and settings.schema else None
 
 
 @dataclass
@@ -109,15 +120,14 @@ class PubSubBackend:
         handler = getattr(self, f"rpc_{rpc}", None)
         if handler is None and rpc in _SCHEMA_RPCS:
             handler = getattr(self.schemas, f"rpc_{rpc}", None)
+            # The schema registry keeps requests as they come: give it its own copy.
+            request = type(request).deserialize(type(request).serialize(request))
         if handler is None:
             raise exceptions.MethodNotImplemented(
                 f"pytest-gcpfakes does not implement the Pub/Sub method {rpc!r} yet."
             )
-        # The wire would copy the request; so do we, so later caller edits change nothing.
-        wire = type(request).serialize(request)
-        request = type(request).deserialize(wire)
-        if rpc == "publish":
-            return self.rpc_publish(request, timeout, request_size=len(wire))
+        # Handlers copy what they keep (the wire would have copied everything), so a caller
+        # editing its request object afterwards changes nothing here.
         return handler(request, timeout)
 
     def call_stream(self, rpc: str, requests: Iterator[Any], timeout: float | None) -> Any:
@@ -162,12 +172,13 @@ class PubSubBackend:
         with self._lock:
             if request.name in self.topics:
                 raise _already_exists(request.name)
-            self.topics[request.name] = Topic(name=request.name, config=request)
+            self.topics[request.name] = Topic(name=request.name, config=types.Topic(request))
         return types.Topic(request)
 
     def rpc_get_topic(self, request: types.GetTopicRequest, timeout: float | None) -> types.Topic:
-        _validation.parse_topic_path(request.topic, field="topic")
-        return types.Topic(self._topic(request.topic).config)
+        name = types.GetTopicRequest.pb(request).topic
+        _validation.parse_topic_path(name, field="topic")
+        return types.Topic(self._topic(name).config)
 
     def rpc_update_topic(
         self, request: types.UpdateTopicRequest, timeout: float | None
@@ -189,7 +200,7 @@ class PubSubBackend:
                 _copy_field(request.topic, updated, path)
             if updated.labels:
                 _validation.validate_labels(updated.labels)
-            topic.config = updated
+            topic.reconfigure(updated)
         return types.Topic(updated)
 
     def rpc_list_topics(
@@ -221,7 +232,9 @@ class PubSubBackend:
             subscriptions, topic.subscriptions = topic.subscriptions, []
         for sub in subscriptions:
             with sub.cond:
-                sub.config.topic = DELETED_TOPIC
+                config = types.Subscription(sub.config)
+                config.topic = DELETED_TOPIC
+                sub.reconfigure(config)
 
     def rpc_detach_subscription(
         self, request: types.DetachSubscriptionRequest, timeout: float | None
@@ -233,7 +246,9 @@ class PubSubBackend:
                 if sub in topic.subscriptions:
                     topic.subscriptions.remove(sub)
         with sub.cond:
-            sub.config.detached = True
+            config = types.Subscription(sub.config)
+            config.detached = True
+            sub.reconfigure(config)
             sub.purge(self.clock.time())
             sub.cond.notify_all()
         return types.DetachSubscriptionResponse()
@@ -243,36 +258,42 @@ class PubSubBackend:
     def rpc_publish(
         self, request: types.PublishRequest, timeout: float | None, *, request_size: int = 0
     ) -> types.PublishResponse:
-        _validation.parse_topic_path(request.topic, field="topic")
-        _validation.validate_publish_request(
-            [(bytes(m.data), dict(m.attributes), m.ordering_key) for m in request.messages],
-            request_size or len(types.PublishRequest.serialize(request)),
-        )
-        topic = self._topic(request.topic)
-        if "schema_settings" in topic.config and topic.config.schema_settings.schema:
-            for m in request.messages:
-                self.schemas.check_message(topic.config.schema_settings, bytes(m.data))
+        raw = types.PublishRequest.pb(request)
+        _validation.parse_topic_path(raw.topic, field="topic")
+        messages = [(m.data, dict(m.attributes), m.ordering_key) for m in raw.messages]
+        _validation.validate_publish_request(messages, request_size or raw.ByteSize())
+        topic = self._topic(raw.topic)
+        if topic.schema_settings is not None:
+            for data, _, _ in messages:
+                self.schemas.check_message(topic.schema_settings, data)
         now = self.clock.now()
         thread = threading.current_thread().name
         with topic.lock:
             stored = [
                 PublishedMessage(
-                    topic=request.topic,
+                    topic=raw.topic,
                     message_id=str(message_id),
-                    data=bytes(m.data),
-                    attributes=dict(m.attributes),
-                    ordering_key=m.ordering_key,
+                    data=data,
+                    attributes=attributes,
+                    ordering_key=ordering_key,
                     publish_time=now,
-                    publisher_thread=_publisher_thread(request.topic, m, thread),
+                    publisher_thread=_publisher_thread(
+                        raw.topic, data, ordering_key, attributes, thread
+                    ),
                     seq=message_id,
                 )
-                for m, message_id in zip(request.messages, self._message_ids, strict=False)
+                for (data, attributes, ordering_key), message_id in zip(
+                    messages, self._message_ids, strict=False
+                )
             ]
             topic.published.extend(stored)
             subscribers = list(topic.subscriptions)
         for sub in subscribers:
             sub.offer(stored)
-        return types.PublishResponse(message_ids=[m.message_id for m in stored])
+        # Built as a raw protobuf and wrapped: the proto-plus constructor costs more than
+        # the whole publish.
+        raw_response = _PUBLISH_RESPONSE_PB(message_ids=[m.message_id for m in stored])
+        return types.PublishResponse.wrap(raw_response)
 
     def _forward(self, letters: list[DeadLetter]) -> None:
         """Publish messages to their dead-letter topics (no subscription lock held)."""
@@ -340,8 +361,9 @@ class PubSubBackend:
     def rpc_get_subscription(
         self, request: types.GetSubscriptionRequest, timeout: float | None
     ) -> types.Subscription:
-        _validation.parse_subscription_path(request.subscription, field="subscription")
-        return types.Subscription(self._subscription(request.subscription).config)
+        name = types.GetSubscriptionRequest.pb(request).subscription
+        _validation.parse_subscription_path(name, field="subscription")
+        return types.Subscription(self._subscription(name).config)
 
     def rpc_update_subscription(
         self, request: types.UpdateSubscriptionRequest, timeout: float | None
@@ -365,7 +387,7 @@ class PubSubBackend:
             updated.ack_deadline_seconds = _validation.validate_ack_deadline(
                 updated.ack_deadline_seconds
             )
-            sub.config = updated
+            sub.reconfigure(updated)
         return types.Subscription(updated)
 
     def rpc_modify_push_config(
@@ -373,7 +395,9 @@ class PubSubBackend:
     ) -> None:
         sub = self._subscription(request.subscription)
         with sub.cond:
-            sub.config.push_config = request.push_config
+            config = types.Subscription(sub.config)
+            config.push_config = request.push_config
+            sub.reconfigure(config)
 
     def rpc_list_subscriptions(
         self, request: types.ListSubscriptionsRequest, timeout: float | None
@@ -409,15 +433,17 @@ class PubSubBackend:
     # -- delivery ------------------------------------------------------------------------
 
     def rpc_pull(self, request: types.PullRequest, timeout: float | None) -> types.PullResponse:
-        _validation.parse_subscription_path(request.subscription, field="subscription")
-        sub = self._subscription(request.subscription)
-        if request.max_messages <= 0:
+        raw = types.PullRequest.pb(request)
+        _validation.parse_subscription_path(raw.subscription, field="subscription")
+        sub = self._subscription(raw.subscription)
+        max_messages = raw.max_messages
+        if max_messages <= 0:
             raise exceptions.InvalidArgument(
                 "The value for max_messages is too small. You passed "
-                f"{request.max_messages} in the request, but the minimum value is 1."
+                f"{max_messages} in the request, but the minimum value is 1."
             )
         self._check_attached(sub)
-        wait = 0.0 if request.return_immediately else PULL_WAIT_SECONDS
+        wait = 0.0 if raw.return_immediately else PULL_WAIT_SECONDS
         if timeout is not None:
             wait = min(wait, max(timeout, 0.0))
         give_up = real_monotonic() + wait
@@ -429,7 +455,7 @@ class PubSubBackend:
                         raise _not_found(sub.name)
                     now = self.clock.time()
                     letters = sub.expire(now)
-                    received = sub.take(now, request.max_messages)
+                    received = sub.take(now, max_messages)
                     if received or letters:
                         break
                     if not wait_until(sub.cond, give_up):
@@ -440,12 +466,14 @@ class PubSubBackend:
                 return types.PullResponse(received_messages=received)
 
     def rpc_acknowledge(self, request: types.AcknowledgeRequest, timeout: float | None) -> None:
-        _validation.parse_subscription_path(request.subscription, field="subscription")
-        sub = self._subscription(request.subscription)
-        self._check_ack_ids(sub, request.ack_ids)
+        raw = types.AcknowledgeRequest.pb(request)
+        _validation.parse_subscription_path(raw.subscription, field="subscription")
+        sub = self._subscription(raw.subscription)
+        ack_ids = list(raw.ack_ids)
+        self._check_ack_ids(sub, ack_ids)
         with sub.cond:
             letters = sub.expire(self.clock.time())  # a late ack must not count
-            invalid = sub.acknowledge(list(request.ack_ids))
+            invalid = sub.acknowledge(ack_ids)
         if letters:
             self._forward(letters)
         # An ack for an expired ack id is ignored, except with exactly-once delivery.
@@ -593,9 +621,7 @@ class PubSubBackend:
             unacked = {d.message.seq for d in sub.ready} | {
                 lease.delivery.message.seq for lease in sub.leases.values()
             }
-            retained_acked = (
-                {m.seq for m in sub.acked} if sub.config.retain_acked_messages else set()
-            )
+            retained_acked = {m.seq for m in sub.acked} if sub.retain_acked else set()
             wanted = [
                 m
                 for m in log
@@ -640,7 +666,7 @@ class PubSubBackend:
 
     @staticmethod
     def _check_attached(sub: Subscription) -> None:
-        if sub.config.detached:
+        if sub.detached:
             raise exceptions.FailedPrecondition(
                 f"The subscription is detached (resource={sub.name.rsplit('/', 1)[-1]})."
             )
@@ -695,15 +721,14 @@ def _copy_field(source: Any, target: Any, path: str) -> None:
         delattr(target, path)
 
 
-def _publisher_thread(topic: str, message: types.PubsubMessage, fallback: str) -> str:
+def _publisher_thread(
+    topic: str, data: bytes, ordering_key: str, attributes: dict[str, str], fallback: str
+) -> str:
     # The RPC runs in the library's commit thread; the publish() wrapper records the
     # caller's thread per message (see _threads), else this is a raw GAPIC publish.
     from pytest_gcpfakes.pubsub._threads import take_publisher_thread
 
-    recorded = take_publisher_thread(
-        topic, bytes(message.data), message.ordering_key, message.attributes
-    )
-    return recorded or fallback
+    return take_publisher_thread(topic, data, ordering_key, attributes) or fallback
 
 
 def _paginate(names: list[str], page_size: int, page_token: str) -> tuple[list[str], str]:

@@ -106,44 +106,46 @@ class Subscription:
     message_filter: MessageFilter = field(default_factory=lambda: parse_filter(""))
 
     def __post_init__(self) -> None:
-        self.message_filter = parse_filter(self.config.filter)
+        self.reconfigure(self.config)
 
     def __hash__(self) -> int:
         return self.serial
 
     # -- configuration -------------------------------------------------------------------
 
-    @property
-    def ack_deadline_seconds(self) -> int:
-        return int(self.config.ack_deadline_seconds) or DEFAULT_ACK_DEADLINE
+    def reconfigure(self, config: types.Subscription) -> None:
+        """Replace the configuration and recompute the settings read on every delivery.
 
-    @property
-    def ordered(self) -> bool:
-        return bool(self.config.enable_message_ordering)
-
-    @property
-    def exactly_once(self) -> bool:
-        return bool(self.config.enable_exactly_once_delivery)
-
-    @property
-    def _dead_letter(self) -> tuple[str, int] | None:
-        if "dead_letter_policy" not in self.config:
-            return None
-        policy = self.config.dead_letter_policy
-        if not policy.dead_letter_topic:
-            return None
-        return policy.dead_letter_topic, (
-            policy.max_delivery_attempts or _DEFAULT_MAX_DELIVERY_ATTEMPTS
-        )
+        proto-plus attribute access costs microseconds; delivery reads plain attributes.
+        """
+        self.config = config
+        self.message_filter = parse_filter(config.filter)
+        self.ack_deadline_seconds = int(config.ack_deadline_seconds) or DEFAULT_ACK_DEADLINE
+        self.ordered = bool(config.enable_message_ordering)
+        self.exactly_once = bool(config.enable_exactly_once_delivery)
+        self.detached = bool(config.detached)
+        self.retain_acked = bool(config.retain_acked_messages)
+        self.dead_letter: tuple[str, int] | None = None
+        if "dead_letter_policy" in config and config.dead_letter_policy.dead_letter_topic:
+            policy = config.dead_letter_policy
+            self.dead_letter = (
+                policy.dead_letter_topic,
+                policy.max_delivery_attempts or _DEFAULT_MAX_DELIVERY_ATTEMPTS,
+            )
+        self.backoff: tuple[float, float] | None = None
+        if "retry_policy" in config:
+            policy = config.retry_policy
+            low = _seconds(policy.minimum_backoff) if "minimum_backoff" in policy else None
+            high = _seconds(policy.maximum_backoff) if "maximum_backoff" in policy else None
+            self.backoff = (
+                _DEFAULT_MIN_BACKOFF if low is None else low,
+                _DEFAULT_MAX_BACKOFF if high is None else high,
+            )
 
     def _backoff(self, attempts: int) -> float:
-        if "retry_policy" not in self.config:
+        if self.backoff is None:
             return 0.0
-        policy = self.config.retry_policy
-        low = _seconds(policy.minimum_backoff) if "minimum_backoff" in policy else None
-        high = _seconds(policy.maximum_backoff) if "maximum_backoff" in policy else None
-        low = _DEFAULT_MIN_BACKOFF if low is None else low
-        high = _DEFAULT_MAX_BACKOFF if high is None else high
+        low, high = self.backoff
         return float(min(low * 2 ** max(attempts - 1, 0), high))
 
     # -- publish side (caller holds no lock) ---------------------------------------------
@@ -280,7 +282,7 @@ class Subscription:
                 ordering_key=m.ordering_key,
             ),
         )
-        if self._dead_letter is not None:
+        if self.dead_letter is not None:
             received.delivery_attempt = delivery.attempts
         return received
 
@@ -303,7 +305,7 @@ class Subscription:
             ]
         letters: list[DeadLetter] = []
         back: list[Delivery] = []
-        dead_letter = self._dead_letter
+        dead_letter = self.dead_letter
         for lease in leases:
             self._release(lease)
             delivery = lease.delivery

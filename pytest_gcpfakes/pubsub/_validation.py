@@ -8,6 +8,7 @@ wins; each difference is marked "Emulator differs" (collected into docs/fidelity
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -82,6 +83,7 @@ def _is_valid_resource_id(resource_id: str) -> bool:
     return _RESOURCE_ID.fullmatch(resource_id) is not None and not resource_id.startswith("goog")
 
 
+@functools.lru_cache(maxsize=4096)  # names repeat on every call; parsing is pure
 def _parse_path(name: str, collection: str, field: str) -> tuple[str, str]:
     parts = name.split("/")
     if (

@@ -1,0 +1,103 @@
+"""Cost of a unary Pub/Sub call through the real client: our backend vs a canned floor.
+
+The floor is the same client and the same in-memory transport, with a backend that returns
+a prepared response without looking at the request. The difference is what the fake's own
+work costs (copying the request as the wire would, validation, state). Target: ≤ 1.25×.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from google.cloud import pubsub_v1
+from google.pubsub_v1 import types
+from google.pubsub_v1.services.publisher import PublisherClient as GapicPublisherClient
+
+from pytest_gcpfakes import GCPFakes, _activation
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3000"))
+
+
+class _CannedBackend:
+    def __init__(self, responses: dict[str, Any]) -> None:
+        self.responses = responses
+
+    def call(self, rpc: str, request: Any, timeout: float | None) -> Any:
+        return self.responses[rpc]
+
+
+class _CannedHandle:
+    service = "pubsub"
+
+    def __init__(self, backend: _CannedBackend, config: Any) -> None:
+        self.backend = backend
+        self.pid = os.getpid()
+        self.config = config
+
+
+def _per_call(call: Callable[[], object]) -> float:
+    for _ in range(200):  # warm up
+        call()
+    samples = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(ROUNDS):
+            call()
+        samples.append((time.perf_counter() - start) / ROUNDS)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    with GCPFakes(services=("pubsub",)) as fakes:
+        publisher = pubsub_v1.PublisherClient()
+        subscriber = pubsub_v1.SubscriberClient()
+        gapic_publisher = GapicPublisherClient()  # publish() without the batching layer
+        topic = fakes.pubsub.create_topic("bench")
+        sub = fakes.pubsub.create_subscription("bench-sub", "bench")
+        publish_topic = fakes.pubsub.create_topic("bench-publish")  # keeps bench-sub empty
+        calls: dict[str, tuple[str, Callable[[], object]]] = {
+            "get_topic": ("get_topic", lambda: publisher.get_topic(topic=topic)),
+            "get_subscription": (
+                "get_subscription",
+                lambda: subscriber.get_subscription(subscription=sub),
+            ),
+            "publish (GAPIC, 1 msg)": (
+                "publish",
+                lambda: gapic_publisher.publish(
+                    topic=publish_topic, messages=[{"data": b"x" * 100}]
+                ),
+            ),
+            "pull (empty)": (
+                "pull",
+                lambda: subscriber.pull(subscription=sub, max_messages=10, return_immediately=True),
+            ),
+        }
+        ours = {name: _per_call(call) for name, (_, call) in calls.items()}
+        canned = _CannedBackend(
+            {
+                "get_topic": publisher.get_topic(topic=topic),
+                "get_subscription": subscriber.get_subscription(subscription=sub),
+                "publish": types.PublishResponse(message_ids=["1"]),
+                "pull": types.PullResponse(),
+            }
+        )
+        handle = _CannedHandle(canned, fakes.config)
+        _activation.activate(handle)
+        try:
+            floor = {name: _per_call(call) for name, (_, call) in calls.items()}
+        finally:
+            _activation.deactivate(handle)
+    print(f"{'call':<26}{'floor (µs)':>12}{'gcpfakes (µs)':>15}{'ratio':>8}")
+    for name in calls:
+        print(
+            f"{name:<26}{floor[name] * 1e6:>12.1f}{ours[name] * 1e6:>15.1f}"
+            f"{ours[name] / floor[name]:>8.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
