@@ -2,7 +2,8 @@
 
 The floor is the same client and the same in-memory transport, with a backend that returns
 a prepared response without looking at the request. The difference is what the fake's own
-work costs (copying the request as the wire would, validation, state). Target: ≤ 1.25×.
+work costs (copying the request as the wire would, validation, state).
+Target: at most 1.25 times the floor.
 """
 
 from __future__ import annotations
