@@ -320,6 +320,8 @@ def _patch_publisher(module: ModuleType) -> None:
 
     @functools.wraps(original)
     def publish(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_faked(self):  # e.g. an explicit transport to a loopback emulator
+            return original(self, *args, **kwargs)
         handle = current("pubsub")
         _record_publisher(signature, self, args, kwargs)
         future = original(self, *args, **kwargs)
@@ -329,6 +331,12 @@ def _patch_publisher(module: ModuleType) -> None:
         return future
 
     _state.patches.replace(client_cls, "publish", publish)
+
+
+def _is_faked(client: Any) -> bool:
+    """Whether a Pub/Sub client runs on the in-memory transport (not a channel of its own)."""
+    transport = getattr(client, "_transport", None)
+    return hasattr(transport, "_fake_methods")
 
 
 def _record_publisher(signature: inspect.Signature, client: Any, args: Any, kwargs: Any) -> None:
@@ -359,7 +367,8 @@ def _patch_subscriber(module: ModuleType) -> None:
 
     @functools.wraps(original)
     def subscribe(self: Any, *args: Any, **kwargs: Any) -> Any:
-        current("pubsub")
+        if _is_faked(self):
+            current("pubsub")
         return original(self, *args, **kwargs)
 
     _state.patches.replace(client_cls, "subscribe", subscribe)

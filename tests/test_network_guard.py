@@ -106,3 +106,14 @@ def test_storage_client_with_own_credentials_never_refreshes_a_token(fake_storag
     client.create_bucket("with-own-credentials")
     assert client.project == "own-project"
     assert fake_storage.buckets == ["with-own-credentials"]
+
+
+def test_client_on_an_explicit_loopback_channel_is_not_checked_for_a_fake() -> None:
+    from google.pubsub_v1.services.subscriber.transports.grpc import SubscriberGrpcTransport
+
+    channel = grpc.insecure_channel("127.0.0.1:9")  # nothing listens; never used here
+    subscriber = pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
+    # No fake is active, yet subscribe() goes ahead: this client talks to its own server.
+    future = subscriber.subscribe("projects/p/subscriptions/sub", callback=lambda m: None)
+    future.cancel()
+    subscriber.close()

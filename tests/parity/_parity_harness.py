@@ -1,0 +1,195 @@
+"""What the parity fixtures hand out, and the Pub/Sub emulator process behind them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.api_core import exceptions
+from google.cloud import pubsub_v1
+from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
+from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
+
+LOOPBACK = "127.0.0.1"
+EMULATOR_PROJECT = "gcpfakes-parity"
+EMULATOR_START_SECONDS = 60.0
+"""How long the emulator may take to answer its first RPC (it usually needs 3 to 10 s)."""
+# Reconnect quickly while the emulator is still starting (gRPC's default backoff grows to
+# minutes); these options apply only to the channels the harness opens.
+_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 500),
+]
+
+
+@dataclass
+class Backend:
+    """One Pub/Sub backend as a parity test sees it: real clients and the names to use."""
+
+    kind: str
+    """``"fake"`` or ``"emulator"``."""
+    project: str
+    publisher: pubsub_v1.PublisherClient
+    subscriber: pubsub_v1.SubscriberClient
+    _new_publisher: Callable[..., pubsub_v1.PublisherClient]
+    _owned: list[pubsub_v1.PublisherClient] = field(default_factory=list)
+
+    @property
+    def project_path(self) -> str:
+        return f"projects/{self.project}"
+
+    def topic_path(self, name: str) -> str:
+        return f"projects/{self.project}/topics/{name}"
+
+    def subscription_path(self, name: str) -> str:
+        return f"projects/{self.project}/subscriptions/{name}"
+
+    def snapshot_path(self, name: str) -> str:
+        return f"projects/{self.project}/snapshots/{name}"
+
+    @staticmethod
+    def unique(name: str) -> str:
+        """``name`` plus a suffix never used before (the emulator stalls on reused names)."""
+        return f"{name}-{uuid.uuid4().hex[:10]}"
+
+    def new_publisher(self, **options: Any) -> pubsub_v1.PublisherClient:
+        """Another publisher on this backend (e.g. with ``publisher_options``), closed for you."""
+        client = self._new_publisher(**options)
+        self._owned.append(client)
+        return client
+
+    def close(self) -> None:
+        for publisher in [self.publisher, *self._owned]:
+            publisher.stop()
+            publisher.transport.close()
+        self.subscriber.close()
+
+
+def fake_backend(project: str) -> Backend:
+    """Default-built clients: under the plugin they reach the active ``fake_pubsub``."""
+    return Backend(
+        kind="fake",
+        project=project,
+        publisher=pubsub_v1.PublisherClient(),
+        subscriber=pubsub_v1.SubscriberClient(),
+        _new_publisher=pubsub_v1.PublisherClient,
+    )
+
+
+def emulator_backend(address: str) -> Backend:
+    """Clients with an explicit gRPC transport to the emulator, in a project of their own."""
+    return Backend(
+        kind="emulator",
+        # The emulator cannot be reset: a fresh project per test isolates the tests.
+        project=f"parity-{uuid.uuid4().hex[:12]}",
+        publisher=emulator_publisher(address),
+        subscriber=emulator_subscriber(address),
+        _new_publisher=lambda **options: emulator_publisher(address, **options),
+    )
+
+
+def emulator_publisher(address: str, **options: Any) -> pubsub_v1.PublisherClient:
+    # An explicit transport bypasses the plugin's in-memory one; the plugin's channel guard
+    # blocks only Google hosts, so a loopback channel goes through.
+    channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+    return pubsub_v1.PublisherClient(transport=PublisherGrpcTransport(channel=channel), **options)
+
+
+def emulator_subscriber(address: str) -> pubsub_v1.SubscriberClient:
+    channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+    return pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
+
+
+# ---------------------------------------------------------------------------------------
+# The emulator process
+
+
+def free_port() -> int:
+    """A port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def start_emulator(gcloud: str, address: str, log: Path) -> subprocess.Popen[bytes]:
+    """Start ``gcloud beta emulators pubsub start`` in its own process group."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [
+                gcloud,
+                "beta",
+                "emulators",
+                "pubsub",
+                "start",
+                f"--host-port={address}",
+                f"--project={EMULATOR_PROJECT}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # gcloud runs Java as a child: stop them as one group
+        )
+
+
+def wait_until_serving(process: subprocess.Popen[bytes], address: str, log: Path) -> None:
+    """Return once the emulator answers an RPC; raise if it exits or the deadline passes."""
+    give_up = time.monotonic() + EMULATOR_START_SECONDS
+    channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+    publisher = pubsub_v1.PublisherClient(transport=PublisherGrpcTransport(channel=channel))
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"The Pub/Sub emulator exited with status {process.returncode} before "
+                    f"serving on {address}:\n{_tail(log)}"
+                )
+            remaining = give_up - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(
+                    f"The Pub/Sub emulator did not serve on {address} within "
+                    f"{EMULATOR_START_SECONDS:.0f} s:\n{_tail(log)}"
+                )
+            # Wait for the channel to connect (at most a second, then look at the process
+            # again), then make one trivial RPC.
+            ready = grpc.channel_ready_future(channel)
+            try:
+                ready.result(timeout=min(remaining, 1.0))
+            except grpc.FutureTimeoutError:
+                ready.cancel()
+                continue
+            try:
+                publisher.list_topics(
+                    request={"project": f"projects/{EMULATOR_PROJECT}"}, timeout=remaining
+                )
+            except exceptions.GoogleAPICallError:
+                continue
+            return
+    finally:
+        publisher.transport.close()
+
+
+def stop_emulator(process: subprocess.Popen[bytes]) -> None:
+    """Stop the emulator's whole process group: SIGTERM, then SIGKILL for what is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+    # gcloud can exit before its Java child does.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
