@@ -32,6 +32,7 @@ _STATUS_TEXT = {
     204: "No Content",
     206: "Partial Content",
     308: "Permanent Redirect",
+    499: "Client Closed Request",
     400: "Bad Request",
     403: "Forbidden",
     404: "Not Found",
@@ -41,6 +42,7 @@ _STATUS_TEXT = {
     501: "Not Implemented",
 }
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+_CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
 
 # Object fields the JSON API lets a client write, and the dataclass fields they map to.
 _WRITABLE = {
@@ -136,7 +138,7 @@ class StorageApp:
         try:
             response = self.dispatch(request)
         except _errors.GCSError as error:
-            response = Response(error.status, error.to_json())
+            response = _error_response(request, error)
         status = f"{response.status} {_STATUS_TEXT.get(response.status, 'Unknown')}"
         start_response(status, list(response.headers.items()))
         return [response.body]
@@ -406,6 +408,16 @@ class StorageApp:
 
     def _upload(self, request: Request, bucket: str) -> Response:
         upload_type = request.query.get("uploadType", "")
+        upload_id = request.query.get("upload_id")
+        if upload_id is not None:
+            if request.method == "PUT":
+                return self._upload_chunk(request, upload_id)
+            if request.method == "DELETE":
+                self.backend.cancel_upload(upload_id)
+                # Cancelling answers 499 (cloud.google.com/storage/docs/performing-resumable-
+                # uploads#cancel-upload).
+                return Response(499)
+            raise _errors.not_implemented(request.method, request.path)
         if request.method != "POST":
             raise _errors.not_implemented(request.method, request.path)
         if upload_type == "multipart":
@@ -414,19 +426,13 @@ class StorageApp:
             metadata, data = {"name": request.query.get("name")}, request.body
             if request.content_type:
                 metadata["contentType"] = request.content_type
+        elif upload_type == "resumable":
+            return self._start_resumable(request, bucket)
         else:
             raise _errors.not_implemented(
                 request.method, f"{request.path}?uploadType={upload_type}"
             )
-        name = metadata.get("name") or request.query.get("name")
-        if not name:
-            raise _errors.required()
-        from pytest_gcpfakes.storage._names import validate_object_name
-
-        validate_object_name(name)
-        fields = {attr: metadata[key] for key, attr in _WRITABLE.items() if key in metadata}
-        if "metadata" in fields:
-            fields["metadata"] = {k: str(v) for k, v in (fields["metadata"] or {}).items()}
+        name, fields = self._upload_fields(request, metadata)
         version = self.backend.insert_object(
             bucket,
             name,
@@ -438,6 +444,79 @@ class StorageApp:
             **fields,
         )
         return Response(200, self.object_resource(version))
+
+    @staticmethod
+    def _upload_fields(request: Request, metadata: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Return the object name and the writable fields of an upload's metadata."""
+        name = metadata.get("name") or request.query.get("name")
+        if not name:
+            raise _errors.required()
+        from pytest_gcpfakes.storage._names import validate_object_name
+
+        validate_object_name(name)
+        fields = {attr: metadata[key] for key, attr in _WRITABLE.items() if key in metadata}
+        if "metadata" in fields:
+            fields["metadata"] = {k: str(v) for k, v in (fields["metadata"] or {}).items()}
+        return name, fields
+
+    def _start_resumable(self, request: Request, bucket: str) -> Response:
+        metadata = request.json()
+        content_type = request.header("X-Upload-Content-Type")
+        if content_type and "contentType" not in metadata:
+            metadata["contentType"] = content_type
+        name, fields = self._upload_fields(request, metadata)
+        length = request.header("X-Upload-Content-Length")
+        session = self.backend.start_upload(
+            bucket,
+            name,
+            fields=fields,
+            preconditions=request.preconditions(),
+            expected_md5=metadata.get("md5Hash"),
+            expected_crc32c=metadata.get("crc32c"),
+            total=int(length) if length and length.isdigit() else None,
+            writer_thread=threading.current_thread().name,
+        )
+        # The client PUTs every chunk to this URI verbatim, so it must point at the fake.
+        location = (
+            f"{self.base_url}/upload/storage/v1/b/{quote(bucket, safe='')}/o"
+            f"?uploadType=resumable&name={quote(name, safe='')}&upload_id={session.id}"
+        )
+        return Response(200, b"", {"Location": location})
+
+    def _upload_chunk(self, request: Request, upload_id: str) -> Response:
+        session = self.backend.get_upload(upload_id)
+        content_range = request.header("Content-Range") or f"bytes */{len(request.body)}"
+        match = _CONTENT_RANGE.match(content_range.strip())
+        if match is None:
+            raise _errors.bad_content_range(content_range)
+        first, last, total_text = match.groups()
+        total = None if total_text == "*" else int(total_text)
+        if first is None:
+            # "bytes */*" asks for the status; "bytes */N" finishes an upload of N bytes
+            # whose data has all been sent (the client's last, empty chunk).
+            if request.body:
+                raise _errors.bad_content_range(content_range)
+            start = len(session.buffer)
+        else:
+            start = int(first)
+            if int(last) - start + 1 != len(request.body):
+                raise _errors.bad_content_range(content_range)
+        if first is None and total is None:
+            version = session.result
+        else:
+            md5, crc32c = _parse_goog_hash(request.header("X-Goog-Hash"))
+            version = self.backend.append_upload(
+                session, start, request.body, total, client_md5=md5, client_crc32c=crc32c
+            )
+        if version is not None:
+            return Response(200, self.object_resource(version))
+        headers = {}
+        persisted = len(session.buffer)
+        if persisted:
+            # No Range header at all means nothing is persisted yet ("performing resumable
+            # uploads#status-check"; java-storage#2182).
+            headers["Range"] = f"bytes=0-{persisted - 1}"
+        return Response(308, b"", headers)
 
     def _download(self, request: Request, bucket: str, name: str) -> Response:
         version = self.backend.get_object(bucket, name, request.int_param("generation"))
@@ -465,6 +544,21 @@ class StorageApp:
 # -- helpers -------------------------------------------------------------------------------
 
 
+def _error_response(request: Request, error: _errors.GCSError) -> Response:
+    """Answer an error the way GCS does on the endpoint the request used."""
+    if error.status == 304:
+        return Response(304)  # a 304 carries no body on the wire
+    if request.path.startswith("/download/") or request.query.get("alt") == "media":
+        # Media downloads answer errors as plain text, not JSON: "No such object: b/o" with
+        # content-type text/html (curl against GCS in firebase-tools#3647). The client puts
+        # this text verbatim into the exception message (blob._raise_from_invalid_response).
+        body = error.message.encode()
+        return Response(error.status, body, {"Content-Type": "text/html; charset=UTF-8"})
+    # Uploads (/upload/...) and the JSON API answer the JSON error body (an upload's 412
+    # carries reason conditionNotMet, location If-Match: google-cloud-cpp#11530).
+    return Response(error.status, error.to_json())
+
+
 def _parse_multipart(request: Request) -> tuple[dict[str, Any], bytes]:
     """Split a ``multipart/related`` upload into its JSON metadata and its media."""
     match = re.search(r'boundary="?([^";]+)"?', request.content_type)
@@ -488,6 +582,18 @@ def _parse_multipart(request: Request) -> tuple[dict[str, Any], bytes]:
             if key.strip().lower() == b"content-type":
                 metadata["contentType"] = value.strip().decode()
     return metadata, data
+
+
+def _parse_goog_hash(header: str | None) -> tuple[str | None, str | None]:
+    """Return the (md5, crc32c) base64 digests of an ``x-goog-hash`` header."""
+    md5 = crc32c = None
+    for part in (header or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "md5":
+            md5 = value
+        elif key == "crc32c":
+            crc32c = value
+    return md5, crc32c
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -101,6 +102,24 @@ class Bucket:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
+@dataclass
+class UploadSession:
+    """A resumable upload in progress: what was asked for, and the bytes persisted so far."""
+
+    id: str
+    bucket: str
+    name: str
+    fields: dict[str, Any]
+    preconditions: Preconditions
+    expected_md5: str | None
+    expected_crc32c: str | None
+    total: int | None
+    writer_thread: str
+    buffer: bytearray = field(default_factory=bytearray)
+    result: ObjectVersion | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 class StorageBackend:
     """Every bucket of one fake session."""
 
@@ -108,6 +127,7 @@ class StorageBackend:
         self.clock = clock
         self._lock = threading.Lock()
         self.buckets: dict[str, Bucket] = {}
+        self.uploads: dict[str, UploadSession] = {}
         self._last_generation = 0
         self._generation_lock = threading.Lock()
         self._serials = itertools.count(1)
@@ -162,12 +182,7 @@ class StorageBackend:
         **metadata: Any,
     ) -> ObjectVersion:
         """Write a new generation of ``name``; checksums and preconditions as GCS checks them."""
-        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
-        crc = base64.b64encode(google_crc32c.Checksum(data).digest()).decode()
-        if expected_md5 is not None and expected_md5 != md5:
-            raise _errors.md5_mismatch(expected_md5, md5)
-        if expected_crc32c is not None and expected_crc32c != crc:
-            raise _errors.crc32c_mismatch(expected_crc32c, crc)
+        md5, crc = _check_checksums(data, expected_md5, expected_crc32c)
         bucket = self.get_bucket(bucket_name)
         with bucket.lock:
             current = bucket.live.get(name)
@@ -191,6 +206,99 @@ class StorageBackend:
                 self._retire(bucket, current, now)
             bucket.live[name] = version
         return version
+
+    # -- resumable uploads -----------------------------------------------------------------
+
+    def start_upload(
+        self,
+        bucket_name: str,
+        name: str,
+        *,
+        fields: dict[str, Any],
+        preconditions: Preconditions,
+        expected_md5: str | None,
+        expected_crc32c: str | None,
+        total: int | None,
+        writer_thread: str,
+    ) -> UploadSession:
+        """Open a resumable upload session; preconditions are checked when it completes."""
+        # GCS answers the initiating POST with 200 even when ifGenerationMatch cannot hold,
+        # and fails the final chunk with 412 (google-cloud-java#201, 2015, still so).
+        self.get_bucket(bucket_name)
+        session = UploadSession(
+            id=secrets.token_urlsafe(24),
+            bucket=bucket_name,
+            name=name,
+            fields=fields,
+            preconditions=preconditions,
+            expected_md5=expected_md5,
+            expected_crc32c=expected_crc32c,
+            total=total,
+            writer_thread=writer_thread,
+        )
+        with self._lock:
+            self.uploads[session.id] = session
+        return session
+
+    def get_upload(self, upload_id: str) -> UploadSession:
+        """Return an open (or completed) resumable upload session, or raise 404."""
+        session = self.uploads.get(upload_id)
+        if session is None:
+            raise _errors.upload_not_found()
+        return session
+
+    def cancel_upload(self, upload_id: str) -> None:
+        """Forget a resumable upload session (the client's DELETE on the session URI)."""
+        with self._lock:
+            if self.uploads.pop(upload_id, None) is None:
+                raise _errors.upload_not_found()
+
+    def append_upload(
+        self,
+        session: UploadSession,
+        start: int,
+        data: bytes,
+        total: int | None,
+        *,
+        client_md5: str | None = None,
+        client_crc32c: str | None = None,
+    ) -> ObjectVersion | None:
+        """Persist a chunk at ``start``; return the object once the upload is complete."""
+        with session.lock:
+            if session.result is not None:
+                return session.result
+            persisted = len(session.buffer)
+            if start > persisted:
+                raise _errors.upload_offset_gap(start, persisted)
+            # Bytes below the persisted offset were already stored (a chunk resent after an
+            # interrupted request): GCS ignores them ("performing resumable uploads", status
+            # check: "resume from the next byte"), so does the fake.
+            session.buffer += data[persisted - start :]
+            if total is not None:
+                if session.total is not None and session.total != total:
+                    raise _errors.upload_total_changed(session.total, total)
+                session.total = total
+                if len(session.buffer) > total:
+                    raise _errors.upload_too_long(total, len(session.buffer))
+            if session.total is None or len(session.buffer) < session.total:
+                return None
+            data = bytes(session.buffer)
+            # The final chunk's x-goog-hash and the initiating request's md5Hash / crc32c
+            # metadata are both checked: either one wrong fails the upload.
+            _check_checksums(data, client_md5, client_crc32c)
+            version = self.insert_object(
+                session.bucket,
+                session.name,
+                data,
+                preconditions=session.preconditions,
+                expected_md5=session.expected_md5,
+                expected_crc32c=session.expected_crc32c,
+                writer_thread=session.writer_thread,
+                **session.fields,
+            )
+            session.result = version
+            session.buffer = bytearray()
+            return version
 
     def get_object(
         self, bucket_name: str, name: str, generation: int | None = None
@@ -288,3 +396,16 @@ class StorageBackend:
             candidate = int(now.timestamp() * 1_000_000)
             self._last_generation = max(candidate, self._last_generation + 1)
             return self._last_generation
+
+
+def _check_checksums(
+    data: bytes, expected_md5: str | None, expected_crc32c: str | None
+) -> tuple[str, str]:
+    """Return the base64 MD5 and CRC32C of ``data``; 400 if a client-sent one differs."""
+    md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+    crc = base64.b64encode(google_crc32c.Checksum(data).digest()).decode()
+    if expected_md5 is not None and expected_md5 != md5:
+        raise _errors.md5_mismatch(expected_md5, md5)
+    if expected_crc32c is not None and expected_crc32c != crc:
+        raise _errors.crc32c_mismatch(expected_crc32c, crc)
+    return md5, crc

@@ -99,6 +99,13 @@ def generation_not_found(bucket: str, name: str, generation: int) -> GCSError:
     return object_not_found(bucket, name)
 
 
+def upload_not_found() -> GCSError:
+    """404: a resumable-upload session URI the fake never issued (or cancelled)."""
+    # Guess: GCS documents 404 for a session that no longer exists ("performing resumable
+    # uploads"); the body text is ours.
+    return GCSError(404, "No such upload session.", "notFound")
+
+
 # --- 409 -------------------------------------------------------------------------------
 
 
@@ -257,6 +264,46 @@ def invalid_rewrite_token() -> GCSError:
     # Guess: GCS's generic answer to a bad parameter value ("Invalid Value, invalid",
     # google-cloud-go#196). No captured answer for a bad token was found.
     return GCSError(400, "Invalid Value", "invalid")
+
+
+def upload_offset_gap(offset: int, persisted: int) -> GCSError:
+    """400: a resumable-upload chunk that starts past the bytes persisted so far."""
+    # Guess from memory of GCS answers (not found in the search index): "Invalid request.
+    # According to the Content-Range header, the upload offset is N byte(s), which exceeds
+    # already uploaded size of M byte(s)."
+    return GCSError(
+        400,
+        f"Invalid request.  According to the Content-Range header, the upload offset is "
+        f"{offset} byte(s), which exceeds already uploaded size of {persisted} byte(s).",
+        "invalid",
+    )
+
+
+def upload_total_changed(before: int, now: int) -> GCSError:
+    """400: a resumable-upload chunk that declares a different total size than before."""
+    # Guess: no captured answer; GCS refuses it, wording ours.
+    return GCSError(
+        400,
+        f"Invalid request. The total object size changed from {before} to {now} byte(s).",
+        "invalid",
+    )
+
+
+def upload_too_long(total: int, received: int) -> GCSError:
+    """400: a resumable upload that sent more bytes than its declared total."""
+    # Guess: no captured answer; wording ours.
+    return GCSError(
+        400,
+        f"Invalid request. The upload sent {received} byte(s), more than the declared "
+        f"total of {total} byte(s).",
+        "invalid",
+    )
+
+
+def bad_content_range(value: str) -> GCSError:
+    """400: a resumable-upload chunk whose Content-Range header does not parse or fit."""
+    # Guess: no captured answer; wording ours.
+    return GCSError(400, f"Invalid Content-Range header: {value!r}.", "invalid")
 
 
 # --- 403 ----------------------------------------------------------------------------------
