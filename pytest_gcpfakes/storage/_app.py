@@ -307,7 +307,7 @@ class StorageApp:
 
     def get_object(self, request: Request, bucket: str, name: str) -> Response:
         version = self.backend.get_object(bucket, name, request.int_param("generation"))
-        request.preconditions().check(version)
+        request.preconditions().check(version, read=True)
         return Response(200, self.object_resource(version))
 
     def delete_object(self, request: Request, bucket: str, name: str) -> Response:
@@ -520,7 +520,7 @@ class StorageApp:
 
     def _download(self, request: Request, bucket: str, name: str) -> Response:
         version = self.backend.get_object(bucket, name, request.int_param("generation"))
-        request.preconditions().check(version)
+        request.preconditions().check(version, read=True)
         headers = {
             "Content-Type": version.content_type,
             "ETag": _etag(version),
@@ -538,6 +538,7 @@ class StorageApp:
             return Response(200, version.data, headers)
         start, end = _parse_range(range_header, version.size)
         headers["Content-Range"] = f"bytes {start}-{end}/{version.size}"
+        # Slicing copies only the range asked for, never the whole object.
         return Response(206, version.data[start : end + 1], headers)
 
 

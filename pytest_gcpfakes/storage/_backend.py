@@ -34,13 +34,17 @@ class Preconditions:
     if_metageneration_match: int | None = None
     if_metageneration_not_match: int | None = None
 
-    def check(self, current: ObjectVersion | None) -> None:
-        """Raise 412 unless ``current`` (the live version, or ``None``) satisfies all of them."""
+    def check(self, current: ObjectVersion | None, *, read: bool = False) -> None:
+        """Raise unless ``current`` (the live version, or ``None``) satisfies all of them.
+
+        A failed ``*Match`` is 412. A failed ``*NotMatch`` is 304 on reads (metadata or media
+        GET) and 412 on writes, as HTTP's If-None-Match and GCS's request-preconditions page.
+        """
         generation = current.generation if current is not None else 0
         if self.if_generation_match is not None and generation != self.if_generation_match:
             raise _errors.precondition_failed()
         if self.if_generation_not_match is not None and generation == self.if_generation_not_match:
-            raise _errors.precondition_failed()
+            raise _errors.not_modified() if read else _errors.precondition_failed()
         if self.if_metageneration_match is not None or self.if_metageneration_not_match is not None:
             if current is None:
                 raise _errors.precondition_failed()
@@ -51,7 +55,7 @@ class Preconditions:
                 self.if_metageneration_not_match is not None
                 and mg == self.if_metageneration_not_match
             ):
-                raise _errors.precondition_failed()
+                raise _errors.not_modified() if read else _errors.precondition_failed()
 
 
 @dataclass(frozen=True)
@@ -369,6 +373,20 @@ class StorageBackend:
                 kept = bucket.noncurrent[name]
                 kept[kept.index(current)] = updated
         return updated
+
+    def replace_data(
+        self, bucket_name: str, name: str, data: bytes, *, generation: int | None = None
+    ) -> None:
+        """Swap the bytes of one version in place, keeping its hashes (damaged storage)."""
+        bucket = self.get_bucket(bucket_name)
+        with bucket.lock:
+            current = self.get_object(bucket_name, name, generation)
+            damaged = replace(current, data=data)
+            if bucket.live.get(name) is current:
+                bucket.live[name] = damaged
+            else:
+                kept = bucket.noncurrent[name]
+                kept[kept.index(current)] = damaged
 
     def list_objects(self, bucket_name: str, *, versions: bool = False) -> list[ObjectVersion]:
         """Return the objects of a bucket sorted by name (bytes order), then generation."""

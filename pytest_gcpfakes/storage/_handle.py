@@ -82,6 +82,17 @@ class FakeStorage:
             **fields,
         )
 
+    @_api_errors
+    def corrupt(
+        self, bucket: str, name: str, data: bytes, *, generation: int | None = None
+    ) -> None:
+        """Replace an object's stored bytes but keep its recorded MD5 and CRC32C.
+
+        Downloads then fail the client's checksum validation, as they would if GCS served
+        damaged data: use it to test how an application handles ``DataCorruption``.
+        """
+        self.backend.replace_data(bucket, name, bytes(data), generation=generation)
+
     # -- inspect -------------------------------------------------------------------------
 
     @property
