@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
-from pytest_gcpfakes.storage import _errors
+from pytest_gcpfakes.storage import _errors, _listing
 from pytest_gcpfakes.storage._backend import (
     Bucket,
     ObjectVersion,
@@ -86,6 +86,11 @@ class Request:
             return int(value)
         except ValueError:
             raise _errors.invalid_argument(f"Invalid value for {name}: {value}") from None
+
+    def bool_param(self, name: str) -> bool:
+        # The Python client sends booleans as "True"; the API documents "true".
+        value: str = self.query.get(name, "")
+        return value.lower() == "true"
 
     def preconditions(self) -> Preconditions:
         return Preconditions(
@@ -264,11 +269,14 @@ class StorageApp:
         if not project:
             raise _errors.required_parameter("project")
         buckets = self.backend.list_buckets(project, request.query.get("prefix", ""))
-        items, token = _page([b.name for b in buckets], request)
+        found = [_listing.Entry((b.name.encode(), 0), prefix=b.name) for b in buckets]
+        selected, token = _listing.page(
+            found, request.query.get("pageToken", ""), request.int_param("maxResults")
+        )
         by_name = {b.name: b for b in buckets}
         body: dict[str, Any] = {"kind": "storage#buckets"}
-        if items:
-            body["items"] = [self.bucket_resource(by_name[n]) for n in items]
+        if selected:
+            body["items"] = [self.bucket_resource(by_name[str(e.prefix)]) for e in selected]
         if token:
             body["nextPageToken"] = token
         return Response(200, body)
@@ -341,34 +349,29 @@ class StorageApp:
         return Response(200, self.object_resource(version))
 
     def list_objects(self, request: Request, bucket: str) -> Response:
-        versions = request.query.get("versions") == "true"
-        objects = self.backend.list_objects(bucket, versions=versions)
-        prefix = request.query.get("prefix", "")
-        delimiter = request.query.get("delimiter", "")
-        items: list[ObjectVersion] = []
-        prefixes: list[str] = []
-        for version in objects:
-            if not version.name.startswith(prefix):
-                continue
-            if delimiter:
-                cut = version.name.find(delimiter, len(prefix))
-                if cut >= 0:
-                    folded = version.name[: cut + len(delimiter)]
-                    if not prefixes or prefixes[-1] != folded:
-                        prefixes.append(folded)
-                    continue
-            items.append(version)
-        keys = [f"{v.name}\x00{v.generation}" for v in items]
-        page, token = _page(keys, request)
-        shown = set(page)
+        query = request.query
+        options = _listing.ListOptions(
+            prefix=query.get("prefix", ""),
+            delimiter=query.get("delimiter", ""),
+            include_trailing_delimiter=request.bool_param("includeTrailingDelimiter"),
+            start_offset=query.get("startOffset", ""),
+            end_offset=query.get("endOffset", ""),
+            match_glob=query.get("matchGlob", ""),
+        )
+        versions = self.backend.list_objects(bucket, versions=request.bool_param("versions"))
+        found = _listing.entries(versions, options)
+        selected, token = _listing.page(
+            found, query.get("pageToken", ""), request.int_param("maxResults")
+        )
         body: dict[str, Any] = {"kind": "storage#objects"}
-        selected = [v for v, k in zip(items, keys, strict=True) if k in shown]
-        if selected:
-            body["items"] = [self.object_resource(v) for v in selected]
-        if prefixes:
-            body["prefixes"] = prefixes
         if token:
             body["nextPageToken"] = token
+        prefixes = [e.prefix for e in selected if e.prefix is not None]
+        if prefixes:
+            body["prefixes"] = prefixes
+        items = [self.object_resource(e.version) for e in selected if e.version is not None]
+        if items:
+            body["items"] = items
         return Response(200, body)
 
     def object_resource(self, version: ObjectVersion) -> dict[str, Any]:
@@ -616,18 +619,6 @@ def _parse_range(header: str, size: int) -> tuple[int, int]:
             return 0, -1
         raise _errors.range_not_satisfiable()
     return start, end
-
-
-def _page(keys: list[str], request: Request) -> tuple[list[str], str]:
-    """Return the page of sorted ``keys`` selected by ``maxResults`` / ``pageToken``."""
-    size = request.int_param("maxResults") or 1000
-    token = request.query.get("pageToken", "")
-    start = 0
-    if token:
-        start = next((i for i, k in enumerate(keys) if k.encode() > token.encode()), len(keys))
-    page = keys[start : start + size]
-    more = start + size < len(keys)
-    return page, (page[-1] if more and page else "")
 
 
 def _rfc3339(moment: datetime) -> str:

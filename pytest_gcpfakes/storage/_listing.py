@@ -1,0 +1,174 @@
+"""Object and bucket listing as GCS does it: filters, prefix folding, opaque page tokens.
+
+Pure functions over already-sorted versions; the app feeds them the request's parameters.
+Rules from cloud.google.com/storage/docs/json_api/v1/objects/list and
+cloud.google.com/storage/docs/json_api/v1/objects/list#list-objects-and-prefixes-using-glob.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import functools
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pytest_gcpfakes.storage import _errors
+from pytest_gcpfakes.storage._backend import ObjectVersion
+
+#: GCS returns at most this many entries (items plus prefixes) per page, and this many when
+#: maxResults is not given ("maxResults ... or 1,000 items, whichever is smaller").
+MAX_PAGE = 1000
+
+# UTF-8 never contains the byte 0xFF, so this sorts after every name that starts with a
+# folded prefix: a page token at a prefix resumes after all of its members.
+_AFTER_PREFIX = b"\xff"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a listing: an object version, or a folded prefix."""
+
+    key: tuple[bytes, int]
+    version: ObjectVersion | None = None
+    prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class ListOptions:
+    """The objects.list query parameters that select entries."""
+
+    prefix: str = ""
+    delimiter: str = ""
+    include_trailing_delimiter: bool = False
+    start_offset: str = ""
+    end_offset: str = ""
+    match_glob: str = ""
+
+
+def entries(versions: Sequence[ObjectVersion], options: ListOptions) -> list[Entry]:
+    """Return the listing entries, in order, for versions sorted by (name bytes, generation)."""
+    matcher = glob_matcher(options.match_glob) if options.match_glob else None
+    start = options.start_offset.encode()
+    end = options.end_offset.encode()
+    delimiter = options.delimiter
+    found: list[Entry] = []
+    last_prefix: str | None = None
+    for version in versions:
+        name = version.name
+        raw = name.encode()
+        if not name.startswith(options.prefix) or raw < start or (end and raw >= end):
+            continue
+        if matcher is not None and not matcher(name):
+            continue
+        if delimiter:
+            cut = name.find(delimiter, len(options.prefix))
+            if cut >= 0:
+                folded = name[: cut + len(delimiter)]
+                if folded != last_prefix:
+                    last_prefix = folded
+                    found.append(Entry((folded.encode() + _AFTER_PREFIX, 0), prefix=folded))
+                # includeTrailingDelimiter: an object whose name ends with its one delimiter
+                # is listed as an item too, not only as a prefix.
+                if not (options.include_trailing_delimiter and folded == name):
+                    continue
+                found.insert(-1, Entry((raw, version.generation), version=version))
+                continue
+        found.append(Entry((raw, version.generation), version=version))
+    return found
+
+
+def page(
+    found: Sequence[Entry], token: str, max_results: int | None
+) -> tuple[list[Entry], str | None]:
+    """Return one page of ``found`` after ``token``, and the token of the next page."""
+    size = MAX_PAGE if not max_results or max_results > MAX_PAGE else max_results
+    if max_results is not None and max_results < 0:
+        raise _errors.invalid_argument(f"Invalid value for maxResults: {max_results}")
+    start = 0
+    if token:
+        after = decode_token(token)
+        start = bisect.bisect_right(found, after, key=lambda e: e.key)
+    selected = list(found[start : start + size])
+    more = start + size < len(found)
+    return selected, (encode_token(selected[-1].key) if more and selected else None)
+
+
+def encode_token(key: tuple[bytes, int]) -> str:
+    """Return an opaque, URL-safe page token that resumes after ``key``."""
+    raw = json.dumps([base64.b64encode(key[0]).decode(), key[1]]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str) -> tuple[bytes, int]:
+    """Return the key a page token resumes after; 400 for a token the fake never issued."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        name, generation = json.loads(raw)
+        return base64.b64decode(name), int(generation)
+    except (ValueError, TypeError, binascii.Error):
+        # Guess: GCS's generic bad-value answer; no captured answer for a bad token.
+        raise _errors.invalid_argument("Invalid Value") from None
+
+
+@functools.lru_cache(maxsize=128)
+def glob_matcher(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    """Compile a matchGlob pattern.
+
+    ``*`` matches within one level (no ``/``), ``**`` across levels, ``**/`` zero or more
+    whole levels, ``?`` one character other than ``/``, ``[abc]`` / ``[!abc]`` / ``[a-z]``
+    a character set, ``{a,b}`` alternatives, and ``\\`` escapes the next character.
+    """
+    return re.compile(_translate(pattern, 0, "")[0] + r"\Z", re.DOTALL).match
+
+
+def _translate(pattern: str, index: int, stop: str) -> tuple[str, int]:
+    """Translate ``pattern`` from ``index`` up to one of ``stop``; return regex and index."""
+    out: list[str] = []
+    while index < len(pattern):
+        char = pattern[index]
+        if char in stop:
+            return "".join(out), index
+        if char == "\\" and index + 1 < len(pattern):
+            out.append(re.escape(pattern[index + 1]))
+            index += 2
+        elif pattern.startswith("**/", index):
+            out.append("(?:.*/)?")
+            index += 3
+        elif pattern.startswith("**", index):
+            out.append(".*")
+            index += 2
+        elif char == "*":
+            out.append("[^/]*")
+            index += 1
+        elif char == "?":
+            out.append("[^/]")
+            index += 1
+        elif char == "[":
+            close = pattern.find("]", index + 2)
+            if close < 0:
+                raise _errors.invalid_argument(f"Invalid matchGlob: {pattern}")
+            body = pattern[index + 1 : close]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            index = close + 1
+        elif char == "{":
+            options: list[str] = []
+            index += 1
+            while True:
+                part, index = _translate(pattern, index, ",}")
+                options.append(part)
+                if index >= len(pattern):
+                    raise _errors.invalid_argument(f"Invalid matchGlob: {pattern}")
+                index += 1
+                if pattern[index - 1] == "}":
+                    break
+            out.append("(?:" + "|".join(options) + ")")
+        else:
+            out.append(re.escape(char))
+            index += 1
+    return "".join(out), index
