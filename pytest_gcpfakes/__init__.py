@@ -19,9 +19,16 @@ if TYPE_CHECKING:
         GCPFakesError,
     )
     from pytest_gcpfakes._fakes import GCPFakes
+    from pytest_gcpfakes.assertions import (
+        GCPUsage,
+        assert_no_cross_request_sharing,
+        assert_no_leaked_clients,
+        assert_no_use_after_close,
+    )
     from pytest_gcpfakes.pubsub._delivery import PublishedMessage
     from pytest_gcpfakes.pubsub._handle import FakePubSub, Outstanding, SubscriptionState
     from pytest_gcpfakes.storage._handle import FakeStorage
+    from pytest_gcpfakes.usage._requests import request_scope, track_wsgi
 
 __all__ = [
     "BlockedCallError",
@@ -33,12 +40,24 @@ __all__ = [
     "ForkedProcessError",
     "GCPFakes",
     "GCPFakesError",
+    "GCPUsage",
     "Outstanding",
     "PublishedMessage",
     "SubscriptionState",
+    "assert_no_cross_request_sharing",
+    "assert_no_leaked_clients",
+    "assert_no_use_after_close",
+    "request_scope",
+    "track_wsgi",
 ]
 
 _WHERE = {
+    "GCPUsage": "pytest_gcpfakes.assertions",
+    "assert_no_cross_request_sharing": "pytest_gcpfakes.assertions",
+    "assert_no_leaked_clients": "pytest_gcpfakes.assertions",
+    "assert_no_use_after_close": "pytest_gcpfakes.assertions",
+    "request_scope": "pytest_gcpfakes.usage._requests",
+    "track_wsgi": "pytest_gcpfakes.usage._requests",
     "BlockedCallError": "pytest_gcpfakes._errors",
     "Clock": "pytest_gcpfakes._clock",
     "Config": "pytest_gcpfakes._config",

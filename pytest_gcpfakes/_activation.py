@@ -215,7 +215,7 @@ class _PatchingLoader(importlib.abc.Loader):
 class _ImportWatcher(importlib.abc.MetaPathFinder):
     """Meta-path finder that only watches; the other finders still find the modules."""
 
-    def __init__(self, callbacks: dict[str, Callable[[ModuleType], None]]) -> None:
+    def __init__(self, callbacks: dict[str, list[Callable[[ModuleType], None]]]) -> None:
         self.callbacks = callbacks
 
     def find_spec(
@@ -224,8 +224,8 @@ class _ImportWatcher(importlib.abc.MetaPathFinder):
         path: Sequence[str] | None,
         target: ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
-        callback = self.callbacks.get(fullname)
-        if callback is None:
+        callbacks = self.callbacks.get(fullname)
+        if callbacks is None:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -237,7 +237,7 @@ class _ImportWatcher(importlib.abc.MetaPathFinder):
             return None
         if spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        spec.loader = _PatchingLoader(spec.loader, callback)
+        spec.loader = _PatchingLoader(spec.loader, functools.partial(_run_callbacks, callbacks))
         return spec
 
 
@@ -447,23 +447,55 @@ def _copy_options(options: Any) -> Any:
     return copy.copy(options)
 
 
+def _usage(function: str) -> Callable[[ModuleType], None]:
+    """A patch from ``pytest_gcpfakes.usage`` (imported only when its module is)."""
+
+    def patch(module: ModuleType) -> None:
+        from pytest_gcpfakes.usage import _instrument, _requests
+
+        target = getattr(_instrument, function, None) or getattr(_requests, function)
+        target(module, _state.patches.replace)
+
+    return patch
+
+
 _PUBSUB_GAPIC = "google.pubsub_v1.services"
-_CALLBACKS: dict[str, Callable[[ModuleType], None]] = {
-    "grpc": _patch_grpc,
-    "requests": _patch_requests,
-    f"{_PUBSUB_GAPIC}.publisher.client": _gapic_registry_patch("publisher", "PublisherTransport"),
-    f"{_PUBSUB_GAPIC}.subscriber.client": _gapic_registry_patch(
-        "subscriber", "SubscriberTransport"
-    ),
-    f"{_PUBSUB_GAPIC}.schema_service.client": _gapic_registry_patch(
-        "schema_service", "SchemaServiceTransport"
-    ),
-    "google.cloud.pubsub_v1.publisher.client": _patch_publisher,
-    "google.cloud.pubsub_v1.subscriber.client": _patch_subscriber,
-    "google.cloud.storage.client": _patch_storage_client,
-    "google.cloud.storage._bucket_metadata_cache": _patch_bucket_metadata_cache,
-    "google.cloud.storage.transfer_manager": _patch_transfer_manager,
+# Per module, the patches in the order they apply: interception first, then the usage
+# recorder's wrappers, which must be the outermost layer user code calls.
+_CALLBACKS: dict[str, list[Callable[[ModuleType], None]]] = {
+    "threading": [_usage("patch_threading")],
+    "concurrent.futures.thread": [_usage("patch_executor")],
+    "flask.ctx": [_usage("patch_flask")],
+    "grpc": [_patch_grpc],
+    "requests": [_patch_requests],
+    f"{_PUBSUB_GAPIC}.publisher.client": [
+        _gapic_registry_patch("publisher", "PublisherTransport"),
+        _usage("patch_module"),
+    ],
+    f"{_PUBSUB_GAPIC}.subscriber.client": [
+        _gapic_registry_patch("subscriber", "SubscriberTransport"),
+        _usage("patch_module"),
+    ],
+    f"{_PUBSUB_GAPIC}.schema_service.client": [
+        _gapic_registry_patch("schema_service", "SchemaServiceTransport"),
+        _usage("patch_module"),
+    ],
+    "google.cloud.pubsub_v1.publisher.client": [_patch_publisher, _usage("patch_module")],
+    "google.cloud.pubsub_v1.subscriber.client": [_patch_subscriber, _usage("patch_module")],
+    "google.cloud.pubsub_v1.publisher.futures": [_usage("patch_module")],
+    "google.cloud.pubsub_v1.subscriber.futures": [_usage("patch_module")],
+    "google.cloud.storage.client": [_patch_storage_client, _usage("patch_module")],
+    "google.cloud.storage.bucket": [_usage("patch_module")],
+    "google.cloud.storage.blob": [_usage("patch_module")],
+    "google.cloud.storage.batch": [_usage("patch_module")],
+    "google.cloud.storage._bucket_metadata_cache": [_patch_bucket_metadata_cache],
+    "google.cloud.storage.transfer_manager": [_patch_transfer_manager],
 }
+
+
+def _run_callbacks(callbacks: list[Callable[[ModuleType], None]], module: ModuleType) -> None:
+    for callback in callbacks:
+        callback(module)
 
 
 class _State:
@@ -485,10 +517,10 @@ def install() -> None:
             return
         _state.watcher = _ImportWatcher(_CALLBACKS)
         sys.meta_path.insert(0, _state.watcher)
-        for name, callback in _CALLBACKS.items():
+        for name, callbacks in _CALLBACKS.items():
             module = sys.modules.get(name)
             if module is not None:
-                callback(module)
+                _run_callbacks(callbacks, module)
 
 
 def uninstall() -> None:

@@ -27,10 +27,14 @@ class Config:
         publish_immediately: commit each ``PublisherClient.publish()`` at once instead of
             after the library's batch timer (``BatchSettings.max_latency``, 10 ms by default),
             so ``future.result()`` returns sooner. Batching is then one message per request.
+        check: lifecycle checks run at the end of every test using the fakes: any of
+            ``"sharing"``, ``"leaks"``, ``"use_after_close"``; a failure is an error of
+            that test.
     """
 
     project: str | None = None
     publish_immediately: bool = False
+    check: tuple[str, ...] = ()
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Config))
@@ -40,7 +44,9 @@ _FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Config)}
 FIELD_HELP = {
     "project": "Project id of the fakes (default: $GOOGLE_CLOUD_PROJECT, else test-project).",
     "publish_immediately": "Commit each publish() at once instead of after the batch timer.",
+    "check": "Checks run after each test using the fakes: sharing, leaks, use_after_close.",
 }
+_CHECKS = ("sharing", "leaks", "use_after_close")
 
 
 def build_config(options: Mapping[str, Any], *, where: str = "gcpfakes") -> Config:
@@ -52,8 +58,19 @@ def build_config(options: Mapping[str, Any], *, where: str = "gcpfakes") -> Conf
             f"{', '.join(repr(u) for u in unknown)}; valid options are "
             f"{', '.join(FIELD_NAMES)}."
         )
+    options = dict(options)
+    if isinstance(options.get("check"), str):
+        options["check"] = (options["check"],)
+    elif isinstance(options.get("check"), list):
+        options["check"] = tuple(options["check"])
     for name, value in options.items():
         _check_type(name, value, where)
+    unknown_checks = [c for c in options.get("check", ()) if c not in _CHECKS]
+    if unknown_checks:
+        raise TypeError(
+            f"{where} option check= got unknown check {unknown_checks[0]!r}; checks are "
+            f"{', '.join(repr(c) for c in _CHECKS)}."
+        )
     return Config(**options)
 
 
@@ -77,6 +94,8 @@ def parse_ini_value(name: str, raw: str) -> Any:
         if lowered in ("0", "false", "no", "off"):
             return False
         raise TypeError(f"gcpfakes_{name} must be true or false, not {raw!r}.")
+    if kind == "tuple[str, ...]":
+        return tuple(part for part in raw.replace(",", " ").split() if part)
     return raw.strip()
 
 
@@ -92,6 +111,7 @@ def _check_type(name: str, value: Any, where: str) -> None:
     ok = {
         "bool": isinstance(value, bool),
         "str | None": value is None or isinstance(value, str),
+        "tuple[str, ...]": isinstance(value, tuple) and all(isinstance(v, str) for v in value),
     }.get(str(kind), True)
     if not ok:
         raise TypeError(f"{where} option {name}= takes {kind}, not {type(value).__name__}.")

@@ -60,6 +60,9 @@ class GCPFakes:
         if self._entered:
             raise RuntimeError("This GCPFakes is already active; create a new GCPFakes() instead.")
         _activation.install()
+        from pytest_gcpfakes.usage._recorder import recorder
+
+        recorder.begin()  # each GCPFakes (each test) records from a clean slate
         self._entered = True
         for service in self._services:
             self.start(service)
@@ -104,6 +107,12 @@ class GCPFakes:
         from pytest_gcpfakes.storage._handle import FakeStorage
 
         return FakeStorage(self)
+
+    def usage(self) -> Any:
+        """What the usage recorder saw since this GCPFakes was entered (a ``Recording``)."""
+        from pytest_gcpfakes.usage._recorder import recorder
+
+        return recorder.recording()
 
     # -- access --------------------------------------------------------------------------
 

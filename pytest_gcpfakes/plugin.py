@@ -12,6 +12,7 @@ from pytest_gcpfakes._config import FIELD_HELP, FIELD_NAMES, Config, merge, pars
 from pytest_gcpfakes._fakes import GCPFakes
 
 if TYPE_CHECKING:
+    from pytest_gcpfakes.assertions import GCPUsage
     from pytest_gcpfakes.pubsub._handle import FakePubSub
     from pytest_gcpfakes.storage._handle import FakeStorage
 
@@ -22,7 +23,16 @@ _activation.install()
 _SERVICE_FIXTURES = {"fake_pubsub": "pubsub", "fake_storage": "storage"}
 
 
+_SUMMARY_KEY = pytest.StashKey[list[tuple[str, list[str]]]]()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("gcpfakes").addoption(
+        "--gcpfakes-summary",
+        action="store_true",
+        default=False,
+        help="Show which clients each test using the GCP fakes touched (also with -v).",
+    )
     parser.addini(
         "gcpfakes_intercept",
         "Fake GCP clients in this run (false: leave them alone, e.g. for integration tests).",
@@ -86,9 +96,54 @@ def gcpfakes(request: pytest.FixtureRequest) -> Iterator[GCPFakes]:
             "GCP client interception is off (gcpfakes_intercept = false); set it to true "
             "to use the gcpfakes fixtures."
         )
+    from pytest_gcpfakes.assertions import GCPUsage
+
     requested = [s for f, s in _SERVICE_FIXTURES.items() if f in request.fixturenames]
     with GCPFakes(_config_for(request), services=requested or _activation.SERVICES) as fakes:
         yield fakes
+        usage = GCPUsage(fakes.usage())
+        _remember_summary(request, usage)
+        usage.check(fakes.config.check)
+
+
+@pytest.fixture
+def gcp_usage(gcpfakes: GCPFakes) -> GCPUsage:
+    """What this test recorded: ``.clients``, ``.requests``, ``.uses``, the assertions."""
+    from pytest_gcpfakes.assertions import GCPUsage
+
+    return GCPUsage()
+
+
+def _remember_summary(request: pytest.FixtureRequest, usage: GCPUsage) -> None:
+    config = request.config
+    if not (config.getoption("gcpfakes_summary") or config.getoption("verbose") > 0):
+        return
+    from pytest_gcpfakes.usage import _analysis, _report
+
+    rec = usage.recording
+    if not rec.clients:
+        return
+    failures, near = _analysis.find_sharing(rec)
+    findings = [
+        *failures,
+        *near,
+        *_analysis.find_leaks(rec),
+        *_analysis.find_use_after_close(rec),
+    ]
+    config.stash.setdefault(_SUMMARY_KEY, []).append(
+        (request.node.nodeid, _report.summary_lines(rec, findings))
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    entries = config.stash.get(_SUMMARY_KEY, [])
+    if not entries:
+        return
+    terminalreporter.section("gcpfakes: GCP clients per test")
+    for nodeid, lines in entries:
+        terminalreporter.write_line(nodeid)
+        for line in lines:
+            terminalreporter.write_line(f"  {line}")
 
 
 @pytest.fixture

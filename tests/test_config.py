@@ -23,7 +23,7 @@ def test_unknown_option_is_a_type_error_listing_valid_options() -> None:
         build_config({"projekt": "p"}, where="@pytest.mark.gcpfakes")
     assert str(caught.value) == (
         "@pytest.mark.gcpfakes got unknown option 'projekt'; valid options are "
-        "project, publish_immediately."
+        "project, publish_immediately, check."
     )
 
 
@@ -144,7 +144,7 @@ def test_bad_marker_option_errors_the_test_with_one_sentence(pytester: pytest.Py
     result.stdout.fnmatch_lines(
         [
             "E*TypeError: @pytest.mark.gcpfakes got unknown option 'publish_immediatly'; "
-            "valid options are project, publish_immediately.",
+            "valid options are project, publish_immediately, check.",
             "E*TypeError: @pytest.mark.gcpfakes takes keyword options only, e.g. "
             "@pytest.mark.gcpfakes(publish_immediately=True).",
         ]
@@ -158,4 +158,25 @@ def test_bad_ini_boolean_is_reported(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         ["E*TypeError: gcpfakes_publish_immediately must be true or false, not 'maybe'."]
+    )
+
+
+def test_check_option_takes_known_check_names() -> None:
+    assert build_config({"check": "sharing"}).check == ("sharing",)
+    assert build_config({"check": ["sharing", "leaks"]}).check == ("sharing", "leaks")
+    with pytest.raises(TypeError) as caught:
+        build_config({"check": ("sharing", "leakz")}, where="@pytest.mark.gcpfakes")
+    assert str(caught.value) == (
+        "@pytest.mark.gcpfakes option check= got unknown check 'leakz'; checks are "
+        "'sharing', 'leaks', 'use_after_close'."
+    )
+
+
+def test_ini_check_option_is_split_on_spaces_and_commas() -> None:
+    from pytest_gcpfakes._config import parse_ini_value
+
+    assert parse_ini_value("check", "sharing, leaks use_after_close") == (
+        "sharing",
+        "leaks",
+        "use_after_close",
     )

@@ -1,0 +1,256 @@
+"""The recorder: which clients exist, which requests ran, and every use of a client.
+
+Process-wide, because clients outlive tests (a module-level client is created once, at
+import). Uses and requests are kept per *session* (one test, or one ``GCPFakes`` block):
+``begin()`` starts a clean one and ``recording()`` returns what it saw, so each test's
+checks look only at that test.
+
+A use is stored as a tuple and turned into a ``Use`` only when a recording is read: the
+hot path must stay within a few microseconds per call.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import threading
+import weakref
+from types import FrameType
+from typing import Any
+
+from pytest_gcpfakes._clock import logical_now
+from pytest_gcpfakes.usage._model import CallSite, ClientInfo, Recording, RequestInfo, Use
+
+_SERIAL_ATTR = "_gcpfakes_client_serial"
+
+# Frames in these folders are the libraries, not the user's code.
+_LIBRARY_MARKERS = tuple(
+    f"{os.sep}{name}{os.sep}"
+    for name in ("google", "pytest_gcpfakes", "flask", "werkzeug", "grpc", "proto", "requests")
+)
+_library_cache: dict[str, bool] = {}
+
+
+def is_library_file(filename: str) -> bool:
+    """Whether ``filename`` belongs to a client library, Flask or this plugin (memoised)."""
+    known = _library_cache.get(filename)
+    if known is None:
+        known = any(marker in filename for marker in _LIBRARY_MARKERS) or filename.startswith(
+            "<frozen"
+        )
+        _library_cache[filename] = known
+    return known
+
+
+_LIBRARY_CALLERS = tuple(f"{os.sep}{name}{os.sep}" for name in ("google", "pytest_gcpfakes"))
+_caller_cache: dict[str, bool] = {}
+
+
+def is_library_caller(filename: str) -> bool:
+    """Whether a call made from ``filename`` is the client library calling itself."""
+    known = _caller_cache.get(filename)
+    if known is None:
+        known = any(marker in filename for marker in _LIBRARY_CALLERS)
+        _caller_cache[filename] = known
+    return known
+
+
+def user_site(frame: FrameType | None) -> CallSite:
+    """Return the first frame, from ``frame`` outwards, that is the user's code."""
+    first = frame
+    while frame is not None:
+        code = frame.f_code
+        if not is_library_file(code.co_filename):
+            return CallSite(code.co_filename, frame.f_lineno, code.co_name)
+        frame = frame.f_back
+    if first is not None:
+        return CallSite(first.f_code.co_filename, first.f_lineno, first.f_code.co_name)
+    return CallSite("<unknown>", 0, "<unknown>")
+
+
+class Recorder:
+    """Clients since the plugin loaded; requests and uses of the current session."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._client_serials = itertools.count(1)
+        self._request_serials = itertools.count(1)
+        self._clients: dict[int, ClientInfo] = {}
+        self._types: dict[int, type] = {}
+        self._objects: dict[int, weakref.ref[Any]] = {}
+        self._requests: dict[int, RequestInfo] = {}
+        # (client, method, thread, ident, request, pid, filename, lineno, function, seq)
+        self._uses: list[tuple[Any, ...]] = []
+        self._session_start = 0
+        self._local = threading.local()
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start a clean session: forget the previous session's uses and requests."""
+        with self._lock:
+            self._session_start = logical_now()
+            self._uses = []
+            self._requests = {
+                serial: info for serial, info in self._requests.items() if info.end_seq is None
+            }
+
+    def recording(self) -> Recording:
+        """Return what this session saw: its requests and uses, and the clients involved."""
+        with self._lock:
+            raw_uses = list(self._uses)
+            requests = dict(self._requests)
+            clients = dict(self._clients)
+            start = self._session_start
+        uses = tuple(
+            Use(c, m, t, i, r, p, CallSite(f, ln, fn), s)
+            for (c, m, t, i, r, p, f, ln, fn, s) in raw_uses
+        )
+        used = {u.client for u in uses}
+        involved = tuple(
+            info
+            for serial, info in sorted(clients.items())
+            if serial in used or info.created_seq >= start
+        )
+        return Recording(
+            clients=involved,
+            requests=tuple(info for _, info in sorted(requests.items())),
+            uses=uses,
+        )
+
+    # -- clients -------------------------------------------------------------------------
+
+    def serial_of(self, client: Any) -> int | None:
+        """Return the serial stamped on a client object, or ``None``."""
+        serial: int | None = getattr(client, "__dict__", {}).get(_SERIAL_ATTR)
+        return serial
+
+    def client_type(self, serial: int) -> type | None:
+        """Return the class of a recorded client."""
+        return self._types.get(serial)
+
+    def new_client(self, client: Any, class_name: str, frame: FrameType | None) -> int:
+        """Record a client object's creation (once: nested ``__init__`` calls are ignored)."""
+        existing = self.serial_of(client)
+        if existing is not None:
+            return existing
+        serial = next(self._client_serials)
+        client.__dict__[_SERIAL_ATTR] = serial
+        thread = threading.current_thread()
+        info = ClientInfo(
+            serial=serial,
+            class_name=class_name,
+            created_at=user_site(frame),
+            created_thread=thread.name,
+            created_thread_ident=thread.ident or 0,
+            created_request=current_request(),
+            pid=os.getpid(),
+            created_seq=logical_now(),
+        )
+        with self._lock:
+            self._clients[serial] = info
+            self._types[serial] = type(client)
+        return serial
+
+    def closed(self, serial: int, frame: FrameType | None) -> None:
+        """Record that a client was closed (the first close counts)."""
+        with self._lock:
+            info = self._clients.get(serial)
+            if info is None or info.closed_seq is not None:
+                return
+            self._clients[serial] = ClientInfo(
+                **{
+                    **info.__dict__,
+                    "closed_seq": logical_now(),
+                    "closed_at": user_site(frame),
+                }
+            )
+
+    # -- uses ----------------------------------------------------------------------------
+
+    def use(self, serial: int, method: str, frame: FrameType) -> None:
+        """Record one use of client ``serial`` made from ``frame`` (the caller's)."""
+        thread = threading.current_thread()
+        code = frame.f_code
+        self._uses.append(
+            (
+                serial,
+                method,
+                thread.name,
+                thread.ident,
+                current_request(),
+                os.getpid(),
+                code.co_filename,
+                frame.f_lineno,
+                code.co_name,
+                logical_now(),
+            )
+        )
+
+    # -- requests ------------------------------------------------------------------------
+
+    def start_request(self, method: str, path: str) -> int:
+        """Record the start of a request in the current thread and make it current."""
+        serial = next(self._request_serials)
+        thread = threading.current_thread()
+        info = RequestInfo(
+            serial=serial,
+            method=method,
+            path=path,
+            thread=thread.name,
+            thread_ident=thread.ident or 0,
+            pid=os.getpid(),
+            start_seq=logical_now(),
+        )
+        with self._lock:
+            self._requests[serial] = info
+        _stack().append(serial)
+        return serial
+
+    def end_request(self, serial: int) -> None:
+        """Record the end of a request and stop it being current in this thread."""
+        stack = _stack()
+        if serial in stack:
+            stack.remove(serial)
+        with self._lock:
+            info = self._requests.get(serial)
+            if info is not None and info.end_seq is None:
+                self._requests[serial] = RequestInfo(**{**info.__dict__, "end_seq": logical_now()})
+
+
+# -- the current request of a thread or task -----------------------------------------------
+
+_local = threading.local()
+
+
+def _stack() -> list[int]:
+    stack: list[int] | None = getattr(_local, "stack", None)
+    if stack is None:
+        stack = _local.stack = []
+    return stack
+
+
+def current_request() -> int | None:
+    """The request the current code runs for: the innermost one in this thread, else the
+    one its task was handed from (a thread or executor task started inside a request)."""
+    stack: list[int] | None = getattr(_local, "stack", None)
+    if stack:
+        return stack[-1]
+    inherited: int | None = getattr(_local, "inherited", None)
+    return inherited
+
+
+def set_inherited(request: int | None) -> int | None:
+    """Make ``request`` the inherited request of this thread's current task; return the old."""
+    old: int | None = getattr(_local, "inherited", None)
+    _local.inherited = request
+    return old
+
+
+recorder = Recorder()
+
+
+def caller_frame(depth: int = 2) -> FrameType:
+    """The frame ``depth`` levels up from the caller of this function."""
+    return sys._getframe(depth)
