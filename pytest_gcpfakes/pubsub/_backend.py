@@ -110,8 +110,22 @@ class PubSubBackend:
         if registry is None:
             from pytest_gcpfakes.pubsub._schemas import SchemaRegistry
 
-            registry = self.__dict__.setdefault("_schemas", SchemaRegistry(self.clock))
+            registry = SchemaRegistry(self.clock)
+            registry.on_schema_deleted(self._schema_deleted)
+            registry = self.__dict__.setdefault("_schemas", registry)
         return registry
+
+    def _schema_deleted(self, schema: str) -> None:
+        """Point the topics that used a deleted schema at ``_deleted-schema_``, as GCP does."""
+        from pytest_gcpfakes.pubsub._schemas import DELETED_SCHEMA
+
+        for topic in list(self.topics.values()):
+            with topic.lock:
+                settings = topic.schema_settings
+                if settings is not None and settings.schema.split("@", 1)[0] == schema:
+                    config = types.Topic(topic.config)
+                    config.schema_settings.schema = DELETED_SCHEMA
+                    topic.reconfigure(config)
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -164,6 +178,8 @@ class PubSubBackend:
 
     def rpc_create_topic(self, request: types.Topic, timeout: float | None) -> types.Topic:
         _validation.parse_topic_path(request.name)
+        if "schema_settings" in request:
+            self.schemas.check_topic_schema_settings(request.schema_settings)
         if request.labels:
             _validation.validate_labels(request.labels)
         if "message_retention_duration" in request:
@@ -200,6 +216,8 @@ class PubSubBackend:
                 _copy_field(request.topic, updated, path)
             if updated.labels:
                 _validation.validate_labels(updated.labels)
+            if "schema_settings" in paths and "schema_settings" in updated:
+                self.schemas.check_topic_schema_settings(updated.schema_settings)
             topic.reconfigure(updated)
         return types.Topic(updated)
 
@@ -264,8 +282,9 @@ class PubSubBackend:
         _validation.validate_publish_request(messages, request_size or raw.ByteSize())
         topic = self._topic(raw.topic)
         if topic.schema_settings is not None:
-            for data, _, _ in messages:
-                self.schemas.check_message(topic.schema_settings, data)
+            # The service validates each message and adds attributes naming the schema.
+            for data, attributes, _ in messages:
+                attributes.update(self.schemas.validated_attributes(topic.schema_settings, data))
         now = self.clock.now()
         thread = threading.current_thread().name
         with topic.lock:
@@ -293,7 +312,8 @@ class PubSubBackend:
         # Built as a raw protobuf and wrapped: the proto-plus constructor costs more than
         # the whole publish.
         raw_response = _PUBLISH_RESPONSE_PB(message_ids=[m.message_id for m in stored])
-        return types.PublishResponse.wrap(raw_response)
+        response: types.PublishResponse = types.PublishResponse.wrap(raw_response)
+        return response
 
     def _forward(self, letters: list[DeadLetter]) -> None:
         """Publish messages to their dead-letter topics (no subscription lock held)."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from pytest_gcpfakes.usage._recorder import is_library_caller, recorder
+from pytest_gcpfakes.usage._recorder import TASK_CODES, is_library_caller, recorder, task_site
 
 _CLIENT_ATTR = "_gcpfakes_client_serial"
 _FUTURE_ATTR = "_gcpfakes_future_client"
@@ -168,12 +168,19 @@ def _use_wrapper(original: Callable[..., Any], qualified: str, spec: Spec, name:
     @functools.wraps(original)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         frame = sys._getframe(1)
-        if _guard.depth or is_library_caller(frame.f_code.co_filename):
+        code = frame.f_code
+        if code in TASK_CODES:  # executor.submit(client.method, ...): used at the submit
+            site = task_site() or (code.co_filename, frame.f_lineno, code.co_name)
+        elif _guard.depth or is_library_caller(code.co_filename):
+            return original(self, *args, **kwargs)
+        else:
+            site = (code.co_filename, frame.f_lineno, code.co_name)
+        if _guard.depth:
             return original(self, *args, **kwargs)
         serial = owner(self)
         if serial is None:
             return original(self, *args, **kwargs)
-        recorder.use(serial, qualified, frame)
+        recorder.use(serial, qualified, site)
         _guard.depth += 1
         try:
             result = original(self, *args, **kwargs)

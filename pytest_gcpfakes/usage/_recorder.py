@@ -169,10 +169,9 @@ class Recorder:
 
     # -- uses ----------------------------------------------------------------------------
 
-    def use(self, serial: int, method: str, frame: FrameType) -> None:
-        """Record one use of client ``serial`` made from ``frame`` (the caller's)."""
+    def use(self, serial: int, method: str, site: tuple[str, int, str]) -> None:
+        """Record one use of client ``serial`` made at ``site`` (filename, line, function)."""
         thread = threading.current_thread()
-        code = frame.f_code
         self._uses.append(
             (
                 serial,
@@ -181,9 +180,7 @@ class Recorder:
                 thread.ident,
                 current_request(),
                 os.getpid(),
-                code.co_filename,
-                frame.f_lineno,
-                code.co_name,
+                *site,
                 logical_now(),
             )
         )
@@ -239,6 +236,24 @@ def current_request() -> int | None:
         return stack[-1]
     inherited: int | None = getattr(_local, "inherited", None)
     return inherited
+
+
+# Code objects of the task wrappers around executor submissions: a client method called
+# directly by one (``executor.submit(client.get_topic, …)``) is a use made at the submit.
+TASK_CODES: set[Any] = set()
+
+
+def set_task_site(site: tuple[str, int, str] | None) -> tuple[str, int, str] | None:
+    """Set where the current executor task was submitted; return the previous value."""
+    old: tuple[str, int, str] | None = getattr(_local, "task_site", None)
+    _local.task_site = site
+    return old
+
+
+def task_site() -> tuple[str, int, str] | None:
+    """Where the current executor task was submitted, if this code runs in one."""
+    site: tuple[str, int, str] | None = getattr(_local, "task_site", None)
+    return site
 
 
 def set_inherited(request: int | None) -> int | None:

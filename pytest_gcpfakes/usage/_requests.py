@@ -22,13 +22,15 @@ import functools
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from pytest_gcpfakes.usage._recorder import (
+    TASK_CODES,
     current_request,
     is_library_caller,
     recorder,
     set_inherited,
+    set_task_site,
 )
 
 _REQUEST_ATTR = "_gcpfakes_request"
@@ -140,17 +142,22 @@ def patch_executor(module: ModuleType, replace: Callable[[Any, str, Any], None])
 
     @functools.wraps(original_submit)
     def submit(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        caller = sys._getframe(1).f_code.co_filename
-        request = None if is_library_caller(caller) else current_request()
+        caller = sys._getframe(1)
+        filename = caller.f_code.co_filename
+        request = None if is_library_caller(filename) else current_request()
+        site = (filename, caller.f_lineno, caller.f_code.co_name)
 
         @functools.wraps(fn)
         def task(*task_args: Any, **task_kwargs: Any) -> Any:
             previous = set_inherited(request)
+            previous_site = set_task_site(site)
             try:
                 return fn(*task_args, **task_kwargs)
             finally:
                 set_inherited(previous)
+                set_task_site(previous_site)
 
+        TASK_CODES.add(cast(Any, task).__code__)
         return original_submit(self, task, *args, **kwargs)
 
     replace(executor_cls, "submit", submit)
