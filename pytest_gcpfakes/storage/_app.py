@@ -56,6 +56,15 @@ _WRITABLE = {
     "metadata": "metadata",
 }
 
+# What objects.update (PUT) resets a writable field to when the body leaves it out.
+_CLEARED_BY_UPDATE: dict[str, Any] = {
+    "content_encoding": None,
+    "content_disposition": None,
+    "content_language": None,
+    "cache_control": None,
+    "metadata": {},
+}
+
 
 class Request:
     """The parts of a WSGI request the JSON API needs."""
@@ -326,25 +335,21 @@ class StorageApp:
 
     def patch_object(self, request: Request, bucket: str, name: str) -> Response:
         body = request.json()
+        replace_all = request.method == "PUT"
         changes: dict[str, Any] = {}
         for key, attr in _WRITABLE.items():
             if key in body:
                 changes[attr] = body[key]
-        if "metadata" in changes and request.method == "PATCH":
-            current = self.backend.get_object(bucket, name, request.int_param("generation"))
-            merged = dict(current.metadata)
-            for key, value in (changes["metadata"] or {}).items():
-                if value is None:
-                    merged.pop(key, None)
-                else:
-                    merged[key] = str(value)
-            changes["metadata"] = merged
+            elif replace_all and attr in _CLEARED_BY_UPDATE:
+                # objects.update replaces the writable metadata: what is left out is cleared.
+                changes[attr] = _CLEARED_BY_UPDATE[attr]
         version = self.backend.patch_object(
             bucket,
             name,
             changes,
             generation=request.int_param("generation"),
             preconditions=request.preconditions(),
+            merge_metadata=not replace_all,
         )
         return Response(200, self.object_resource(version))
 

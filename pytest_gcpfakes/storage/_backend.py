@@ -355,12 +355,27 @@ class StorageBackend:
         *,
         generation: int | None = None,
         preconditions: Preconditions = Preconditions(),
+        merge_metadata: bool = False,
     ) -> ObjectVersion:
-        """Change metadata of the live version; bumps metageneration."""
+        """Change metadata of the live version; bumps metageneration.
+
+        With ``merge_metadata`` (objects.patch), ``changes["metadata"]`` adds and replaces
+        keys, and a ``None`` value deletes one; otherwise it replaces the whole mapping.
+        Everything happens under the bucket lock, so concurrent patches lose no key.
+        """
         bucket = self.get_bucket(bucket_name)
         with bucket.lock:
             current = self.get_object(bucket_name, name, generation)
             preconditions.check(current)
+            changes = dict(changes)
+            if "metadata" in changes:
+                merged = dict(current.metadata) if merge_metadata else {}
+                for key, value in (changes["metadata"] or {}).items():
+                    if value is None:
+                        merged.pop(key, None)
+                    else:
+                        merged[key] = str(value)
+                changes["metadata"] = merged
             updated = replace(
                 current,
                 metageneration=current.metageneration + 1,
