@@ -1,0 +1,151 @@
+"""Automatic checks (``check=`` / ``gcpfakes_check``) and the terminal summary, via pytester."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("clean_env")
+
+APP = """
+import threading
+from flask import Flask
+from google.cloud import pubsub_v1
+
+publisher = pubsub_v1.PublisherClient()
+app = Flask(__name__)
+barrier = threading.Barrier(2)
+TOPIC = "projects/test-project/topics/orders"
+
+@app.get("/orders")
+def orders():
+    publisher.get_topic(topic=TOPIC)
+    barrier.wait(30)
+    publisher.get_topic(topic=TOPIC)
+    return "ok"
+
+def two_at_once():
+    def one():
+        app.test_client().get("/orders")
+    threads = [threading.Thread(target=one, name=f"request-{i}") for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+"""
+
+TEST = """
+import pytest
+from app import two_at_once
+
+{marker}
+def test_orders(fake_pubsub):
+    fake_pubsub.create_topic("orders")
+    two_at_once()
+"""
+
+
+def test_check_marker_turns_a_shared_client_into_an_error_of_the_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(app=APP)
+    pytester.makepyfile(test_app=TEST.format(marker='@pytest.mark.gcpfakes(check="sharing")'))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_orders*",
+            "E*AssertionError: 1 client was in use by concurrent requests.",
+            "E*PublisherClient #1, created at app.py:5 in 'MainThread' (outside any request),"
+            " used by:",
+            "E*- GET /orders  thread='request-?'  at app.py:12  at once with 1 other",
+            "E*- GET /orders  thread='request-?'  at app.py:12  at once with 1 other",
+            "E*summary: shared-client PublisherClient app.py:5",
+            "E*Hint: create the client per request on flask.g and close it in teardown_appcontext*",
+            "E*Docs: https://pytest-gcpfakes.readthedocs.io/en/latest/assertions.html#sharing",
+        ]
+    )
+
+
+def test_without_the_check_option_the_same_test_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app=APP)
+    pytester.makepyfile(test_app=TEST.format(marker=""))
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_ini_check_option_applies_to_every_test(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ngcpfakes_check = sharing leaks\n")
+    pytester.makepyfile(app=APP)
+    pytester.makepyfile(test_app=TEST.format(marker=""))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["E*AssertionError: 1 client was in use by concurrent requests."])
+
+
+def test_marker_check_overrides_the_ini_check(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ngcpfakes_check = sharing\n")
+    pytester.makepyfile(app=APP)
+    pytester.makepyfile(test_app=TEST.format(marker="@pytest.mark.gcpfakes(check=())"))
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_summary_lists_each_client_with_its_verdict(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app=APP)
+    pytester.makepyfile(test_app=TEST.format(marker=""))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--gcpfakes-summary")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*gcpfakes: GCP clients per test*",
+            "test_app.py::test_orders",
+            "  PublisherClient #1  created at app.py:5  2 requests  threads 'request-?',"
+            " 'request-?'  shared",
+        ]
+    )
+
+
+def test_summary_is_off_by_default(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app=APP)
+    pytester.makepyfile(test_app=TEST.format(marker=""))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert "GCP clients per test" not in result.stdout.str()
+
+
+def test_gcp_usage_fixture_exposes_the_recording_and_json(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app=APP)
+    pytester.makepyfile(
+        test_app="""
+        import json
+        from app import two_at_once
+
+        def test_orders(fake_pubsub, gcp_usage):
+            fake_pubsub.create_topic("orders")
+            two_at_once()
+            (client,) = gcp_usage.clients
+            assert client.class_name == "PublisherClient"
+            assert [r.label for r in gcp_usage.requests] == ["GET /orders", "GET /orders"]
+            assert len(gcp_usage.uses) == 4
+            document = gcp_usage.to_json()
+            assert document["version"] == 1
+            assert json.loads(json.dumps(document)) == document
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_each_test_starts_with_a_clean_recording(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app=APP)
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+        from app import two_at_once
+
+        def test_first(fake_pubsub):
+            fake_pubsub.create_topic("orders")
+            two_at_once()
+
+        @pytest.mark.gcpfakes(check="sharing")
+        def test_second_is_not_blamed_for_the_first(fake_pubsub, gcp_usage):
+            assert gcp_usage.uses == ()
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
