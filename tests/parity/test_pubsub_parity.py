@@ -1,7 +1,7 @@
 """Pub/Sub fidelity tests written once, run against the fake and (``--pubsub-parity``) the emulator.
 
 Where the fake and the emulator word an error differently, the test pins the class on both
-and GCP's wording on the fake; DIFFERENCES.md records each such difference. A behaviour one
+and GCP's wording on the fake; docs/fidelity.md records each such difference. A behaviour one
 backend lacks gets ``@pytest.mark.xfail_on("fake", reason="fake: not implemented yet ([2/9])")``
 (or ``"emulator"``), a strict xfail on that backend only.
 """
@@ -38,7 +38,7 @@ def _subscription(backend: Backend, topic: str, name: str = "worker", **fields: 
 
 
 def _fake_says(backend: Backend, error: exceptions.GoogleAPICallError, message: str) -> None:
-    """Pin GCP's wording on the fake; the emulator's differs (see DIFFERENCES.md)."""
+    """Pin GCP's wording on the fake; the emulator's differs (see docs/fidelity.md)."""
     if backend.kind == "fake":
         assert error.message == message
 
