@@ -93,6 +93,21 @@ class FakeStorage:
         """
         self.backend.replace_data(bucket, name, bytes(data), generation=generation)
 
+    @property
+    def rewrite_bytes_per_call(self) -> int | None:
+        """Bytes one ``blob.rewrite()`` call copies before answering with a rewrite token.
+
+        ``None`` (the default) finishes every rewrite in one call, as GCS does within one
+        location and storage class. Set it (e.g. ``4 * 1024 * 1024``) to make the client's
+        token loop run, as it does for GCS rewrites across locations or storage classes.
+        A request's own ``maxBytesRewrittenPerCall`` takes precedence.
+        """
+        return self.backend.rewrite_bytes_per_call
+
+    @rewrite_bytes_per_call.setter
+    def rewrite_bytes_per_call(self, value: int | None) -> None:
+        self.backend.rewrite_bytes_per_call = value
+
     # -- inspect -------------------------------------------------------------------------
 
     @property
