@@ -149,3 +149,89 @@ def test_each_test_starts_with_a_clean_recording(pytester: pytest.Pytester) -> N
         """
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+LEAKY_APP = """
+from flask import Flask, g
+from google.cloud import pubsub_v1
+
+app = Flask(__name__)
+TOPIC = "projects/test-project/topics/orders"
+
+
+@app.get("/orders")
+def orders():
+    g.publisher = pubsub_v1.PublisherClient()
+    g.publisher.get_topic(topic=TOPIC)
+    return "ok"
+
+
+@app.get("/closed")
+def closed():
+    client = pubsub_v1.SubscriberClient()
+    client.close()
+    client.get_subscription(subscription="projects/test-project/subscriptions/gone")
+    return "ok"
+"""
+
+
+def test_leak_check_message_in_full(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app=LEAKY_APP)
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+        from app import app
+
+        @pytest.mark.gcpfakes(check="leaks")
+        def test_orders(fake_pubsub):
+            fake_pubsub.create_topic("orders")
+            app.test_client().get("/orders")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E*AssertionError: 1 client was leaked: created in a request, not closed by its "
+            "end, and not used by any later request.",
+            "E*PublisherClient #1, created at app.py:10 in 'MainThread' during GET /orders, "
+            "never closed:",
+            "E*- GET /orders  thread='MainThread'  last used it at app.py:11",
+            "E*summary: leaked-client PublisherClient app.py:10 GET /orders",
+            "E*Hint: close it when its request ends: keep it on flask.g and close it in "
+            "teardown_appcontext (PublisherClient: stop() or `with`), or keep it for later "
+            "requests in a pool.",
+            "E*Docs: https://pytest-gcpfakes.readthedocs.io/en/latest/assertions.html#leaks",
+        ]
+    )
+
+
+def test_use_after_close_message_in_full(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app=LEAKY_APP)
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+        from app import app
+
+        @pytest.mark.gcpfakes(check="use_after_close")
+        def test_closed(fake_pubsub):
+            app.testing = False  # let the view's error become a 500, as in production
+            assert app.test_client().get("/closed").status_code == 500
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E*AssertionError: 1 client was used after being closed.",
+            "E*SubscriberClient #1, created at app.py:17 in 'MainThread' during GET /closed, "
+            "closed at app.py:18, then used by:",
+            "E*- GET /closed  thread='MainThread'  at app.py:19  get_subscription()",
+            "E*summary: use-after-close SubscriberClient app.py:17",
+            "E*Hint: close a client only when nothing will use it again (a per-request client "
+            "in teardown_appcontext, which runs after the view and teardown_request), or "
+            "create a new one after close().",
+            "E*Docs: https://pytest-gcpfakes.readthedocs.io/en/latest/assertions.html"
+            "#use-after-close",
+        ]
+    )
