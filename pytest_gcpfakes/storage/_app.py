@@ -55,6 +55,8 @@ _WRITABLE = {
     "customTime": "custom_time",
     "storageClass": "storage_class",
     "metadata": "metadata",
+    "temporaryHold": "temporary_hold",
+    "eventBasedHold": "event_based_hold",
 }
 
 # What objects.update (PUT) resets a writable field to when the body leaves it out.
@@ -188,6 +190,11 @@ class StorageApp:
                 return self.list_buckets(request)
             if method == "POST":
                 return self.insert_bucket(request)
+        elif len(rest) == 2 and rest[1] == "lockRetentionPolicy" and method == "POST":
+            bucket_state = self.backend.get_bucket(unquote(rest[0]))
+            self._check_bucket_preconditions(request, bucket_state)
+            self.backend.lock_retention_policy(bucket_state)
+            return Response(200, self.bucket_resource(bucket_state))
         elif len(rest) == 1:
             bucket = unquote(rest[0])
             handler = {
@@ -242,11 +249,8 @@ class StorageApp:
             fields["location"] = str(body["location"]).upper()
         if "storageClass" in body:
             fields["storage_class"] = body["storageClass"]
-        if "labels" in body:
-            fields["labels"] = dict(body["labels"] or {})
-        if "versioning" in body:
-            fields["versioning"] = bool((body["versioning"] or {}).get("enabled"))
         bucket = self.backend.create_bucket(name, project, **fields)
+        self.backend.configure_bucket(bucket, body)
         return Response(200, self.bucket_resource(bucket))
 
     def get_bucket(self, request: Request, name: str) -> Response:
@@ -259,20 +263,7 @@ class StorageApp:
         body = request.json()
         with bucket.lock:
             self._check_bucket_preconditions(request, bucket)
-            if request.method == "PUT":
-                bucket.labels = {}
-            if "labels" in body:
-                labels = dict(bucket.labels)
-                for key, value in (body["labels"] or {}).items():
-                    if value is None:
-                        labels.pop(key, None)
-                    else:
-                        labels[key] = value
-                bucket.labels = labels
-            if "versioning" in body:
-                bucket.versioning = bool((body["versioning"] or {}).get("enabled"))
-            if "storageClass" in body:
-                bucket.storage_class = body["storageClass"]
+            self.backend.configure_bucket(bucket, body, replace_all=request.method == "PUT")
             bucket.metageneration += 1
             bucket.updated = self.backend.clock.now()
         return Response(200, self.bucket_resource(bucket))
@@ -328,6 +319,7 @@ class StorageApp:
             resource["labels"] = dict(bucket.labels)
         if bucket.versioning:
             resource["versioning"] = {"enabled": True}
+        resource.update(bucket.extra)
         return resource
 
     # -- objects -------------------------------------------------------------------------
@@ -526,6 +518,10 @@ class StorageApp:
             resource["componentCount"] = version.component_count
         if version.time_deleted is not None:
             resource["timeDeleted"] = _rfc3339(version.time_deleted)
+        owner = self.backend.buckets.get(version.bucket)
+        until = owner.retained_until(version) if owner is not None else None
+        if until is not None:
+            resource["retentionExpirationTime"] = _rfc3339(until)
         return resource
 
     # -- media ---------------------------------------------------------------------------

@@ -16,13 +16,13 @@ import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import google_crc32c
 
 from pytest_gcpfakes._clock import Clock
-from pytest_gcpfakes.storage import _errors
+from pytest_gcpfakes.storage import _errors, _lifecycle
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,8 @@ class ObjectVersion:
     storage_class: str = "STANDARD"
     time_deleted: datetime | None = None
     component_count: int | None = None
+    temporary_hold: bool = False
+    event_based_hold: bool = False
 
     @property
     def size(self) -> int:
@@ -105,6 +107,42 @@ class Bucket:
     live: dict[str, ObjectVersion] = field(default_factory=dict)
     noncurrent: dict[str, list[ObjectVersion]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def retention_period(self) -> int | None:
+        """Seconds every object is retained for, or ``None`` without a retention policy."""
+        policy = self.extra.get("retentionPolicy") or {}
+        period = policy.get("retentionPeriod")
+        return int(period) if period is not None else None
+
+    def retained_until(self, version: ObjectVersion) -> datetime | None:
+        """When the bucket's retention policy lets ``version`` go, or ``None``."""
+        period = self.retention_period
+        if not period:
+            return None
+        return version.time_created + timedelta(seconds=period)
+
+
+#: Bucket settings kept as the JSON API spells them: stored, returned, and (where the fake
+#: acts on them) read back through Bucket's properties.
+BUCKET_SETTINGS = (
+    "autoclass",
+    "billing",
+    "cors",
+    "customPlacementConfig",
+    "defaultEventBasedHold",
+    "defaultObjectAcl",
+    "encryption",
+    "hierarchicalNamespace",
+    "iamConfiguration",
+    "lifecycle",
+    "logging",
+    "objectRetention",
+    "retentionPolicy",
+    "rpo",
+    "softDeletePolicy",
+    "website",
+)
 
 
 #: Metadata a copy, rewrite or compose carries over when the request body does not set it.
@@ -181,11 +219,74 @@ class StorageBackend:
         return bucket
 
     def get_bucket(self, name: str) -> Bucket:
-        """Return bucket ``name`` or raise 404."""
+        """Return bucket ``name`` (lifecycle rules applied up to now) or raise 404."""
         bucket = self.buckets.get(name)
         if bucket is None:
             raise _errors.bucket_not_found()
+        if bucket.extra.get("lifecycle"):
+            with bucket.lock:
+                _lifecycle.apply(bucket, self.clock.now())
         return bucket
+
+    def configure_bucket(
+        self, bucket: Bucket, body: Mapping[str, Any], *, replace_all: bool = False
+    ) -> None:
+        """Apply a bucket resource (insert / patch; ``replace_all`` for update)."""
+        now = self.clock.now()
+        with bucket.lock:
+            if replace_all:
+                bucket.labels = {}
+                for key in BUCKET_SETTINGS:
+                    if key not in body:
+                        bucket.extra.pop(key, None)
+            if "labels" in body:
+                labels = dict(bucket.labels)
+                for key, value in (body["labels"] or {}).items():
+                    if value is None:
+                        labels.pop(key, None)
+                    else:
+                        labels[key] = str(value)
+                bucket.labels = labels
+            if "versioning" in body:
+                bucket.versioning = bool((body["versioning"] or {}).get("enabled"))
+            if "storageClass" in body:
+                bucket.storage_class = str(body["storageClass"])
+            for key in BUCKET_SETTINGS:
+                if key not in body:
+                    continue
+                value = body[key]
+                if value is None or value == {}:
+                    bucket.extra.pop(key, None)
+                    continue
+                if key == "retentionPolicy":
+                    value = self._retention_policy(bucket, value, now)
+                bucket.extra[key] = value
+            if bucket.extra.get("lifecycle"):
+                _lifecycle.apply(bucket, now)
+
+    @staticmethod
+    def _retention_policy(bucket: Bucket, value: Mapping[str, Any], now: datetime) -> Any:
+        current = bucket.extra.get("retentionPolicy") or {}
+        if current.get("isLocked"):
+            # A locked policy can only grow (cloud.google.com/storage/docs/bucket-lock).
+            if int(value.get("retentionPeriod", 0)) < int(current["retentionPeriod"]):
+                raise _errors.retention_policy_locked(bucket.name)
+            return {**current, "retentionPeriod": str(value["retentionPeriod"])}
+        return {
+            "retentionPeriod": str(value.get("retentionPeriod", 0)),
+            "effectiveTime": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
+
+    def lock_retention_policy(self, bucket: Bucket) -> None:
+        """Lock the bucket's retention policy for good (it can then only be lengthened)."""
+        with bucket.lock:
+            policy = bucket.extra.get("retentionPolicy")
+            if not policy:
+                # Guess: GCS refuses to lock a bucket without a policy; wording ours.
+                raise _errors.invalid_argument("Bucket has no retention policy to lock.")
+            bucket.extra["retentionPolicy"] = {**policy, "isLocked": True}
+            bucket.metageneration += 1
+            bucket.updated = self.clock.now()
 
     def list_buckets(self, project: str, prefix: str = "") -> list[Bucket]:
         """Return the buckets of ``project`` whose names start with ``prefix``, sorted."""
@@ -228,6 +329,12 @@ class StorageBackend:
             current = bucket.live.get(name)
             preconditions.check(current)
             now = self.clock.now()
+            if current is not None:
+                _check_not_protected(bucket, current, now)
+            # New objects take the bucket's default storage class and event-based hold.
+            metadata.setdefault("storage_class", bucket.storage_class)
+            if bucket.extra.get("defaultEventBasedHold"):
+                metadata.setdefault("event_based_hold", True)
             version = ObjectVersion(
                 bucket=bucket_name,
                 name=name,
@@ -373,6 +480,7 @@ class StorageBackend:
                 if not match:
                     raise _errors.object_not_found(bucket_name, name)
                 preconditions.check(match[0])
+                _check_not_protected(bucket, match[0], self.clock.now())
                 kept.remove(match[0])
                 if not kept:
                     del bucket.noncurrent[name]
@@ -380,6 +488,7 @@ class StorageBackend:
             if live is None:
                 raise _errors.object_not_found(bucket_name, name)
             preconditions.check(live)
+            _check_not_protected(bucket, live, self.clock.now())
             del bucket.live[name]
             self._retire(bucket, live, self.clock.now())
 
@@ -560,6 +669,18 @@ class StorageBackend:
             candidate = int(now.timestamp() * 1_000_000)
             self._last_generation = max(candidate, self._last_generation + 1)
             return self._last_generation
+
+
+def _check_not_protected(bucket: Bucket, version: ObjectVersion, now: datetime) -> None:
+    """403 if a hold or the bucket's retention policy still protects ``version``."""
+    # Holds first: GCS names the hold even when retention would also refuse.
+    if version.temporary_hold:
+        raise _errors.object_held(bucket.name, version.name, "Temporary")
+    if version.event_based_hold:
+        raise _errors.object_held(bucket.name, version.name, "Event-Based")
+    until = bucket.retained_until(version)
+    if until is not None and now < until:
+        raise _errors.object_retained(bucket.name, version.name, until)
 
 
 def _check_checksums(

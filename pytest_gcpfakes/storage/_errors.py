@@ -328,6 +328,17 @@ def object_retained(bucket: str, name: str, until: datetime.datetime) -> GCSErro
     )
 
 
+def retention_policy_locked(bucket: str) -> GCSError:
+    """403: shortening or removing a locked retention policy."""
+    # Guess: the rule is documented (bucket-lock: a locked policy can only be increased);
+    # the answer's wording is ours.
+    return GCSError(
+        403,
+        f"The retention policy of bucket '{bucket}' is locked and can only be lengthened.",
+        "forbidden",
+    )
+
+
 def object_held(bucket: str, name: str, hold: Literal["Temporary", "Event-Based"]) -> GCSError:
     """403: overwriting or deleting an object under a temporary or event-based hold."""
     # Verified: [zig-measured] "Object 'b/th' is under active Temporary hold and cannot be

@@ -1,0 +1,124 @@
+"""Object Lifecycle Management: ``Delete`` and ``SetStorageClass`` rules on the fakes' clock.
+
+GCS evaluates rules asynchronously, "usually within 24 hours" of a condition becoming true.
+The fake applies them at once, whenever the bucket is next touched (every backend call goes
+through ``StorageBackend.get_bucket``), so a test that advances ``fakes.clock`` or moves a
+frozen clock forward sees the outcome on its next call. Conditions and their meaning from
+cloud.google.com/storage/docs/lifecycle#conditions; all conditions of a rule must hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion
+
+_DAY = 86_400.0
+
+
+def apply(bucket: Bucket, now: datetime) -> None:
+    """Apply the bucket's lifecycle rules at ``now`` (the caller holds the bucket lock)."""
+    rules = [
+        rule
+        for rule in (bucket.extra.get("lifecycle") or {}).get("rule") or []
+        if (rule.get("action") or {}).get("type") in ("Delete", "SetStorageClass")
+    ]
+    if not rules:
+        return
+    for name in sorted(set(bucket.live) | set(bucket.noncurrent)):
+        for rule in rules:
+            live = bucket.live.get(name)
+            kept = bucket.noncurrent.get(name, [])
+            versions = ([live] if live is not None else []) + list(kept)
+            for version in versions:
+                newer = sum(1 for v in versions if v.generation > version.generation)
+                is_live = version is live
+                if _matches(rule.get("condition") or {}, version, is_live, newer, now):
+                    _act(bucket, rule["action"], version, is_live, now)
+
+
+def _matches(
+    condition: dict[str, Any], version: ObjectVersion, is_live: bool, newer: int, now: datetime
+) -> bool:
+    def days_since(moment: datetime | None) -> float | None:
+        return None if moment is None else (now - moment).total_seconds() / _DAY
+
+    checks: list[bool] = []
+    if "age" in condition:
+        age = (now - version.time_created).total_seconds() / _DAY
+        checks.append(age >= float(condition["age"]))
+    if "createdBefore" in condition:
+        checks.append(version.time_created < _midnight(condition["createdBefore"]))
+    if "isLive" in condition:
+        checks.append(bool(condition["isLive"]) == is_live)
+    if "numNewerVersions" in condition:
+        checks.append(not is_live and newer >= int(condition["numNewerVersions"]))
+    if "daysSinceNoncurrentTime" in condition:
+        since = days_since(version.time_deleted)
+        checks.append(since is not None and since >= float(condition["daysSinceNoncurrentTime"]))
+    if "noncurrentTimeBefore" in condition:
+        gone = version.time_deleted
+        checks.append(gone is not None and gone < _midnight(condition["noncurrentTimeBefore"]))
+    custom = _parse_time(version.custom_time)
+    if "daysSinceCustomTime" in condition:
+        since = days_since(custom)
+        checks.append(since is not None and since >= float(condition["daysSinceCustomTime"]))
+    if "customTimeBefore" in condition:
+        checks.append(custom is not None and custom < _midnight(condition["customTimeBefore"]))
+    if "matchesPrefix" in condition:
+        checks.append(any(version.name.startswith(p) for p in condition["matchesPrefix"]))
+    if "matchesSuffix" in condition:
+        checks.append(any(version.name.endswith(s) for s in condition["matchesSuffix"]))
+    if "matchesStorageClass" in condition:
+        checks.append(version.storage_class in condition["matchesStorageClass"])
+    # A rule without a condition never applies (GCS requires at least one).
+    return bool(checks) and all(checks)
+
+
+def _act(
+    bucket: Bucket, action: dict[str, Any], version: ObjectVersion, is_live: bool, now: datetime
+) -> None:
+    if action.get("type") == "SetStorageClass":
+        target = str(action.get("storageClass") or version.storage_class)
+        if target != version.storage_class:
+            _swap(bucket, version, is_live, replace(version, storage_class=target))
+        return
+    # Lifecycle never removes what a hold or the retention policy protects (lifecycle docs:
+    # "Object Lifecycle Management does not ... delete objects ... under retention/hold").
+    until = bucket.retained_until(version)
+    if version.temporary_hold or version.event_based_hold or (until and now < until):
+        return
+    if is_live:
+        del bucket.live[version.name]
+        if bucket.versioning:
+            # Deleting a live version of a versioned object makes it noncurrent.
+            bucket.noncurrent.setdefault(version.name, []).append(
+                replace(version, time_deleted=now)
+            )
+        return
+    kept = bucket.noncurrent[version.name]
+    kept.remove(version)
+    if not kept:
+        del bucket.noncurrent[version.name]
+
+
+def _swap(bucket: Bucket, old: ObjectVersion, is_live: bool, new: ObjectVersion) -> None:
+    if is_live:
+        bucket.live[old.name] = new
+    else:
+        kept = bucket.noncurrent[old.name]
+        kept[kept.index(old)] = new
+
+
+def _midnight(day: str) -> datetime:
+    parsed = date.fromisoformat(str(day)[:10])
+    return datetime(parsed.year, parsed.month, parsed.day, tzinfo=timezone.utc)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,224 @@
+"""Bucket settings through the real client: labels, versioning, retention, lifecycle, time."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from freezegun import freeze_time
+from google.api_core import exceptions
+from google.cloud import storage
+
+DAY = 86_400
+
+
+@pytest.fixture
+def client(fake_storage: Any) -> Any:
+    with storage.Client() as gcs:
+        yield gcs
+
+
+def test_labels_patch_merges_and_removes_keys(client: Any) -> None:
+    bucket = client.create_bucket("labelled")
+    bucket.labels = {"team": "data", "env": "dev"}
+    bucket.patch()
+    bucket.labels = {"team": "data"}  # the client sends env: null to remove it
+    bucket.patch()
+    assert client.get_bucket("labelled").labels == {"team": "data"}
+    assert client.get_bucket("labelled").metageneration == 3
+
+
+def test_update_replaces_every_label(client: Any) -> None:
+    bucket = client.create_bucket("relabelled")
+    bucket.labels = {"a": "1"}
+    bucket.patch()
+    fresh = client.get_bucket("relabelled")
+    fresh._properties["labels"] = {"b": "2"}
+    fresh.update()
+    assert client.get_bucket("relabelled").labels == {"b": "2"}
+
+
+def test_versioning_can_be_turned_on_and_off(client: Any) -> None:
+    bucket = client.create_bucket("versions")
+    bucket.versioning_enabled = True
+    bucket.patch()
+    assert client.get_bucket("versions").versioning_enabled is True
+    bucket.versioning_enabled = False
+    bucket.patch()
+    assert client.get_bucket("versions").versioning_enabled is False
+
+
+def test_settings_the_fake_only_stores_round_trip(client: Any) -> None:
+    bucket = client.bucket("settings")
+    bucket.requester_pays = True
+    bucket.cors = [{"origin": ["*"], "method": ["GET"], "maxAgeSeconds": 60}]
+    bucket.default_event_based_hold = False
+    bucket.iam_configuration.uniform_bucket_level_access_enabled = True
+    client.create_bucket(bucket)
+    again = client.get_bucket("settings")
+    assert again.requester_pays is True
+    assert again.cors == [{"origin": ["*"], "method": ["GET"], "maxAgeSeconds": 60}]
+    assert again.iam_configuration.uniform_bucket_level_access_enabled is True
+
+
+def test_new_objects_take_the_bucket_storage_class(client: Any) -> None:
+    bucket = client.bucket("cold")
+    bucket.storage_class = "NEARLINE"
+    client.create_bucket(bucket)
+    blob = bucket.blob("x")
+    blob.upload_from_string("x")
+    assert blob.storage_class == "NEARLINE"
+
+
+def test_default_event_based_hold_protects_new_objects(client: Any) -> None:
+    bucket = client.create_bucket("held")
+    bucket.default_event_based_hold = True
+    bucket.patch()
+    blob = bucket.blob("evidence")
+    blob.upload_from_string("x")
+    assert blob.event_based_hold is True
+    with pytest.raises(exceptions.Forbidden, match="under active Event-Based hold"):
+        blob.delete()
+    blob.event_based_hold = False
+    blob.patch()
+    blob.delete()
+
+
+def test_temporary_hold_blocks_overwrite_and_delete(client: Any) -> None:
+    blob = client.create_bucket("temp-held").blob("doc")
+    blob.upload_from_string("x")
+    blob.temporary_hold = True
+    blob.patch()
+    with pytest.raises(exceptions.Forbidden, match="under active Temporary hold"):
+        blob.upload_from_string("y")
+    with pytest.raises(exceptions.Forbidden, match="under active Temporary hold"):
+        blob.delete()
+
+
+def test_retention_policy_forbids_delete_until_it_expires(
+    client: Any, gcpfakes: Any, fake_storage: Any
+) -> None:
+    bucket = client.create_bucket("retained")
+    bucket.retention_period = 2 * DAY
+    bucket.patch()
+    blob = bucket.blob("record")
+    blob.upload_from_string("x")
+    assert blob.retention_expiration_time == blob.time_created + datetime.timedelta(days=2)
+    with pytest.raises(exceptions.Forbidden) as caught:
+        blob.delete()
+    assert "is subject to bucket's retention policy or object retention" in caught.value.message
+    assert caught.value.errors[0]["reason"] == "retentionPolicyNotMet"
+    gcpfakes.clock.advance(2 * DAY)
+    blob.delete()
+
+
+def test_retention_policy_forbids_overwrite(client: Any) -> None:
+    bucket = client.create_bucket("retained-2")
+    bucket.retention_period = 3600
+    bucket.patch()
+    bucket.blob("record").upload_from_string("x")
+    with pytest.raises(exceptions.Forbidden, match="cannot be deleted or overwritten until"):
+        bucket.blob("record").upload_from_string("y")
+
+
+def test_locked_retention_policy_cannot_be_shortened(client: Any) -> None:
+    bucket = client.create_bucket("locked")
+    bucket.retention_period = 3600
+    bucket.patch()
+    bucket.lock_retention_policy()
+    assert client.get_bucket("locked").retention_policy_locked is True
+    bucket.retention_period = 60
+    with pytest.raises(exceptions.Forbidden):
+        bucket.patch()
+
+
+def test_lifecycle_delete_rule_applies_when_the_fakes_clock_advances(
+    client: Any, gcpfakes: Any, fake_storage: Any
+) -> None:
+    bucket = client.create_bucket("ephemeral")
+    bucket.add_lifecycle_delete_rule(age=30)
+    bucket.patch()
+    bucket.blob("old").upload_from_string("x")
+    gcpfakes.clock.advance(29 * DAY)
+    assert bucket.blob("old").exists()
+    gcpfakes.clock.advance(1 * DAY)
+    assert not bucket.blob("old").exists()
+    assert fake_storage.objects("ephemeral") == []
+
+
+def test_lifecycle_delete_rule_follows_freezegun(client: Any, fake_storage: Any) -> None:
+    with freeze_time("2030-01-01") as frozen:
+        bucket = client.create_bucket("frozen-life")
+        bucket.add_lifecycle_delete_rule(age=1, matches_prefix=["tmp/"])
+        bucket.patch()
+        bucket.blob("tmp/a").upload_from_string("x")
+        bucket.blob("keep/b").upload_from_string("x")
+        frozen.tick(datetime.timedelta(days=2))
+        assert [b.name for b in client.list_blobs("frozen-life")] == ["keep/b"]
+
+
+def test_lifecycle_keeps_newest_versions_and_deletes_older_noncurrent_ones(
+    client: Any, fake_storage: Any
+) -> None:
+    bucket = client.create_bucket("trimmed")
+    bucket.versioning_enabled = True
+    bucket.add_lifecycle_delete_rule(number_of_newer_versions=2, is_live=False)
+    bucket.patch()
+    for text in ("v1", "v2", "v3", "v4"):
+        bucket.blob("doc").upload_from_string(text)
+    kept = [b.download_as_text() for b in client.list_blobs("trimmed", versions=True)]
+    # A version goes once 2 versions (the live one included) are newer than it.
+    assert kept == ["v3", "v4"]
+
+
+def test_lifecycle_set_storage_class_rule_changes_the_class(client: Any, gcpfakes: Any) -> None:
+    bucket = client.create_bucket("tiered")
+    bucket.add_lifecycle_set_storage_class_rule("COLDLINE", age=10)
+    bucket.patch()
+    bucket.blob("doc").upload_from_string("x")
+    gcpfakes.clock.advance(10 * DAY)
+    assert bucket.get_blob("doc").storage_class == "COLDLINE"
+
+
+def test_lifecycle_does_not_delete_what_a_hold_protects(client: Any, gcpfakes: Any) -> None:
+    bucket = client.create_bucket("life-held")
+    bucket.add_lifecycle_delete_rule(age=1)
+    bucket.patch()
+    blob = bucket.blob("doc")
+    blob.upload_from_string("x")
+    blob.temporary_hold = True
+    blob.patch()
+    gcpfakes.clock.advance(5 * DAY)
+    assert blob.exists()
+
+
+def test_force_delete_removes_the_objects_then_the_bucket(client: Any) -> None:
+    bucket = client.create_bucket("full-bucket")
+    for index in range(5):
+        bucket.blob(f"o{index}").upload_from_string("x")
+    bucket.delete(force=True)
+    assert client.lookup_bucket("full-bucket") is None
+
+
+def test_bucket_and_object_times_follow_a_frozen_clock(client: Any) -> None:
+    with freeze_time("2031-05-06 07:08:09"):
+        bucket = client.create_bucket("timed")
+        blob = bucket.blob("doc")
+        blob.upload_from_string("x")
+    moment = datetime.datetime(2031, 5, 6, 7, 8, 9, tzinfo=datetime.timezone.utc)
+    assert bucket.time_created == moment
+    assert (blob.time_created, blob.updated) == (moment, moment)
+
+
+def test_metadata_update_time_follows_the_fakes_clock(client: Any, gcpfakes: Any) -> None:
+    blob = client.create_bucket("updated").blob("doc")
+    blob.upload_from_string("x")
+    gcpfakes.clock.advance(3600)
+    blob.metadata = {"k": "v"}
+    blob.patch()
+    assert blob.updated - blob.time_created >= datetime.timedelta(seconds=3600)
+    bucket = client.get_bucket("updated")
+    bucket.labels = {"a": "b"}
+    bucket.patch()
+    assert bucket.updated - bucket.time_created >= datetime.timedelta(seconds=3600)
