@@ -105,6 +105,13 @@ def fake_transport_class(service_module: str, base_name: str) -> type:
 
     def close(self: Any) -> None:
         self._channel.close()
+        owner = self.__dict__.get("_gcpfakes_owner_serial")
+        if owner is not None:  # the usage recorder counts this as closing the client
+            import sys
+
+            from pytest_gcpfakes.usage._recorder import recorder
+
+            recorder.closed(owner, sys._getframe(1))
 
     namespace: dict[str, Any] = {
         "__init__": __init__,

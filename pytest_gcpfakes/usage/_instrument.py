@@ -25,6 +25,7 @@ from pytest_gcpfakes.usage._recorder import TASK_CODES, is_library_caller, recor
 
 _CLIENT_ATTR = "_gcpfakes_client_serial"
 _FUTURE_ATTR = "_gcpfakes_future_client"
+TRANSPORT_OWNER_ATTR = "_gcpfakes_owner_serial"
 
 
 class _Guard(threading.local):
@@ -155,7 +156,11 @@ def _init_wrapper(original: Callable[..., None]) -> Callable[..., None]:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         if _CLIENT_ATTR not in self.__dict__:
-            recorder.new_client(self, display_name(type(self)), sys._getframe(1))
+            serial = recorder.new_client(self, display_name(type(self)), sys._getframe(1))
+            transport = self.__dict__.get("_transport")
+            if transport is not None and hasattr(transport, "__dict__"):
+                # ``client.transport.close()`` closes the client too (see _transport).
+                transport.__dict__[TRANSPORT_OWNER_ATTR] = serial
 
     return __init__
 
