@@ -10,6 +10,8 @@ Routing uses the raw, still-percent-encoded path (``RAW_URI``): object names may
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import threading
@@ -17,6 +19,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
+
+import google_crc32c
 
 from pytest_gcpfakes.storage import _batch, _errors, _listing
 from pytest_gcpfakes.storage._backend import (
@@ -42,6 +48,16 @@ _STATUS_TEXT = {
     501: "Not Implemented",
 }
 _MIB = 1024 * 1024
+_MAX_PARTS = 10_000  # XML API multipart uploads take part numbers 1..10000
+_S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+_XML_HEADERS = {
+    "Cache-Control": "cache_control",
+    "Content-Disposition": "content_disposition",
+    "Content-Encoding": "content_encoding",
+    "Content-Language": "content_language",
+    "X-Goog-Custom-Time": "custom_time",
+    "X-Goog-Storage-Class": "storage_class",
+}
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 _CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
 
@@ -181,6 +197,65 @@ class StorageApp:
             and parts[6:7] == ["o"]
         ):
             return self._download(request, unquote(parts[5]), unquote("/".join(parts[7:])))
+        if len(parts) >= 3 and _is_xml_multipart(request):
+            return self._xml_multipart(request, unquote(parts[1]), unquote("/".join(parts[2:])))
+        raise _errors.not_implemented(request.method, request.path)
+
+    # -- XML API multipart uploads ---------------------------------------------------------
+
+    def _xml_multipart(self, request: Request, bucket: str, name: str) -> Response:
+        """The XML API's multipart upload, as transfer_manager.upload_chunks_concurrently uses it.
+
+        Protocol: cloud.google.com/storage/docs/multipart-uploads (S3-compatible XML).
+        """
+        upload_id = request.query.get("uploadId")
+        if upload_id is None and request.method == "POST":
+            from pytest_gcpfakes.storage._names import validate_object_name
+
+            validate_object_name(name)
+            upload = self.backend.start_multipart(
+                bucket, name, _fields_from_xml_headers(request), threading.current_thread().name
+            )
+            body = (
+                f"<?xml version='1.0' encoding='UTF-8'?><InitiateMultipartUploadResult "
+                f'xmlns="{_S3_NAMESPACE}"><Bucket>{escape(bucket)}</Bucket>'
+                f"<Key>{escape(name)}</Key><UploadId>{upload.id}</UploadId>"
+                f"</InitiateMultipartUploadResult>"
+            )
+            return Response(200, body.encode(), {"Content-Type": "application/xml"})
+        if upload_id is None:
+            raise _errors.not_implemented(request.method, request.path)
+        if request.method == "PUT":
+            upload = self.backend.get_multipart(upload_id)
+            number = request.int_param("partNumber")
+            if number is None or not 1 <= number <= _MAX_PARTS:
+                raise _errors.invalid_argument(f"Invalid partNumber: {number}")
+            data = request.body
+            md5 = hashlib.md5(data)
+            crc = google_crc32c.Checksum(data)
+            with upload.lock:
+                upload.parts[number] = data
+            headers = {
+                "ETag": f'"{md5.hexdigest()}"',
+                "x-goog-hash": f"crc32c={base64.b64encode(crc.digest()).decode()},"
+                f"md5={base64.b64encode(md5.digest()).decode()}",
+            }
+            return Response(200, b"", headers)
+        if request.method == "POST":
+            root = ElementTree.fromstring(request.body or b"<CompleteMultipartUpload/>")
+            numbers = [int(node.text or 0) for node in root.iter("PartNumber")]
+            version = self.backend.complete_multipart(upload_id, numbers)
+            body = (
+                f"<?xml version='1.0' encoding='UTF-8'?><CompleteMultipartUploadResult "
+                f'xmlns="{_S3_NAMESPACE}"><Location>{self.base_url}/{escape(bucket)}/'
+                f"{escape(quote(name))}</Location><Bucket>{escape(bucket)}</Bucket>"
+                f'<Key>{escape(name)}</Key><ETag>"{_etag(version)}"</ETag>'
+                f"</CompleteMultipartUploadResult>"
+            )
+            return Response(200, body.encode(), {"Content-Type": "application/xml"})
+        if request.method == "DELETE":
+            self.backend.abort_multipart(upload_id)
+            return Response(204)
         raise _errors.not_implemented(request.method, request.path)
 
     def _json_api(self, request: Request, rest: list[str]) -> Response:
@@ -670,6 +745,14 @@ def _error_response(request: Request, error: _errors.GCSError) -> Response:
     """Answer an error the way GCS does on the endpoint the request used."""
     if error.status == 304:
         return Response(304)  # a 304 carries no body on the wire
+    if _is_xml_multipart(request):
+        # The XML API answers <Error><Code/><Message/></Error> (cloud.google.com/storage/
+        # docs/xml-api/reference-status).
+        xml = (
+            f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{escape(error.reason)}</Code>"
+            f"<Message>{escape(error.message)}</Message></Error>"
+        )
+        return Response(error.status, xml.encode(), {"Content-Type": "application/xml"})
     if request.path.startswith("/download/") or request.query.get("alt") == "media":
         # Media downloads answer errors as plain text, not JSON: "No such object: b/o" with
         # content-type text/html (curl against GCS in firebase-tools#3647). The client puts
@@ -704,6 +787,33 @@ def _parse_multipart(request: Request) -> tuple[dict[str, Any], bytes]:
             if key.strip().lower() == b"content-type":
                 metadata["contentType"] = value.strip().decode()
     return metadata, data
+
+
+def _is_xml_multipart(request: Request) -> bool:
+    """Tell whether a request belongs to an XML API multipart upload."""
+    if request.path.startswith(("/storage/", "/upload/", "/download/", "/batch/")):
+        return False
+    fields = request.environ.get("QUERY_STRING", "").split("&")
+    return "uploads" in fields or "uploadId" in request.query
+
+
+def _fields_from_xml_headers(request: Request) -> dict[str, Any]:
+    """Object metadata from XML API headers (transfer_manager's METADATA_HEADER_TRANSLATION)."""
+    fields: dict[str, Any] = {}
+    if request.content_type:
+        fields["content_type"] = request.content_type
+    for header, attr in _XML_HEADERS.items():
+        value = request.header(header)
+        if value is not None:
+            fields[attr] = value
+    custom = {
+        key[len("HTTP_X_GOOG_META_") :].lower().replace("_", "-"): str(value)
+        for key, value in request.environ.items()
+        if key.startswith("HTTP_X_GOOG_META_")
+    }
+    if custom:
+        fields["metadata"] = custom
+    return fields
 
 
 def _parse_goog_hash(header: str | None) -> tuple[str | None, str | None]:

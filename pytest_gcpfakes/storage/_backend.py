@@ -171,6 +171,19 @@ class RewriteJob:
 
 
 @dataclass
+class MultipartUpload:
+    """An XML API multipart upload: parts arrive in any order, then one completes them."""
+
+    id: str
+    bucket: str
+    name: str
+    fields: dict[str, Any]
+    writer_thread: str
+    parts: dict[int, bytes] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
 class UploadSession:
     """A resumable upload in progress: what was asked for, and the bytes persisted so far."""
 
@@ -197,6 +210,7 @@ class StorageBackend:
         self.buckets: dict[str, Bucket] = {}
         self.uploads: dict[str, UploadSession] = {}
         self.rewrites: dict[str, RewriteJob] = {}
+        self.multipart: dict[str, MultipartUpload] = {}
         # Bytes one rewrite call copies when the request does not say (None: all of them).
         # GCS finishes same-location rewrites in one call and larger moves in several; the
         # Python client never sends maxBytesRewrittenPerCall, so this is how a test makes
@@ -446,6 +460,54 @@ class StorageBackend:
             session.result = version
             session.buffer = bytearray()
             return version
+
+    # -- XML API multipart uploads (transfer_manager.upload_chunks_concurrently) -------------
+
+    def start_multipart(
+        self, bucket_name: str, name: str, fields: dict[str, Any], writer_thread: str
+    ) -> MultipartUpload:
+        """Open an XML API multipart upload."""
+        self.get_bucket(bucket_name)
+        upload = MultipartUpload(
+            secrets.token_urlsafe(24), bucket_name, name, fields, writer_thread
+        )
+        with self._lock:
+            self.multipart[upload.id] = upload
+        return upload
+
+    def get_multipart(self, upload_id: str) -> MultipartUpload:
+        """Return an open multipart upload, or raise 404."""
+        upload = self.multipart.get(upload_id)
+        if upload is None:
+            raise _errors.multipart_upload_not_found()
+        return upload
+
+    def complete_multipart(self, upload_id: str, part_numbers: list[int]) -> ObjectVersion:
+        """Join the listed parts, in order, into a new generation of the object."""
+        upload = self.get_multipart(upload_id)
+        with upload.lock:
+            missing = [n for n in part_numbers if n not in upload.parts]
+            if missing or not part_numbers or part_numbers != sorted(part_numbers):
+                raise _errors.invalid_part_list()
+            version = self.insert_object(
+                upload.bucket,
+                upload.name,
+                b"".join(upload.parts[n] for n in part_numbers),
+                writer_thread=upload.writer_thread,
+                # The result is a composite object: a CRC32C but no MD5 (its ETag is not an
+                # MD5 either). cloud.google.com/storage/docs/multipart-uploads.
+                component_count=len(part_numbers),
+                **upload.fields,
+            )
+        with self._lock:
+            self.multipart.pop(upload_id, None)
+        return version
+
+    def abort_multipart(self, upload_id: str) -> None:
+        """Drop a multipart upload and its parts."""
+        with self._lock:
+            if self.multipart.pop(upload_id, None) is None:
+                raise _errors.multipart_upload_not_found()
 
     def get_object(
         self, bucket_name: str, name: str, generation: int | None = None

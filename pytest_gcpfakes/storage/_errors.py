@@ -106,6 +106,23 @@ def upload_not_found() -> GCSError:
     return GCSError(404, "No such upload session.", "notFound")
 
 
+def multipart_upload_not_found() -> GCSError:
+    """404: an XML API multipart upload id the fake never issued (or already finished)."""
+    # XML API answers carry an error code (S3-compatible); "NoSuchUpload" and its message are
+    # S3's words, assumed to be GCS's too (GCS documents the XML API as S3-compatible).
+    return GCSError(404, "The requested upload was not found.", "NoSuchUpload")
+
+
+def invalid_part_list() -> GCSError:
+    """400: completing a multipart upload with missing or unordered parts."""
+    # Same assumption as multipart_upload_not_found: S3's "InvalidPart" wording.
+    return GCSError(
+        400,
+        "One or more of the specified parts could not be found or were out of order.",
+        "InvalidPart",
+    )
+
+
 # --- 409 -------------------------------------------------------------------------------
 
 
