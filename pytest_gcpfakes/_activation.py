@@ -399,7 +399,10 @@ def _patch_storage_client(module: ModuleType) -> None:
             options.api_endpoint = STORAGE_BASE_URL
         arguments["client_options"] = options
         if arguments["credentials"] is None and not arguments.get("api_key"):
-            arguments["credentials"] = AnonymousCredentials()
+            # Anonymous for requests, but able to sign URLs (a fake signer).
+            from pytest_gcpfakes.storage._signing import FakeSigningCredentials
+
+            arguments["credentials"] = FakeSigningCredentials()
         elif arguments["_http"] is None and options.api_endpoint == STORAGE_BASE_URL:
             # Keep the caller's credentials (they can sign URLs) but never refresh a token.
             from google.auth.transport.requests import AuthorizedSession

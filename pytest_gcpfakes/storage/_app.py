@@ -199,6 +199,10 @@ class StorageApp:
             return self._download(request, unquote(parts[5]), unquote("/".join(parts[7:])))
         if len(parts) >= 3 and _is_xml_multipart(request):
             return self._xml_multipart(request, unquote(parts[1]), unquote("/".join(parts[2:])))
+        if "X-Goog-Signature" in request.query or "x-goog-signature" in request.query:
+            # Never serve a signed URL without checking it; checking (signature and expiry)
+            # belongs to server mode's HTTP face.
+            raise _errors.signed_url_in_process()
         raise _errors.not_implemented(request.method, request.path)
 
     # -- XML API multipart uploads ---------------------------------------------------------
