@@ -25,6 +25,15 @@ if TYPE_CHECKING:
         assert_no_leaked_clients,
         assert_no_use_after_close,
     )
+    from pytest_gcpfakes.concurrency import (
+        LiveServer,
+        RendezvousTimeout,
+        RepeatResult,
+        Result,
+        concurrent_requests,
+        rendezvous,
+        repeat,
+    )
     from pytest_gcpfakes.pubsub._delivery import PublishedMessage
     from pytest_gcpfakes.pubsub._handle import FakePubSub, Outstanding, SubscriptionState
     from pytest_gcpfakes.storage._handle import FakeStorage
@@ -41,18 +50,32 @@ __all__ = [
     "GCPFakes",
     "GCPFakesError",
     "GCPUsage",
+    "LiveServer",
     "Outstanding",
     "PublishedMessage",
+    "RendezvousTimeout",
+    "RepeatResult",
+    "Result",
     "SubscriptionState",
     "assert_no_cross_request_sharing",
     "assert_no_leaked_clients",
     "assert_no_use_after_close",
+    "concurrent_requests",
+    "rendezvous",
+    "repeat",
     "request_scope",
     "track_wsgi",
 ]
 
 _WHERE = {
     "GCPUsage": "pytest_gcpfakes.assertions",
+    "LiveServer": "pytest_gcpfakes.concurrency",
+    "RendezvousTimeout": "pytest_gcpfakes.concurrency",
+    "RepeatResult": "pytest_gcpfakes.concurrency",
+    "Result": "pytest_gcpfakes.concurrency",
+    "concurrent_requests": "pytest_gcpfakes.concurrency",
+    "rendezvous": "pytest_gcpfakes.concurrency",
+    "repeat": "pytest_gcpfakes.concurrency",
     "assert_no_cross_request_sharing": "pytest_gcpfakes.assertions",
     "assert_no_leaked_clients": "pytest_gcpfakes.assertions",
     "assert_no_use_after_close": "pytest_gcpfakes.assertions",

@@ -30,11 +30,14 @@ class Config:
         check: lifecycle checks run at the end of every test using the fakes: any of
             ``"sharing"``, ``"leaks"``, ``"use_after_close"``; a failure is an error of
             that test.
+        rendezvous: hold each request at its first client use until this many requests
+            have reached it (see ``pytest_gcpfakes.rendezvous``), for the whole test.
     """
 
     project: str | None = None
     publish_immediately: bool = False
     check: tuple[str, ...] = ()
+    rendezvous: int | None = None
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Config))
@@ -45,6 +48,7 @@ FIELD_HELP = {
     "project": "Project id of the fakes (default: $GOOGLE_CLOUD_PROJECT, else test-project).",
     "publish_immediately": "Commit each publish() at once instead of after the batch timer.",
     "check": "Checks run after each test using the fakes: sharing, leaks, use_after_close.",
+    "rendezvous": "Hold each request at its first client use until this many have arrived.",
 }
 _CHECKS = ("sharing", "leaks", "use_after_close")
 
@@ -96,6 +100,11 @@ def parse_ini_value(name: str, raw: str) -> Any:
         raise TypeError(f"gcpfakes_{name} must be true or false, not {raw!r}.")
     if kind == "tuple[str, ...]":
         return tuple(part for part in raw.replace(",", " ").split() if part)
+    if kind == "int | None":
+        try:
+            return int(raw)
+        except ValueError:
+            raise TypeError(f"gcpfakes_{name} must be a whole number, not {raw!r}.") from None
     return raw.strip()
 
 
@@ -112,6 +121,7 @@ def _check_type(name: str, value: Any, where: str) -> None:
         "bool": isinstance(value, bool),
         "str | None": value is None or isinstance(value, str),
         "tuple[str, ...]": isinstance(value, tuple) and all(isinstance(v, str) for v in value),
+        "int | None": value is None or (isinstance(value, int) and not isinstance(value, bool)),
     }.get(str(kind), True)
     if not ok:
         raise TypeError(f"{where} option {name}= takes {kind}, not {type(value).__name__}.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -99,8 +99,15 @@ def gcpfakes(request: pytest.FixtureRequest) -> Iterator[GCPFakes]:
     from pytest_gcpfakes.assertions import GCPUsage
 
     requested = [s for f, s in _SERVICE_FIXTURES.items() if f in request.fixturenames]
-    with GCPFakes(_config_for(request), services=requested or _activation.SERVICES) as fakes:
-        yield fakes
+    config = _config_for(request)
+    with GCPFakes(config, services=requested or _activation.SERVICES) as fakes:
+        if config.rendezvous:
+            from pytest_gcpfakes.concurrency import rendezvous
+
+            with rendezvous(config.rendezvous):
+                yield fakes
+        else:
+            yield fakes
         usage = GCPUsage(fakes.usage())
         _remember_summary(request, usage)
         usage.check(fakes.config.check)
@@ -144,6 +151,36 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(nodeid)
         for line in lines:
             terminalreporter.write_line(f"  {line}")
+
+
+@pytest.fixture
+def live_app() -> Iterator[Callable[[Any], str]]:
+    """A factory: ``live_app(app)`` serves ``app`` on 127.0.0.1 in this process; returns its URL.
+
+    werkzeug's threaded server runs in a thread of the test process, so the fakes and the
+    usage recorder see every request (a server in another process would not). Every server
+    is shut down at teardown.
+    """
+    from pytest_gcpfakes.concurrency import LiveServer
+
+    servers: list[LiveServer] = []
+
+    def serve(app: Any) -> str:
+        server = LiveServer(app)
+        servers.append(server)
+        return server.url
+
+    yield serve
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(name="concurrent_requests")
+def concurrent_requests_fixture() -> Callable[..., Any]:
+    """``pytest_gcpfakes.concurrent_requests``, for tests that prefer a fixture to an import."""
+    from pytest_gcpfakes.concurrency import concurrent_requests
+
+    return concurrent_requests
 
 
 @pytest.fixture

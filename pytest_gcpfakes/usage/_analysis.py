@@ -47,6 +47,12 @@ class Window:
     first: Use
     last: Use
     count: int
+    end: int = -1  # when the last of these calls returned (window end); -1: last.end
+
+    @property
+    def stop(self) -> int:
+        """The window's end: the latest return among its calls."""
+        return self.end if self.end >= 0 else self.last.end
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ def request_windows(
     first: dict[tuple[int, int], Use] = {}
     last: dict[tuple[int, int], Use] = {}
     count: dict[tuple[int, int], int] = {}
+    stop: dict[tuple[int, int], int] = {}
     # Recordings are built in order (Timsort passes over them in linear time), but hand-made
     # and merged ones need not be.
     for use in sorted(rec.uses, key=_seq):
@@ -99,9 +106,11 @@ def request_windows(
             first[key] = use
         last[key] = use
         count[key] = count.get(key, 0) + 1
+        # A call is in use until it returns: a long call stretches the window.
+        stop[key] = max(stop.get(key, use.end), use.end)
     grouped: dict[int, list[Window]] = {}
     for key, use in first.items():
-        grouped.setdefault(key[0], []).append(Window(key[1], use, last[key], count[key]))
+        grouped.setdefault(key[0], []).append(Window(key[1], use, last[key], count[key], stop[key]))
     result: dict[int, list[WindowStats]] = {}
     for client, windows in grouped.items():
         # Already in order of first use: ``first`` was filled in seq order.
@@ -121,12 +130,12 @@ def _seq(use: Use) -> int:
 def _window_overlaps(windows: list[Window]) -> list[int]:
     """For each window, how many of the others overlap it (closed intervals), by bisection."""
     starts = sorted(window.first.seq for window in windows)
-    ends = sorted(window.last.seq for window in windows)
+    ends = sorted(window.stop for window in windows)
     total = len(windows)
     counts = []
     for window in windows:
         ended_before = bisect_left(ends, window.first.seq)
-        started_after = total - bisect_right(starts, window.last.seq)
+        started_after = total - bisect_right(starts, window.stop)
         counts.append(total - 1 - ended_before - started_after)
     return counts
 
@@ -142,7 +151,7 @@ def _lifetime_overlaps(windows: list[Window], requests: dict[int, RequestInfo]) 
     for window in windows:
         info = requests.get(window.request)
         start: float = window.first.seq
-        end: float = window.last.seq + 1
+        end: float = window.stop + 1
         if info is not None:
             start = min(start, info.start_seq)
             end = max(end, math.inf if info.end_seq is None else info.end_seq)

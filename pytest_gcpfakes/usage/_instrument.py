@@ -35,6 +35,17 @@ class _Guard(threading.local):
 _guard = _Guard()
 
 
+def rendezvous_point(entry: list[Any]) -> None:
+    """Hold the call here if a rendezvous is gathering requests (see ``concurrency``)."""
+    gathering = _rendezvous[0]
+    if gathering is not None:
+        gathering.arrive(entry[4])
+
+
+# The active rendezvous, if any (a one-slot list: read on every use, set rarely).
+_rendezvous: list[Any] = [None]
+
+
 @dataclass(frozen=True)
 class Spec:
     """How one class is instrumented."""
@@ -185,12 +196,14 @@ def _use_wrapper(original: Callable[..., Any], qualified: str, spec: Spec, name:
         serial = owner(self)
         if serial is None:
             return original(self, *args, **kwargs)
-        recorder.use(serial, qualified, site)
+        entry = recorder.use(serial, qualified, site)
         _guard.depth += 1
         try:
+            rendezvous_point(entry)
             result = original(self, *args, **kwargs)
         finally:
             _guard.depth -= 1
+            recorder.use_ended(entry)
             if closing:
                 recorder.closed(serial, frame)
         if returns_future and hasattr(result, "__dict__"):

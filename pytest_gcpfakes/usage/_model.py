@@ -94,6 +94,12 @@ class Use:
     pid: int
     site: CallSite
     seq: int
+    end_seq: int | None = None  # when the call returned; None if it has not (or unknown)
+
+    @property
+    def end(self) -> int:
+        """The logical time the client was last in use by this call (its return)."""
+        return self.end_seq if self.end_seq is not None else self.seq
 
 
 @dataclass(frozen=True)

@@ -80,8 +80,9 @@ class Recorder:
         self._types: dict[int, type] = {}
         self._objects: dict[int, weakref.ref[Any]] = {}
         self._requests: dict[int, RequestInfo] = {}
-        # (client, method, thread, ident, request, pid, filename, lineno, function, seq)
-        self._uses: list[tuple[Any, ...]] = []
+        # [client, method, thread, ident, request, pid, filename, lineno, function, seq, end]
+        # A list, so that the end can be filled in when the call returns.
+        self._uses: list[list[Any]] = []
         self._session_start = 0
         self._local = threading.local()
 
@@ -104,8 +105,8 @@ class Recorder:
             clients = dict(self._clients)
             start = self._session_start
         uses = tuple(
-            Use(c, m, t, i, r, p, CallSite(f, ln, fn), s)
-            for (c, m, t, i, r, p, f, ln, fn, s) in raw_uses
+            Use(c, m, t, i, r, p, CallSite(f, ln, fn), s, e)
+            for (c, m, t, i, r, p, f, ln, fn, s, e) in raw_uses
         )
         used = {u.client for u in uses}
         involved = tuple(
@@ -169,21 +170,27 @@ class Recorder:
 
     # -- uses ----------------------------------------------------------------------------
 
-    def use(self, serial: int, method: str, site: tuple[str, int, str]) -> None:
-        """Record one use of client ``serial`` made at ``site`` (filename, line, function)."""
+    def use(self, serial: int, method: str, site: tuple[str, int, str]) -> list[Any]:
+        """Record the start of one use of client ``serial`` at ``site``; return its entry."""
         thread = threading.current_thread()
-        self._uses.append(
-            (
-                serial,
-                method,
-                thread.name,
-                thread.ident,
-                current_request(),
-                os.getpid(),
-                *site,
-                logical_now(),
-            )
-        )
+        entry = [
+            serial,
+            method,
+            thread.name,
+            thread.ident,
+            current_request(),
+            os.getpid(),
+            *site,
+            logical_now(),
+            None,
+        ]
+        self._uses.append(entry)
+        return entry
+
+    @staticmethod
+    def use_ended(entry: list[Any]) -> None:
+        """Record that the call of ``entry`` returned (or raised)."""
+        entry[-1] = logical_now()
 
     # -- requests ------------------------------------------------------------------------
 

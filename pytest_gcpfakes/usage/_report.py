@@ -36,6 +36,7 @@ field                                  meaning
                                        was popped
 ``uses[]``                             one object per use, in logical order
 ``uses[].seq``                         int, logical time; unique within a recording
+``uses[].end_seq``                     int or null, logical time the call returned
 ``uses[].client``                      int, serial of the client used
 ``uses[].method``                      str, ``"publish"``, ``"Blob.upload_from_string"``, …
 ``uses[].thread``                      str, name of the calling thread
@@ -395,6 +396,7 @@ def _request_json(info: RequestInfo) -> dict[str, object]:
 def _use_json(use: Use, site_json: Callable[[CallSite], dict[str, object]]) -> dict[str, object]:
     return {
         "seq": use.seq,
+        "end_seq": use.end_seq,
         "client": use.client,
         "method": use.method,
         "thread": use.thread,

@@ -343,6 +343,7 @@ def test_json_export_round_trips_as_version_1() -> None:
     ]
     assert document["uses"][0] == {  # type: ignore[index]
         "seq": 6,
+        "end_seq": None,
         "client": 1,
         "method": "publish",
         "thread": "Thread-4 (process_request_thread)",
