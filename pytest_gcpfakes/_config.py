@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_PROJECT = "test-project"
@@ -32,12 +32,16 @@ class Config:
             that test.
         rendezvous: hold each request at its first client use until this many requests
             have reached it (see ``pytest_gcpfakes.rendezvous``), for the whole test.
+        latency: seconds of delay added to calls, keyed by service (``"pubsub"``,
+            ``"storage"``), API method (``"Publish"``, ``"storage.objects.get"``) or
+            ``"*"``, to widen race windows.
     """
 
     project: str | None = None
     publish_immediately: bool = False
     check: tuple[str, ...] = ()
     rendezvous: int | None = None
+    latency: Mapping[str, float] = field(default_factory=dict)
 
 
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Config))
@@ -49,6 +53,7 @@ FIELD_HELP = {
     "publish_immediately": "Commit each publish() at once instead of after the batch timer.",
     "check": "Checks run after each test using the fakes: sharing, leaks, use_after_close.",
     "rendezvous": "Hold each request at its first client use until this many have arrived.",
+    "latency": "Delay per service or API method, e.g. 'Publish=0.01 storage=0.005'.",
 }
 _CHECKS = ("sharing", "leaks", "use_after_close")
 
@@ -100,6 +105,15 @@ def parse_ini_value(name: str, raw: str) -> Any:
         raise TypeError(f"gcpfakes_{name} must be true or false, not {raw!r}.")
     if kind == "tuple[str, ...]":
         return tuple(part for part in raw.replace(",", " ").split() if part)
+    if kind == "Mapping[str, float]":
+        latency: dict[str, float] = {}
+        for part in raw.replace(",", " ").split():
+            key, _, value = part.partition("=")
+            try:
+                latency[key] = float(value)
+            except ValueError:
+                raise TypeError(f"gcpfakes_{name} takes KEY=SECONDS pairs, not {part!r}.") from None
+        return latency
     if kind == "int | None":
         try:
             return int(raw)
@@ -122,6 +136,8 @@ def _check_type(name: str, value: Any, where: str) -> None:
         "str | None": value is None or isinstance(value, str),
         "tuple[str, ...]": isinstance(value, tuple) and all(isinstance(v, str) for v in value),
         "int | None": value is None or (isinstance(value, int) and not isinstance(value, bool)),
+        "Mapping[str, float]": isinstance(value, Mapping)
+        and all(isinstance(k, str) and isinstance(v, (int, float)) for k, v in value.items()),
     }.get(str(kind), True)
     if not ok:
         raise TypeError(f"{where} option {name}= takes {kind}, not {type(value).__name__}.")

@@ -23,7 +23,7 @@ def test_unknown_option_is_a_type_error_listing_valid_options() -> None:
         build_config({"projekt": "p"}, where="@pytest.mark.gcpfakes")
     assert str(caught.value) == (
         "@pytest.mark.gcpfakes got unknown option 'projekt'; valid options are "
-        "project, publish_immediately, check, rendezvous."
+        "project, publish_immediately, check, rendezvous, latency."
     )
 
 
@@ -144,7 +144,7 @@ def test_bad_marker_option_errors_the_test_with_one_sentence(pytester: pytest.Py
     result.stdout.fnmatch_lines(
         [
             "E*TypeError: @pytest.mark.gcpfakes got unknown option 'publish_immediatly'; "
-            "valid options are project, publish_immediately, check, rendezvous.",
+            "valid options are project, publish_immediately, check, rendezvous, latency.",
             "E*TypeError: @pytest.mark.gcpfakes takes keyword options only, e.g. "
             "@pytest.mark.gcpfakes(publish_immediately=True).",
         ]

@@ -21,6 +21,7 @@ from google.protobuf import duration_pb2
 from google.pubsub_v1 import types
 
 from pytest_gcpfakes._clock import Clock, real_monotonic
+from pytest_gcpfakes._faults import FaultPlan, pubsub_method
 from pytest_gcpfakes.pubsub import _validation
 from pytest_gcpfakes.pubsub._delivery import (
     DeadLetter,
@@ -101,6 +102,7 @@ class PubSubBackend:
         self._message_ids = itertools.count(1)
         self._serials = itertools.count(1)
         self._closed = False
+        self.faults = FaultPlan("pubsub")
         clock.on_advance(self._wake_all)
 
     @property
@@ -140,6 +142,7 @@ class PubSubBackend:
             raise exceptions.MethodNotImplemented(
                 f"pytest-gcpfakes does not implement the Pub/Sub method {rpc!r} yet."
             )
+        self.faults.before(pubsub_method(rpc))
         # Handlers copy what they keep (the wire would have copied everything), so a caller
         # editing its request object afterwards changes nothing here.
         return handler(request, timeout)
@@ -155,6 +158,7 @@ class PubSubBackend:
         missing: Exception | None = None
         sub = None
         try:
+            self.faults.before("StreamingPull")  # an injected error ends the stream at once
             _validation.parse_subscription_path(first.subscription, field="subscription")
             sub = self._subscription(first.subscription)
         except exceptions.GoogleAPICallError as error:

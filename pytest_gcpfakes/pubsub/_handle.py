@@ -53,6 +53,7 @@ class FakePubSub:
         self.clock = fakes.clock
         self.project = fakes.project
         self.backend = PubSubBackend(fakes.clock)
+        self.backend.faults.configure(fakes.config.latency)
 
     def close(self) -> None:
         """Wake every waiting pull so that no library thread stays blocked on us."""
@@ -97,6 +98,27 @@ class FakePubSub:
         )
         response = self.backend.call("publish", request, None)
         return str(response.message_ids[0])
+
+    # -- faults --------------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        exception: Any,
+        *,
+        times: int | None = 1,
+        probability: float | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """Make an API method (``"Publish"``, ``"Pull"``, ``"Acknowledge"``,
+        ``"StreamingPull"``, …, or ``"*"``) raise ``exception``; the client's own retry
+        logic then runs. ``times=k`` fails the next k calls, ``probability=p`` (with
+        ``seed=``) fails calls at random."""
+        self.backend.faults.fail(method, exception, times=times, probability=probability, seed=seed)
+
+    def latency(self, method: str, seconds: float) -> None:
+        """Delay every call of an API method (or ``"*"``) by ``seconds``, to widen races."""
+        self.backend.faults.set_latency(method, seconds)
 
     # -- inspect -------------------------------------------------------------------------
 

@@ -23,7 +23,9 @@ from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 import google_crc32c
+from google.api_core.exceptions import GoogleAPICallError
 
+from pytest_gcpfakes._faults import FaultPlan
 from pytest_gcpfakes.storage import _batch, _errors, _listing
 from pytest_gcpfakes.storage._backend import (
     Bucket,
@@ -165,16 +167,27 @@ class StorageApp:
     def __init__(self, backend: StorageBackend, base_url: str) -> None:
         self.backend = backend
         self.base_url = base_url.rstrip("/")
+        self.faults = FaultPlan("storage")
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         try:
+            self._inject(request)
             response = self.dispatch(request)
         except _errors.GCSError as error:
             response = _error_response(request, error)
         status = f"{response.status} {_STATUS_TEXT.get(response.status, 'Unknown')}"
         start_response(status, list(response.headers.items()))
         return [response.body]
+
+    def _inject(self, request: Request) -> None:
+        """Apply injected latency and faults; a fault answers as GCS would with its status."""
+        try:
+            self.faults.before(api_method(request))
+        except GoogleAPICallError as error:
+            status = int(error.code or 500)
+            reason = _REASONS.get(status, "backendError")
+            raise _errors.GCSError(status, str(error.message), reason) from None
 
     # -- routing -------------------------------------------------------------------------
 
@@ -864,3 +877,53 @@ def _etag(version: ObjectVersion) -> str:
 def _project_number(project: str) -> int:
     # A stable, made-up project number: GCS returns one, and clients only display it.
     return int(sum(ord(c) * 31**i for i, c in enumerate(project)) % 10**12)
+
+
+_REASONS = {
+    400: "invalid",
+    401: "required",
+    403: "forbidden",
+    404: "notFound",
+    409: "conflict",
+    412: "conditionNotMet",
+    429: "rateLimitExceeded",
+    500: "backendError",
+    502: "backendError",
+    503: "backendError",
+    504: "backendError",
+}
+
+_BUCKET_METHODS = {"GET": "get", "DELETE": "delete", "PATCH": "patch", "PUT": "update"}
+
+
+def api_method(request: Request) -> str:
+    """The JSON API's id for a request (``storage.objects.insert``…), for faults and latency."""
+    parts = request.path.split("/")
+    method = request.method
+    if parts[1:2] == ["upload"]:
+        return "storage.objects.insert"
+    if parts[1:2] == ["download"]:
+        return "storage.objects.get"
+    if parts[1:2] == ["batch"]:
+        return "storage.batch"
+    if parts[1:4] != ["storage", "v1", "b"]:
+        return "storage.objects.insert" if method in ("POST", "PUT") else "storage.objects.get"
+    rest = parts[4:]
+    if not rest or rest == [""]:
+        return "storage.buckets.list" if method == "GET" else "storage.buckets.insert"
+    if len(rest) == 1:
+        return f"storage.buckets.{_BUCKET_METHODS.get(method, 'get')}"
+    if rest[1] == "lockRetentionPolicy":
+        return "storage.buckets.lockRetentionPolicy"
+    if rest[1] == "notificationConfigs":
+        verb = {"GET": "get" if len(rest) > 2 else "list", "POST": "insert", "DELETE": "delete"}
+        return f"storage.notifications.{verb.get(method, 'get')}"
+    if rest[1] == "o":
+        if len(rest) == 2 or rest[2:] == [""]:
+            return "storage.objects.list"
+        if len(rest) >= 4 and rest[3] in ("copyTo", "rewriteTo"):
+            return "storage.objects.copy" if rest[3] == "copyTo" else "storage.objects.rewrite"
+        if len(rest) == 4 and rest[3] == "compose":
+            return "storage.objects.compose"
+        return f"storage.objects.{_BUCKET_METHODS.get(method, 'get')}"
+    return f"storage.buckets.{_BUCKET_METHODS.get(method, 'get')}"

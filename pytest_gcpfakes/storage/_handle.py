@@ -43,6 +43,7 @@ class FakeStorage:
         self.project = fakes.project
         self.backend = StorageBackend(fakes.clock)
         self.app = StorageApp(self.backend, STORAGE_BASE_URL)
+        self.app.faults.configure(fakes.config.latency)
 
     def close(self) -> None:
         """Nothing to release: the backend holds no threads."""
@@ -107,6 +108,26 @@ class FakeStorage:
     @rewrite_bytes_per_call.setter
     def rewrite_bytes_per_call(self, value: int | None) -> None:
         self.backend.rewrite_bytes_per_call = value
+
+    # -- faults --------------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        exception: Any,
+        *,
+        times: int | None = 1,
+        probability: float | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """Make a JSON API method (``"storage.objects.insert"``, ``"storage.objects.get"``,
+        ``"storage.buckets.get"``, …, or ``"*"``) answer with ``exception``'s HTTP status;
+        the client's own retry logic then runs."""
+        self.app.faults.fail(method, exception, times=times, probability=probability, seed=seed)
+
+    def latency(self, method: str, seconds: float) -> None:
+        """Delay every call of a JSON API method (or ``"*"``) by ``seconds``."""
+        self.app.faults.set_latency(method, seconds)
 
     # -- inspect -------------------------------------------------------------------------
 

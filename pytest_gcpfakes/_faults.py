@@ -1,0 +1,179 @@
+"""Injected faults and latency, by API method, raised inside the fake backend.
+
+Faults are raised where the service would answer, so the client library's own retry logic
+runs: a ``ServiceUnavailable`` on ``Publish`` is retried by the publisher, on
+``storage.objects.insert`` by the storage client. Method names are the APIs' own
+(``"Publish"``, ``"Pull"``, ``"Acknowledge"``, ``"StreamingPull"``;
+``"storage.objects.insert"``, ``"storage.objects.get"``, …); ``"*"`` matches every method.
+
+Under freezegun, ``google.api_core``'s retry deadlines read the frozen ``time.monotonic()``:
+a retryable error injected on every call would be retried forever. So after
+``MAX_FROZEN_RETRIES`` consecutive injections of a retryable error into one method while
+time is frozen, the fault stops being retryable: the call fails with a sentence saying why.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_FROZEN_RETRIES = 5  # the retry sleeps are real: keep the total short
+
+_RETRYABLE_NAMES = frozenset(
+    {
+        "Aborted",
+        "BadGateway",
+        "DeadlineExceeded",
+        "GatewayTimeout",
+        "InternalServerError",
+        "ResourceExhausted",
+        "ServiceUnavailable",
+        "TooManyRequests",
+        "Unknown",
+    }
+)
+
+
+@dataclass
+class _Fault:
+    method: str
+    exception: Any
+    times: int | None
+    probability: float | None
+    rng: random.Random | None
+    injected: int = 0
+
+
+@dataclass
+class FaultPlan:
+    """The faults and latencies injected into one fake service."""
+
+    service: str
+    _faults: list[_Fault] = field(default_factory=list)
+    _latency: dict[str, float] = field(default_factory=dict)
+    _frozen_streak: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail(
+        self,
+        method: str,
+        exception: Any,
+        *,
+        times: int | None = 1,
+        probability: float | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """Make ``method`` raise ``exception`` (a class or an instance).
+
+        ``times=k`` fails the next k calls (``None``: every call); ``probability=p`` fails
+        each call with probability p, drawn from ``random.Random(seed)`` so a failing run
+        can be replayed.
+        """
+        if not _is_api_exception(exception):
+            raise TypeError(
+                "fail() takes a google.api_core.exceptions class or instance, such as "
+                f"ServiceUnavailable, not {exception!r}."
+            )
+        if probability is not None and not 0 <= probability <= 1:
+            raise ValueError("fail(probability=) takes a number between 0 and 1.")
+        if times is not None and times < 1:
+            raise ValueError("fail(times=) takes a whole number >= 1, or None for every call.")
+        rng = random.Random(seed) if probability is not None else None
+        with self._lock:
+            self._faults.append(_Fault(method, exception, times, probability, rng))
+
+    def set_latency(self, method: str, seconds: float) -> None:
+        """Delay every call of ``method`` (or ``"*"``) by ``seconds`` of real time."""
+        if seconds < 0:
+            raise ValueError("Latency takes a non-negative number of seconds.")
+        with self._lock:
+            self._latency[method] = seconds
+
+    def configure(self, latency: Mapping[str, float]) -> None:
+        """Apply a ``latency=`` option: keys are a service name, a method, or ``"*"``."""
+        for key, seconds in latency.items():
+            if key == self.service:
+                self.set_latency("*", seconds)
+            elif key not in ("pubsub", "storage"):
+                self.set_latency(key, seconds)
+
+    def clear(self) -> None:
+        """Forget every fault and latency."""
+        with self._lock:
+            self._faults.clear()
+            self._latency.clear()
+            self._frozen_streak.clear()
+
+    def before(self, method: str) -> None:
+        """Run at the start of each call of ``method``: sleep, then maybe raise."""
+        if not self._faults and not self._latency:
+            return
+        delay = self._latency.get(method, self._latency.get("*", 0.0))
+        if delay:
+            time.sleep(delay)  # simulated network time: real seconds, never frozen
+        error = self._draw(method)
+        if error is not None:
+            raise error
+
+    def _draw(self, method: str) -> BaseException | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.method not in (method, "*"):
+                    continue
+                if fault.times is not None and fault.injected >= fault.times:
+                    continue
+                if fault.rng is not None and fault.rng.random() >= (fault.probability or 0):
+                    continue
+                fault.injected += 1
+                return self._bounded(method, _instantiate(fault.exception, self.service, method))
+            self._frozen_streak.pop(method, None)
+        return None
+
+    def _bounded(self, method: str, error: BaseException) -> BaseException:
+        if type(error).__name__ not in _RETRYABLE_NAMES or not _time_is_frozen():
+            return error
+        streak = self._frozen_streak.get(method, 0) + 1
+        self._frozen_streak[method] = streak
+        if streak <= MAX_FROZEN_RETRIES:
+            return error
+        from pytest_gcpfakes._errors import GCPFakesError
+
+        return GCPFakesError(  # type: ignore[no-untyped-call]
+            f"pytest-gcpfakes: stopped after {MAX_FROZEN_RETRIES} injected "
+            f"{type(error).__name__} errors on {method}: time is frozen, so the client's retry "
+            "deadline never passes; inject with times=k or probability=p instead of every call."
+        )
+
+
+def _is_api_exception(exception: Any) -> bool:
+    from google.api_core.exceptions import GoogleAPICallError
+
+    if isinstance(exception, type):
+        return issubclass(exception, GoogleAPICallError)
+    return isinstance(exception, GoogleAPICallError)
+
+
+def _instantiate(exception: Any, service: str, method: str) -> BaseException:
+    if isinstance(exception, type):
+        fixture = "fake_pubsub" if service == "pubsub" else "fake_storage"
+        made: BaseException = exception(
+            f"Injected by pytest-gcpfakes: {fixture}.fail({method!r}, {exception.__name__})."
+        )
+        return made
+    instance: BaseException = exception
+    return instance
+
+
+def _time_is_frozen() -> bool:
+    freezegun_api = sys.modules.get("freezegun.api")
+    return bool(freezegun_api is not None and freezegun_api.freeze_factories)
+
+
+def pubsub_method(rpc: str) -> str:
+    """``"create_topic"`` → ``"CreateTopic"``: the API's name for a GAPIC method."""
+    return "".join(part.capitalize() for part in rpc.split("_"))
