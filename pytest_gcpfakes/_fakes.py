@@ -81,10 +81,15 @@ class GCPFakes:
         if not self._entered:
             return
         self._entered = False
+        errors: list[BaseException] = []
         for handle in reversed(list(self._handles.values())):
             _activation.deactivate(handle)
             handle.close()
+            errors.extend(getattr(handle, "errors", list)())
         _activation.uninstall()
+        if errors:
+            # Errors of the fakes' own threads are raised on the test's thread, not lost.
+            raise errors[0]
 
     def start(self, service: str) -> Any:
         """Activate ``service`` ("pubsub" or "storage") if it is not active yet."""

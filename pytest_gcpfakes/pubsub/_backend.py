@@ -103,6 +103,12 @@ class PubSubBackend:
         self._serials = itertools.count(1)
         self._closed = False
         self.faults = FaultPlan("pubsub")
+        # Push delivery: the handle provides how to reach an endpoint.
+        self.push_sender: Any = None
+        self.push_log: list[Any] = []
+        self.push_errors: list[BaseException] = []
+        self._push_cond = threading.Condition()
+        self._pushers: dict[str, Any] = {}
         clock.on_advance(self._wake_all)
 
     @property
@@ -166,11 +172,13 @@ class PubSubBackend:
         return StreamingPull(sub, first, requests, missing=missing, forward=self._forward)
 
     def close(self) -> None:
-        """End every stream and waiting pull: the fake is going away with its test."""
+        """End every stream, pusher and waiting pull: the fake is going away with its test."""
         from pytest_gcpfakes.pubsub._threads import forget_all
 
         forget_all()
         self._closed = True
+        for pusher in list(self._pushers.values()):
+            pusher.stop()
         for sub in list(self.subscriptions.values()):
             with sub.cond:
                 streams = list(sub.streams)
@@ -362,6 +370,7 @@ class PubSubBackend:
         with topic.lock:
             sub.created_seq = topic.published[-1].seq if topic.published else 0
             topic.subscriptions.append(sub)
+        self._ensure_pusher(sub)
         return types.Subscription(config)
 
     def _check_subscription_config(self, config: types.Subscription) -> None:
@@ -412,6 +421,7 @@ class PubSubBackend:
                 updated.ack_deadline_seconds
             )
             sub.reconfigure(updated)
+        self._ensure_pusher(sub)
         return types.Subscription(updated)
 
     def rpc_modify_push_config(
@@ -422,6 +432,8 @@ class PubSubBackend:
             config = types.Subscription(sub.config)
             config.push_config = request.push_config
             sub.reconfigure(config)
+            sub.cond.notify_all()
+        self._ensure_pusher(sub)
 
     def rpc_list_subscriptions(
         self, request: types.ListSubscriptionsRequest, timeout: float | None
@@ -453,6 +465,9 @@ class PubSubBackend:
         with sub.cond:
             sub.deleted = True
             sub.cond.notify_all()
+        pusher = self._pushers.pop(sub.name, None)
+        if pusher is not None:
+            pusher.stop()
 
     # -- delivery ------------------------------------------------------------------------
 
@@ -522,6 +537,49 @@ class PubSubBackend:
             self._forward(letters)
         if invalid and sub.exactly_once:
             raise _exactly_once_failure(invalid)
+
+    # -- push ----------------------------------------------------------------------------
+
+    def ensure_pushers(self) -> None:
+        """Start delivery threads for push subscriptions that have none (a new route)."""
+        if self.push_sender is None or self._closed:
+            return
+        from pytest_gcpfakes.pubsub._push import PushUnroutable
+
+        with self._push_cond:  # a route added since: earlier "nowhere to send" is moot
+            self.push_errors = [e for e in self.push_errors if not isinstance(e, PushUnroutable)]
+        for sub in list(self.subscriptions.values()):
+            self._ensure_pusher(sub)
+
+    def _ensure_pusher(self, sub: Subscription) -> None:
+        if self.push_sender is None or self._closed or not sub.push_endpoint:
+            return
+        running = self._pushers.get(sub.name)
+        if running is not None and not running.stopped:
+            return
+        from pytest_gcpfakes.pubsub._push import PushDelivery
+
+        self._pushers[sub.name] = PushDelivery(
+            self, sub, self.push_sender, self._record_push, self._record_push_error
+        )
+
+    def _record_push(self, attempt: Any) -> None:
+        with self._push_cond:
+            self.push_log.append(attempt)
+            self._push_cond.notify_all()
+
+    def _record_push_error(self, error: BaseException) -> None:
+        with self._push_cond:
+            self.push_errors.append(error)
+            self._push_cond.notify_all()
+
+    def wait_for_pushes(self, count: int, timeout: float) -> list[Any]:
+        """Wait until ``count`` push attempts happened (or an error); return them."""
+        with self._push_cond:
+            self._push_cond.wait_for(
+                lambda: len(self.push_log) >= count or bool(self.push_errors), timeout
+            )
+            return list(self.push_log)
 
     # -- snapshots and seek --------------------------------------------------------------
 

@@ -125,6 +125,8 @@ class Subscription:
         self.exactly_once = bool(config.enable_exactly_once_delivery)
         self.detached = bool(config.detached)
         self.retain_acked = bool(config.retain_acked_messages)
+        self.push_endpoint = config.push_config.push_endpoint if "push_config" in config else ""
+        self.push_endpoint_blocked = ""
         self.dead_letter: tuple[str, int] | None = None
         if "dead_letter_policy" in config and config.dead_letter_policy.dead_letter_topic:
             policy = config.dead_letter_policy

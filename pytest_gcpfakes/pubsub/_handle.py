@@ -53,11 +53,72 @@ class FakePubSub:
         self.clock = fakes.clock
         self.project = fakes.project
         self.backend = PubSubBackend(fakes.clock)
+        self._routes: list[tuple[str, Any]] = []
+        self.backend.push_sender = self._send_push
         self.backend.faults.configure(fakes.config.latency)
 
     def close(self) -> None:
-        """Wake every waiting pull so that no library thread stays blocked on us."""
+        """Stop pushers and wake every waiting pull so no library thread stays blocked."""
         self.backend.close()
+
+    def errors(self) -> list[BaseException]:
+        """Errors from the fake's own background threads (push delivery), for teardown."""
+        return list(self.backend.push_errors)
+
+    # -- push delivery -------------------------------------------------------------------
+
+    def route_push(self, url_prefix: str, app: Any) -> None:
+        """Deliver pushes for endpoints under ``url_prefix`` to a WSGI/Flask app in-process.
+
+        ``fake_pubsub.route_push("https://myapp.example.com/", app)`` makes a push
+        subscription to ``https://myapp.example.com/pubsub/push`` POST to the app's
+        ``/pubsub/push`` through a test client: no server, no network. Endpoints on
+        127.0.0.1 (such as ``live_app()`` serves) are reached over real HTTP instead.
+        """
+        self._routes.append((url_prefix, app))
+        self._routes.sort(key=lambda route: len(route[0]), reverse=True)
+        self.backend.ensure_pushers()
+
+    @property
+    def pushes(self) -> list[Any]:
+        """Every push attempt so far: subscription, endpoint, message id, status, acked."""
+        return list(self.backend.push_log)
+
+    def wait_for_pushes(self, count: int, *, timeout: float = 10.0) -> list[Any]:
+        """Wait until ``count`` push attempts have been made; return all attempts so far."""
+        attempts = self.backend.wait_for_pushes(count, timeout)
+        if self.backend.push_errors:
+            raise self.backend.push_errors[0]
+        if len(attempts) < count:
+            raise TimeoutError(
+                f"fake_pubsub.wait_for_pushes(): {len(attempts)} of {count} push attempts "
+                f"within {timeout:g} s; is the push endpoint routed (route_push) and is "
+                "something published to the subscription's topic?"
+            )
+        return attempts
+
+    def _send_push(self, endpoint: str, body: bytes, headers: dict[str, str]) -> int:
+        from urllib.parse import urlsplit
+
+        from pytest_gcpfakes.pubsub._push import PushUnroutable
+
+        for prefix, app in self._routes:
+            if endpoint.startswith(prefix):
+                path = "/" + endpoint[len(prefix) :].lstrip("/")
+                response = app.test_client().post(path, data=body, headers=headers)
+                status = int(response.status_code)
+                response.close()
+                return status
+        host = urlsplit(endpoint).hostname or ""
+        if host in ("127.0.0.1", "localhost", "::1"):
+            import requests
+
+            return int(requests.post(endpoint, data=body, headers=headers, timeout=30).status_code)
+        raise PushUnroutable(
+            f"pytest-gcpfakes: cannot push to {endpoint} without leaving this machine; route "
+            "it to your app with fake_pubsub.route_push(url_prefix, app), or push to a "
+            "live_app() URL."
+        )
 
     # -- names ---------------------------------------------------------------------------
 
