@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.api_core import exceptions
 from google.pubsub_v1 import types
@@ -37,9 +37,12 @@ _DEFAULT_MAX_DELIVERY_ATTEMPTS = 5
 _DEFAULT_STREAM_MAX_MESSAGES = 1000
 
 
-@dataclass(frozen=True)
-class PublishedMessage:
-    """A message as the service stored it on publish."""
+class PublishedMessage(NamedTuple):
+    """A message as the service stored it on publish (immutable).
+
+    A named tuple rather than a frozen dataclass: one is built per message per publish,
+    and a frozen dataclass costs twice as much to build.
+    """
 
     topic: str
     message_id: str
