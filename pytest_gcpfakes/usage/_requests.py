@@ -34,6 +34,7 @@ from pytest_gcpfakes.usage._recorder import (
 )
 
 _REQUEST_ATTR = "_gcpfakes_request"
+_NOT_REQUESTS = ("pytest_flask.",)
 
 
 @contextlib.contextmanager
@@ -95,6 +96,12 @@ def patch_flask(module: ModuleType, replace: Callable[[Any, str, Any], None]) ->
     @functools.wraps(original_push)
     def push(self: Any) -> None:
         first = not self._cv_tokens and _REQUEST_ATTR not in self.__dict__
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if first and caller.startswith(_NOT_REQUESTS):
+            # pytest-flask pushes a test request context around every test; it is the
+            # test's scaffolding, not a request (it would span the whole test).
+            self.__dict__[_REQUEST_ATTR] = None
+            first = False
         if first:
             request = self.request
             self.__dict__[_REQUEST_ATTR] = recorder.start_request(request.method, request.path)
