@@ -130,13 +130,10 @@ def _remember_summary(request: pytest.FixtureRequest, usage: GCPUsage) -> None:
     rec = usage.recording
     if not rec.clients:
         return
+    from pytest_gcpfakes.assertions import _leaks
+
     failures, near = _analysis.find_sharing(rec)
-    findings = [
-        *failures,
-        *near,
-        *_analysis.find_leaks(rec),
-        *_analysis.find_use_after_close(rec),
-    ]
+    findings = [*failures, *near, *_leaks(rec), *_analysis.find_use_after_close(rec)]
     config.stash.setdefault(_SUMMARY_KEY, []).append(
         (request.node.nodeid, _report.summary_lines(rec, findings))
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pytest_gcpfakes.usage._model import ClientInfo, Finding, Recording, RequestInfo, Use
@@ -210,12 +210,19 @@ def _sharing_finding(
     )
 
 
-def find_leaks(rec: Recording) -> list[Finding]:
+def find_leaks(
+    rec: Recording, *, still_referenced: Callable[[int], bool] | None = None
+) -> list[Finding]:
     """Clients created in a request, still open when it ended, and used by no other request.
 
     Any other request's use counts as reuse, even one made while the creating request still
     ran: a lazy global built by one request and picked up by a concurrent one is shared, not
     abandoned, and the sharing check is the one to judge it.
+
+    ``still_referenced(serial)`` tells whether the client object is still reachable. When
+    given, a client the app still holds (a lazy global or a thread-local built by the only
+    request of a test) is not abandoned; a per-request client left on ``flask.g`` is
+    garbage once its request ends, so it still counts.
     """
     requests = {info.serial: info for info in rec.requests}
     creators = {info.serial: info.created_request for info in rec.clients}
@@ -236,6 +243,8 @@ def find_leaks(rec: Recording) -> list[Finding]:
         if request is None or request.end_seq is None:
             continue  # still running: it may yet close the client
         if client.closed_seq is not None and client.closed_seq <= request.end_seq:
+            continue
+        if still_referenced is not None and still_referenced(client.serial):
             continue
         evidence = last_use.get(client.serial)
         findings.append(

@@ -11,6 +11,7 @@ hot path must stay within a few microseconds per call.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sys
@@ -152,7 +153,18 @@ class Recorder:
         with self._lock:
             self._clients[serial] = info
             self._types[serial] = type(client)
+            # A client class without weak references leaves liveness unknown.
+            with contextlib.suppress(TypeError):
+                self._objects[serial] = weakref.ref(client)
         return serial
+
+    def still_referenced(self, serial: int) -> bool:
+        """Whether the client object is still reachable (call after ``gc.collect()``).
+
+        Unknown clients count as referenced: never call a client abandoned on a guess.
+        """
+        ref = self._objects.get(serial)
+        return ref is None or ref() is not None
 
     def closed(self, serial: int, frame: FrameType | None) -> None:
         """Record that a client was closed (the first close counts)."""

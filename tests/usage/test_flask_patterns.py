@@ -469,3 +469,16 @@ def test_closing_a_gapic_client_through_its_transport_counts_as_closing(gcp_usag
     client.transport.close()
     (info,) = [c for c in gcp_usage.clients if c.class_name == "gapic.PublisherClient"]
     assert info.closed
+
+
+def test_lazy_global_built_by_the_only_request_is_not_a_leak() -> None:
+    pattern = LazyGlobal()
+    overlapping_requests(make_app(pattern, None), 1)
+    assert pattern.shared is not None  # the app still holds it: not abandoned
+    assert_no_leaked_clients()
+
+
+def test_per_request_client_dropped_unclosed_by_the_only_request_is_a_leak() -> None:
+    overlapping_requests(make_app(PerRequest(None), None), 1)
+    with pytest.raises(AssertionError, match="1 client was leaked"):
+        assert_no_leaked_clients()
