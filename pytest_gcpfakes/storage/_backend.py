@@ -5,24 +5,46 @@ calls. Each bucket has its own lock, so writes to different buckets never conten
 registry lock guards only bucket creation and deletion. Preconditions are checked under the
 bucket lock in the same critical section as the write, which is what makes
 compare-and-swap through ``if_generation_match`` atomic.
+
+Notifications: a change matched by one of the bucket's notification configurations is
+recorded under the bucket lock, and handed to ``notification_sink`` (set by the
+``fake_storage`` handle, which knows Pub/Sub) when the outermost backend call of the
+thread returns, or when an enclosing ``notifying()`` block ends: never under a lock.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import itertools
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import google_crc32c
 
 from pytest_gcpfakes._clock import Clock
 from pytest_gcpfakes.storage import _errors, _lifecycle
+from pytest_gcpfakes.storage._notifications import (
+    EVENT_TYPES,
+    MAX_OVERLAPPING,
+    OBJECT_ARCHIVE,
+    OBJECT_DELETE,
+    OBJECT_FINALIZE,
+    OBJECT_METADATA_UPDATE,
+    Notification,
+    NotificationConfig,
+    ObjectEvent,
+    pubsub_path,
+)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -106,6 +128,7 @@ class Bucket:
     extra: dict[str, Any] = field(default_factory=dict)
     live: dict[str, ObjectVersion] = field(default_factory=dict)
     noncurrent: dict[str, list[ObjectVersion]] = field(default_factory=dict)
+    notifications: dict[str, NotificationConfig] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
@@ -201,6 +224,43 @@ class UploadSession:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class NotificationSink(Protocol):
+    """Where notifications go: the owner of the backend, which knows Pub/Sub."""
+
+    def topic_exists(self, topic_path: str) -> bool | None:
+        """Whether ``projects/P/topics/T`` exists (``None``: nothing to ask)."""
+
+    def deliver(self, notifications: list[Notification]) -> None:
+        """Publish the messages of ``notifications``, in order; never raise for one."""
+
+
+class _Pending(threading.local):
+    """Notifications recorded by this thread's backend calls, not handed over yet."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.items: list[Notification] = []
+
+
+def _notifying(
+    method: Callable[Concatenate[StorageBackend, _P], _R],
+) -> Callable[Concatenate[StorageBackend, _P], _R]:
+    """Hand the notifications a backend call recorded over when the outermost one returns."""
+
+    @functools.wraps(method)
+    def wrapper(self: StorageBackend, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        pending = self._pending
+        pending.depth += 1
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            pending.depth -= 1
+            if not pending.depth and pending.items:
+                self._flush_notifications()
+
+    return wrapper
+
+
 class StorageBackend:
     """Every bucket of one fake session."""
 
@@ -219,6 +279,89 @@ class StorageBackend:
         self._last_generation = 0
         self._generation_lock = threading.Lock()
         self._serials = itertools.count(1)
+        self.notification_sink: NotificationSink | None = None
+        self._pending = _Pending()
+
+    # -- notifications -------------------------------------------------------------------
+
+    @contextmanager
+    def notifying(self) -> Iterator[None]:
+        """Hold back this thread's notifications until the block ends (callers holding a
+        lock of their own, like the JSON API app, publish only after releasing it)."""
+        pending = self._pending
+        pending.depth += 1
+        try:
+            yield
+        finally:
+            pending.depth -= 1
+            if not pending.depth and pending.items:
+                self._flush_notifications()
+
+    def _flush_notifications(self) -> None:
+        items, self._pending.items = self._pending.items, []
+        sink = self.notification_sink
+        if sink is not None:
+            sink.deliver(items)
+
+    def _emit(self, bucket: Bucket, events: list[ObjectEvent]) -> None:
+        """Record the notifications ``events`` cause (the caller holds the bucket lock)."""
+        configs = list(bucket.notifications.values())
+        if not configs:
+            return
+        pending = self._pending.items
+        for event in events:
+            pending.extend(Notification(c, event) for c in configs if c.matches(event))
+
+    @_notifying
+    def insert_notification(
+        self, bucket_name: str, fields: Mapping[str, Any]
+    ) -> NotificationConfig:
+        """Add a notification configuration (fields from ``parse_config``) to a bucket.
+
+        GCS checks that the topic exists and that its service agent may publish to it. The
+        fake asks the sink; with no Pub/Sub fake to ask, it takes the topic on trust.
+        """
+        bucket = self.get_bucket(bucket_name)
+        topic = str(fields["topic"])
+        sink = self.notification_sink
+        if sink is not None and sink.topic_exists(pubsub_path(topic)) is False:
+            raise _errors.topic_not_found(topic, service_agent(bucket.project))
+        with bucket.lock:
+            asked = fields.get("event_types") or EVENT_TYPES
+            for event_type in asked:
+                overlapping = sum(1 for c in bucket.notifications.values() if c.covers(event_type))
+                if overlapping >= MAX_OVERLAPPING:
+                    raise _errors.too_many_overlapping_notifications()
+            # The id is the bucket's metageneration, which the insert then moves (sources
+            # in _notifications: [zig-measured]; [notifications]: creating or deleting a
+            # configuration increments it).
+            config = NotificationConfig(id=str(bucket.metageneration), **fields)
+            bucket.notifications[config.id] = config
+            bucket.metageneration += 1
+        return config
+
+    def get_notification(self, bucket_name: str, notification_id: str) -> NotificationConfig:
+        """Return one notification configuration of a bucket, or raise 404."""
+        bucket = self.get_bucket(bucket_name)
+        with bucket.lock:
+            config = bucket.notifications.get(notification_id)
+        if config is None:
+            raise _errors.notification_not_found()
+        return config
+
+    def list_notifications(self, bucket_name: str) -> list[NotificationConfig]:
+        """Return a bucket's notification configurations, oldest first."""
+        bucket = self.get_bucket(bucket_name)
+        with bucket.lock:
+            return list(bucket.notifications.values())
+
+    def delete_notification(self, bucket_name: str, notification_id: str) -> None:
+        """Remove one notification configuration (moving the bucket's metageneration)."""
+        bucket = self.get_bucket(bucket_name)
+        with bucket.lock:
+            if bucket.notifications.pop(notification_id, None) is None:
+                raise _errors.notification_not_found()
+            bucket.metageneration += 1
 
     # -- buckets -------------------------------------------------------------------------
 
@@ -232,6 +375,7 @@ class StorageBackend:
             self.buckets[name] = bucket
         return bucket
 
+    @_notifying
     def get_bucket(self, name: str) -> Bucket:
         """Return bucket ``name`` (lifecycle rules applied up to now) or raise 404."""
         bucket = self.buckets.get(name)
@@ -239,9 +383,10 @@ class StorageBackend:
             raise _errors.bucket_not_found()
         if bucket.extra.get("lifecycle"):
             with bucket.lock:
-                _lifecycle.apply(bucket, self.clock.now())
+                self._emit(bucket, _lifecycle.apply(bucket, self.clock.now()))
         return bucket
 
+    @_notifying
     def configure_bucket(
         self, bucket: Bucket, body: Mapping[str, Any], *, replace_all: bool = False
     ) -> None:
@@ -276,7 +421,7 @@ class StorageBackend:
                     value = self._retention_policy(bucket, value, now)
                 bucket.extra[key] = value
             if bucket.extra.get("lifecycle"):
-                _lifecycle.apply(bucket, now)
+                self._emit(bucket, _lifecycle.apply(bucket, now))
 
     @staticmethod
     def _retention_policy(bucket: Bucket, value: Mapping[str, Any], now: datetime) -> Any:
@@ -308,6 +453,7 @@ class StorageBackend:
             found = [b for b in self.buckets.values() if b.project == project]
         return sorted((b for b in found if b.name.startswith(prefix)), key=lambda b: b.name)
 
+    @_notifying
     def delete_bucket(self, name: str) -> None:
         """Delete an empty bucket; 409 if it still holds objects."""
         with self._lock:
@@ -319,8 +465,10 @@ class StorageBackend:
 
     # -- objects -------------------------------------------------------------------------
 
+    @_notifying
     def insert_object(
         self,
+        /,
         bucket_name: str,
         name: str,
         data: bytes,
@@ -363,9 +511,23 @@ class StorageBackend:
                 writer_thread=writer_thread,
                 **metadata,
             )
+            events = [ObjectEvent(OBJECT_FINALIZE, version, now)]
             if current is not None:
-                self._retire(bucket, current, now)
+                retired = self._retire(bucket, current, now)
+                # [notifications] (see _notifications) #events: a replaced live version is
+                # OBJECT_ARCHIVE with versioning (it becomes noncurrent), else OBJECT_DELETE;
+                # #attributes: the two sides of an overwrite name each other's generation.
+                events = [
+                    replace(events[0], overwrote_generation=current.generation),
+                    ObjectEvent(
+                        OBJECT_DELETE if retired is None else OBJECT_ARCHIVE,
+                        retired or current,
+                        now,
+                        overwritten_by_generation=version.generation,
+                    ),
+                ]
             bucket.live[name] = version
+            self._emit(bucket, events)
         return version
 
     # -- resumable uploads -----------------------------------------------------------------
@@ -414,6 +576,7 @@ class StorageBackend:
             if self.uploads.pop(upload_id, None) is None:
                 raise _errors.upload_not_found()
 
+    @_notifying
     def append_upload(
         self,
         session: UploadSession,
@@ -482,6 +645,7 @@ class StorageBackend:
             raise _errors.multipart_upload_not_found()
         return upload
 
+    @_notifying
     def complete_multipart(self, upload_id: str, part_numbers: list[int]) -> ObjectVersion:
         """Join the listed parts, in order, into a new generation of the object."""
         upload = self.get_multipart(upload_id)
@@ -525,6 +689,7 @@ class StorageBackend:
                     return version
         raise _errors.object_not_found(bucket_name, name)
 
+    @_notifying
     def delete_object(
         self,
         bucket_name: str,
@@ -542,18 +707,29 @@ class StorageBackend:
                 if not match:
                     raise _errors.object_not_found(bucket_name, name)
                 preconditions.check(match[0])
-                _check_not_protected(bucket, match[0], self.clock.now())
+                now = self.clock.now()
+                _check_not_protected(bucket, match[0], now)
                 kept.remove(match[0])
                 if not kept:
                     del bucket.noncurrent[name]
+                # A noncurrent version deleted is gone for good: OBJECT_DELETE.
+                self._emit(bucket, [ObjectEvent(OBJECT_DELETE, match[0], now)])
                 return
             if live is None:
                 raise _errors.object_not_found(bucket_name, name)
             preconditions.check(live)
-            _check_not_protected(bucket, live, self.clock.now())
+            now = self.clock.now()
+            _check_not_protected(bucket, live, now)
             del bucket.live[name]
-            self._retire(bucket, live, self.clock.now())
+            retired = self._retire(bucket, live, now)
+            # [notifications] #events: with versioning the live version becomes noncurrent
+            # (OBJECT_ARCHIVE, not OBJECT_DELETE); without, it is deleted (OBJECT_DELETE).
+            if retired is None:
+                self._emit(bucket, [ObjectEvent(OBJECT_DELETE, live, now)])
+            else:
+                self._emit(bucket, [ObjectEvent(OBJECT_ARCHIVE, retired, now)])
 
+    @_notifying
     def patch_object(
         self,
         bucket_name: str,
@@ -594,10 +770,12 @@ class StorageBackend:
             else:
                 kept = bucket.noncurrent[name]
                 kept[kept.index(current)] = updated
+            self._emit(bucket, [ObjectEvent(OBJECT_METADATA_UPDATE, updated, updated.updated)])
         return updated
 
     # -- copy, rewrite, compose ------------------------------------------------------------
 
+    @_notifying
     def rewrite_object(
         self,
         source_bucket: str,
@@ -658,6 +836,7 @@ class StorageBackend:
         job.done = size
         return None, version
 
+    @_notifying
     def compose_objects(
         self,
         bucket_name: str,
@@ -691,6 +870,7 @@ class StorageBackend:
                 **merged,
             )
 
+    @_notifying
     def replace_data(
         self, bucket_name: str, name: str, data: bytes, *, generation: int | None = None
     ) -> None:
@@ -718,11 +898,15 @@ class StorageBackend:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _retire(self, bucket: Bucket, version: ObjectVersion, now: datetime) -> None:
-        if bucket.versioning:
-            bucket.noncurrent.setdefault(version.name, []).append(
-                replace(version, time_deleted=now)
-            )
+    def _retire(
+        self, bucket: Bucket, version: ObjectVersion, now: datetime
+    ) -> ObjectVersion | None:
+        """Keep a replaced live version as noncurrent under versioning; return it if kept."""
+        if not bucket.versioning:
+            return None
+        retired = replace(version, time_deleted=now)
+        bucket.noncurrent.setdefault(version.name, []).append(retired)
+        return retired
 
     def _next_generation(self, now: datetime) -> int:
         # GCS generations are microsecond timestamps; strictly increasing even when the
@@ -756,3 +940,14 @@ def _check_checksums(
     if expected_crc32c is not None and expected_crc32c != crc:
         raise _errors.crc32c_mismatch(expected_crc32c, crc)
     return md5, crc
+
+
+def project_number(project: str) -> int:
+    """A stable, made-up number for ``project`` (GCS returns one; clients only display it)."""
+    return int(sum(ord(c) * 31**i for i, c in enumerate(project)) % 10**12)
+
+
+def service_agent(project: str) -> str:
+    """The Cloud Storage service agent of ``project``, which publishes its notifications."""
+    # cloud.google.com/storage/docs/projects#service-agents: service-PROJECT_NUMBER@...
+    return f"service-{project_number(project)}@gs-project-accounts.iam.gserviceaccount.com"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pytest_gcpfakes import _activation
 from pytest_gcpfakes._activation import STORAGE_BASE_URL
 from pytest_gcpfakes.storage._app import StorageApp
 from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion, StorageBackend
 from pytest_gcpfakes.storage._errors import GCSError
+from pytest_gcpfakes.storage._notifications import Notification, UndeliveredNotification
 
 if TYPE_CHECKING:
     from pytest_gcpfakes._fakes import GCPFakes
@@ -44,6 +47,10 @@ class FakeStorage:
         self.backend = StorageBackend(fakes.clock)
         self.app = StorageApp(self.backend, STORAGE_BASE_URL)
         self.app.faults.configure(fakes.config.latency)
+        self.undelivered_notifications: list[UndeliveredNotification] = []
+        """Notification messages that found no Pub/Sub fake or no topic, oldest first."""
+        self._undelivered_lock = threading.Lock()
+        self.backend.notification_sink = _PubSubSink(self)
 
     def close(self) -> None:
         """Nothing to release: the backend holds no threads."""
@@ -129,6 +136,12 @@ class FakeStorage:
         """Delay every call of a JSON API method (or ``"*"``) by ``seconds``."""
         self.app.faults.set_latency(method, seconds)
 
+    def _undelivered(self, topic: str, data: bytes, attributes: dict[str, str], why: str) -> None:
+        with self._undelivered_lock:
+            self.undelivered_notifications.append(
+                UndeliveredNotification(topic, data, attributes, why)
+            )
+
     # -- inspect -------------------------------------------------------------------------
 
     @property
@@ -155,3 +168,52 @@ class FakeStorage:
     def generations(self, bucket: str, name: str) -> list[ObjectVersion]:
         """Every kept generation of ``name``, oldest first (live one last)."""
         return [v for v in self.backend.list_objects(bucket, versions=True) if v.name == name]
+
+
+class _PubSubSink:
+    """Publishes a bucket's notifications to the Pub/Sub fake active at the time.
+
+    Looked up per event, never imported by the storage backend: Storage works alone, and a
+    test that adds ``fake_pubsub`` gets its notifications. GCS publishes asynchronously and
+    a storage call never fails because of its notifications, so a message that cannot be
+    published (no Pub/Sub fake active, topic deleted since) is kept on
+    ``fake_storage.undelivered_notifications`` instead of raising.
+    """
+
+    def __init__(self, storage: FakeStorage) -> None:
+        self._storage = storage
+
+    @staticmethod
+    def _pubsub() -> Any:
+        pubsub = _activation.peek("pubsub")
+        if pubsub is None or pubsub.pid != os.getpid():
+            return None
+        return pubsub
+
+    def topic_exists(self, topic_path: str) -> bool | None:
+        pubsub = self._pubsub()
+        if pubsub is None:
+            return None
+        return topic_path in pubsub.backend.topics
+
+    def deliver(self, notifications: list[Notification]) -> None:
+        storage = self._storage
+        for notification in notifications:
+            topic = notification.config.topic_path
+            data, attributes = notification.message(storage.app.object_resource)
+            pubsub = self._pubsub()
+            if pubsub is None:
+                storage._undelivered(topic, data, attributes, "no Pub/Sub fake was active")
+                continue
+            from google.api_core.exceptions import GoogleAPICallError
+            from google.pubsub_v1 import types
+
+            request = types.PublishRequest(
+                topic=topic, messages=[types.PubsubMessage(data=data, attributes=attributes)]
+            )
+            try:
+                # The backend's RPC itself, not the API method: faults injected into
+                # "Publish" are for the application's publishes, not for Cloud Storage's.
+                pubsub.backend.rpc_publish(request, None)
+            except GoogleAPICallError as error:
+                storage._undelivered(topic, data, attributes, f"{type(error).__name__}: {error}")

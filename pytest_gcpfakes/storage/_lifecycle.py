@@ -5,6 +5,14 @@ The fake applies them at once, whenever the bucket is next touched (every backen
 through ``StorageBackend.get_bucket``), so a test that advances ``fakes.clock`` or moves a
 frozen clock forward sees the outcome on its next call. Conditions and their meaning from
 cloud.google.com/storage/docs/lifecycle#conditions; all conditions of a rule must hold.
+
+Each action returns the object event Pub/Sub notifications report for it: a deletion is
+OBJECT_DELETE, or OBJECT_ARCHIVE for a live version kept as noncurrent under versioning
+(cloud.google.com/storage/docs/pubsub-notifications#events: OBJECT_DELETE "includes
+objects ... deleted as part of the bucket's lifecycle configuration"). A storage class
+change is OBJECT_METADATA_UPDATE: a guess backed by practice (the public
+gcp-storage-class-match-notifier watches metadataUpdate events to see lifecycle class
+changes); the docs do not say.
 """
 
 from __future__ import annotations
@@ -13,21 +21,32 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from pytest_gcpfakes.storage._notifications import (
+    OBJECT_ARCHIVE,
+    OBJECT_DELETE,
+    OBJECT_METADATA_UPDATE,
+    ObjectEvent,
+)
+
 if TYPE_CHECKING:
     from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion
 
 _DAY = 86_400.0
 
 
-def apply(bucket: Bucket, now: datetime) -> None:
-    """Apply the bucket's lifecycle rules at ``now`` (the caller holds the bucket lock)."""
+def apply(bucket: Bucket, now: datetime) -> list[ObjectEvent]:
+    """Apply the bucket's lifecycle rules at ``now`` (the caller holds the bucket lock).
+
+    Returns the object events of what was done, for notifications.
+    """
     rules = [
         rule
         for rule in (bucket.extra.get("lifecycle") or {}).get("rule") or []
         if (rule.get("action") or {}).get("type") in ("Delete", "SetStorageClass")
     ]
+    events: list[ObjectEvent] = []
     if not rules:
-        return
+        return events
     for name in sorted(set(bucket.live) | set(bucket.noncurrent)):
         for rule in rules:
             live = bucket.live.get(name)
@@ -37,7 +56,10 @@ def apply(bucket: Bucket, now: datetime) -> None:
                 newer = sum(1 for v in versions if v.generation > version.generation)
                 is_live = version is live
                 if _matches(rule.get("condition") or {}, version, is_live, newer, now):
-                    _act(bucket, rule["action"], version, is_live, now)
+                    event = _act(bucket, rule["action"], version, is_live, now)
+                    if event is not None:
+                        events.append(event)
+    return events
 
 
 def _matches(
@@ -80,29 +102,32 @@ def _matches(
 
 def _act(
     bucket: Bucket, action: dict[str, Any], version: ObjectVersion, is_live: bool, now: datetime
-) -> None:
+) -> ObjectEvent | None:
     if action.get("type") == "SetStorageClass":
         target = str(action.get("storageClass") or version.storage_class)
-        if target != version.storage_class:
-            _swap(bucket, version, is_live, replace(version, storage_class=target))
-        return
+        if target == version.storage_class:
+            return None
+        changed = replace(version, storage_class=target)
+        _swap(bucket, version, is_live, changed)
+        return ObjectEvent(OBJECT_METADATA_UPDATE, changed, now)
     # Lifecycle never removes what a hold or the retention policy protects (lifecycle docs:
     # "Object Lifecycle Management does not ... delete objects ... under retention/hold").
     until = bucket.retained_until(version)
     if version.temporary_hold or version.event_based_hold or (until and now < until):
-        return
+        return None
     if is_live:
         del bucket.live[version.name]
         if bucket.versioning:
             # Deleting a live version of a versioned object makes it noncurrent.
-            bucket.noncurrent.setdefault(version.name, []).append(
-                replace(version, time_deleted=now)
-            )
-        return
+            retired = replace(version, time_deleted=now)
+            bucket.noncurrent.setdefault(version.name, []).append(retired)
+            return ObjectEvent(OBJECT_ARCHIVE, retired, now)
+        return ObjectEvent(OBJECT_DELETE, version, now)
     kept = bucket.noncurrent[version.name]
     kept.remove(version)
     if not kept:
         del bucket.noncurrent[version.name]
+    return ObjectEvent(OBJECT_DELETE, version, now)
 
 
 def _swap(bucket: Bucket, old: ObjectVersion, is_live: bool, new: ObjectVersion) -> None:
