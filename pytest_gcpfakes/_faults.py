@@ -14,6 +14,7 @@ time is frozen, the fault stops being retryable: the call fails with a sentence 
 
 from __future__ import annotations
 
+import functools
 import random
 import sys
 import threading
@@ -109,6 +110,11 @@ class FaultPlan:
             self._latency.clear()
             self._frozen_streak.clear()
 
+    @property
+    def active(self) -> bool:
+        """Whether any fault or latency is set (checked before naming the method)."""
+        return bool(self._faults or self._latency)
+
     def before(self, method: str) -> None:
         """Run at the start of each call of ``method``: sleep, then maybe raise."""
         if not self._faults and not self._latency:
@@ -174,6 +180,7 @@ def _time_is_frozen() -> bool:
     return bool(freezegun_api is not None and freezegun_api.freeze_factories)
 
 
+@functools.lru_cache(maxsize=64)
 def pubsub_method(rpc: str) -> str:
     """``"create_topic"`` → ``"CreateTopic"``: the API's name for a GAPIC method."""
     return "".join(part.capitalize() for part in rpc.split("_"))

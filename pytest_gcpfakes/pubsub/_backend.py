@@ -148,7 +148,8 @@ class PubSubBackend:
             raise exceptions.MethodNotImplemented(
                 f"pytest-gcpfakes does not implement the Pub/Sub method {rpc!r} yet."
             )
-        self.faults.before(pubsub_method(rpc))
+        if self.faults.active:
+            self.faults.before(pubsub_method(rpc))
         # Handlers copy what they keep (the wire would have copied everything), so a caller
         # editing its request object afterwards changes nothing here.
         return handler(request, timeout)
