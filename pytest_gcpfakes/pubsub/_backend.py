@@ -214,19 +214,10 @@ class PubSubBackend:
     ) -> types.Topic:
         topic = self._topic(request.topic.name)
         paths = list(request.update_mask.paths)
-        if not paths:
-            raise exceptions.InvalidArgument(
-                "The update_mask in the UpdateTopicRequest must be set."
-            )
         with topic.lock:
-            updated = types.Topic(topic.config)
-            for path in paths:
-                if path not in _TOPIC_UPDATABLE:
-                    raise exceptions.InvalidArgument(
-                        f"Invalid update_mask provided in the UpdateTopicRequest: the field "
-                        f"'{path}' cannot be updated or does not exist."
-                    )
-                _copy_field(request.topic, updated, path)
+            updated = _masked_update(
+                "UpdateTopicRequest", topic.config, request.topic, paths, _TOPIC_UPDATABLE
+            )
             if updated.labels:
                 _validation.validate_labels(updated.labels)
             if "schema_settings" in paths and "schema_settings" in updated:
@@ -404,19 +395,14 @@ class PubSubBackend:
     ) -> types.Subscription:
         sub = self._subscription(request.subscription.name)
         paths = list(request.update_mask.paths)
-        if not paths:
-            raise exceptions.InvalidArgument(
-                "The update_mask in the UpdateSubscriptionRequest must be set."
-            )
         with sub.cond:
-            updated = types.Subscription(sub.config)
-            for path in paths:
-                if path not in _SUBSCRIPTION_UPDATABLE:
-                    raise exceptions.InvalidArgument(
-                        f"Invalid update_mask provided in the UpdateSubscriptionRequest: the "
-                        f"field '{path}' cannot be updated or does not exist."
-                    )
-                _copy_field(request.subscription, updated, path)
+            updated = _masked_update(
+                "UpdateSubscriptionRequest",
+                sub.config,
+                request.subscription,
+                paths,
+                _SUBSCRIPTION_UPDATABLE,
+            )
             self._check_subscription_config(updated)
             updated.ack_deadline_seconds = _validation.validate_ack_deadline(
                 updated.ack_deadline_seconds
@@ -643,18 +629,9 @@ class PubSubBackend:
     ) -> types.Snapshot:
         snapshot = self._snapshot(request.snapshot.name)
         paths = list(request.update_mask.paths)
-        if not paths:
-            raise exceptions.InvalidArgument(
-                "The update_mask in the UpdateSnapshotRequest must be set."
-            )
-        updated = types.Snapshot(snapshot.config)
-        for path in paths:
-            if path not in ("labels", "expire_time"):
-                raise exceptions.InvalidArgument(
-                    f"Invalid update_mask provided in the UpdateSnapshotRequest: the field "
-                    f"'{path}' cannot be updated or does not exist."
-                )
-            _copy_field(request.snapshot, updated, path)
+        updated = _masked_update(
+            "UpdateSnapshotRequest", snapshot.config, request.snapshot, paths, _SNAPSHOT_UPDATABLE
+        )
         if updated.labels:
             _validation.validate_labels(updated.labels)
         snapshot.config = updated
@@ -795,6 +772,27 @@ _SUBSCRIPTION_UPDATABLE = frozenset(
         "enable_exactly_once_delivery",
     }
 )
+
+
+_SNAPSHOT_UPDATABLE = frozenset({"labels", "expire_time"})
+
+
+def _masked_update(
+    request_name: str, current: Any, changes: Any, paths: list[str], updatable: frozenset[str]
+) -> Any:
+    """Return a copy of ``current`` with the ``paths`` of ``changes`` applied, as an
+    ``Update*Request``'s field mask does; unknown or read-only paths are InvalidArgument."""
+    if not paths:
+        raise exceptions.InvalidArgument(f"The update_mask in the {request_name} must be set.")
+    updated = type(current)(current)
+    for path in paths:
+        if path not in updatable:
+            raise exceptions.InvalidArgument(
+                f"Invalid update_mask provided in the {request_name}: the field '{path}' "
+                "cannot be updated or does not exist."
+            )
+        _copy_field(changes, updated, path)
+    return updated
 
 
 def _copy_field(source: Any, target: Any, path: str) -> None:
