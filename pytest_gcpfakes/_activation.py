@@ -403,11 +403,16 @@ def _patch_storage_client(module: ModuleType) -> None:
             from pytest_gcpfakes.storage._signing import FakeSigningCredentials
 
             arguments["credentials"] = FakeSigningCredentials()
-        elif arguments["_http"] is None and options.api_endpoint == STORAGE_BASE_URL:
-            # Keep the caller's credentials (they can sign URLs) but never refresh a token.
+        if arguments["_http"] is None and options.api_endpoint == STORAGE_BASE_URL:
+            # The caller's credentials (if any) stay on the client, able to sign URLs, but
+            # requests never refresh a token. trust_env=False: requests would otherwise scan
+            # the environment for proxy settings on every call, which never apply to the
+            # fake URL (a third of a small download's cost).
             from google.auth.transport.requests import AuthorizedSession
 
-            arguments["_http"] = AuthorizedSession(AnonymousCredentials())
+            session = AuthorizedSession(AnonymousCredentials())
+            session.trust_env = False
+            arguments["_http"] = session
         original(*bound.args, **bound.kwargs)
 
     _state.patches.replace(client_cls, "__init__", __init__)
