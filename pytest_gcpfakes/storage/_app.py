@@ -11,6 +11,7 @@ Routing uses the raw, still-percent-encoded path (``RAW_URI``): object names may
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -918,6 +919,7 @@ def _parse_range(header: str, size: int) -> tuple[int, int]:
     return start, end
 
 
+@functools.lru_cache(maxsize=1024)  # an object's timestamps repeat in every resource built
 def _rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
