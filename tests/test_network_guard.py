@@ -116,4 +116,5 @@ def test_client_on_an_explicit_loopback_channel_is_not_checked_for_a_fake() -> N
     # No fake is active, yet subscribe() goes ahead: this client talks to its own server.
     future = subscriber.subscribe("projects/p/subscriptions/sub", callback=lambda m: None)
     future.cancel()
+    future.result(timeout=30)  # the stream's threads are done before the channel closes
     subscriber.close()
