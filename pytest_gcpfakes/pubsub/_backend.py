@@ -228,11 +228,7 @@ class PubSubBackend:
     def rpc_list_topics(
         self, request: types.ListTopicsRequest, timeout: float | None
     ) -> types.ListTopicsResponse:
-        _validation.parse_project_path(request.project, field="project")
-        prefix = f"{request.project}/topics/"
-        names = sorted(n for n in list(self.topics) if n.startswith(prefix))
-        page, token = _paginate(names, request.page_size, request.page_token)
-        topics = [types.Topic(self.topics[n].config) for n in page if n in self.topics]
+        topics, token = _list_in_project(request, "topics", self.topics, types.Topic)
         return types.ListTopicsResponse(topics=topics, next_page_token=token)
 
     def rpc_list_topic_subscriptions(
@@ -434,15 +430,9 @@ class PubSubBackend:
     def rpc_list_subscriptions(
         self, request: types.ListSubscriptionsRequest, timeout: float | None
     ) -> types.ListSubscriptionsResponse:
-        _validation.parse_project_path(request.project, field="project")
-        prefix = f"{request.project}/subscriptions/"
-        names = sorted(n for n in list(self.subscriptions) if n.startswith(prefix))
-        page, token = _paginate(names, request.page_size, request.page_token)
-        subs = [
-            types.Subscription(self.subscriptions[n].config)
-            for n in page
-            if n in self.subscriptions
-        ]
+        subs, token = _list_in_project(
+            request, "subscriptions", self.subscriptions, types.Subscription
+        )
         return types.ListSubscriptionsResponse(subscriptions=subs, next_page_token=token)
 
     def rpc_delete_subscription(
@@ -618,11 +608,7 @@ class PubSubBackend:
     def rpc_list_snapshots(
         self, request: types.ListSnapshotsRequest, timeout: float | None
     ) -> types.ListSnapshotsResponse:
-        _validation.parse_project_path(request.project, field="project")
-        prefix = f"{request.project}/snapshots/"
-        names = sorted(n for n in list(self.snapshots) if n.startswith(prefix))
-        page, token = _paginate(names, request.page_size, request.page_token)
-        found = [types.Snapshot(self.snapshots[n].config) for n in page if n in self.snapshots]
+        found, token = _list_in_project(request, "snapshots", self.snapshots, types.Snapshot)
         return types.ListSnapshotsResponse(snapshots=found, next_page_token=token)
 
     def rpc_list_topic_snapshots(
@@ -819,6 +805,19 @@ def _publisher_thread(
     from pytest_gcpfakes.pubsub._threads import take_publisher_thread
 
     return take_publisher_thread(topic, data, ordering_key, attributes) or fallback
+
+
+def _list_in_project(
+    request: Any, collection: str, registry: dict[str, Any], message: Any
+) -> tuple[list[Any], str]:
+    """One page of a project's resources of one kind (a List*Request), as copies."""
+    _validation.parse_project_path(request.project, field="project")
+    prefix = f"{request.project}/{collection}/"
+    names = sorted(n for n in list(registry) if n.startswith(prefix))
+    page, token = _paginate(names, request.page_size, request.page_token)
+    # A resource deleted since the names were read is skipped, as the service would.
+    found = [message(registry[n].config) for n in page if n in registry]
+    return found, token
 
 
 def _paginate(names: list[str], page_size: int, page_token: str) -> tuple[list[str], str]:
