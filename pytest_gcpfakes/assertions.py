@@ -45,17 +45,10 @@ class GCPUsage:
 
     def to_json(self) -> dict[str, Any]:
         """The recording and its findings in the versioned JSON schema (version 1)."""
-        from pytest_gcpfakes.usage import _analysis, _report
+        from pytest_gcpfakes.usage import _report
 
         rec = self.recording
-        failures, near = _analysis.find_sharing(rec)
-        findings = [
-            *failures,
-            *near,
-            *_leaks(rec),
-            *_analysis.find_use_after_close(rec),
-        ]
-        document: dict[str, Any] = _report.to_json(rec, findings)
+        document: dict[str, Any] = _report.to_json(rec, all_findings(rec))
         json.dumps(document)  # fail here, not in the reader, if anything is not JSON
         return document
 
@@ -105,6 +98,14 @@ class GCPUsage:
                 raise TypeError(
                     f"Unknown check {name!r}; checks are {', '.join(repr(c) for c in CHECKS)}."
                 )
+
+
+def all_findings(rec: Recording) -> list[Any]:
+    """Every verdict on a recording: shared, near misses, leaked, used after close."""
+    from pytest_gcpfakes.usage import _analysis
+
+    failures, near = _analysis.find_sharing(rec)
+    return [*failures, *near, *_leaks(rec), *_analysis.find_use_after_close(rec)]
 
 
 def _leaks(rec: Recording) -> list[Any]:

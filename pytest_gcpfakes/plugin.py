@@ -125,17 +125,14 @@ def _remember_summary(request: pytest.FixtureRequest, usage: GCPUsage) -> None:
     config = request.config
     if not (config.getoption("gcpfakes_summary") or config.getoption("verbose") > 0):
         return
-    from pytest_gcpfakes.usage import _analysis, _report
+    from pytest_gcpfakes.assertions import all_findings
+    from pytest_gcpfakes.usage import _report
 
     rec = usage.recording
     if not rec.clients:
         return
-    from pytest_gcpfakes.assertions import _leaks
-
-    failures, near = _analysis.find_sharing(rec)
-    findings = [*failures, *near, *_leaks(rec), *_analysis.find_use_after_close(rec)]
     config.stash.setdefault(_SUMMARY_KEY, []).append(
-        (request.node.nodeid, _report.summary_lines(rec, findings))
+        (request.node.nodeid, _report.summary_lines(rec, all_findings(rec)))
     )
 
 

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from pytest_gcpfakes.usage._recorder import TASK_CODES, is_library_caller, recorder, task_site
+from pytest_gcpfakes.usage._recorder import (
+    TASK_CODES,
+    _caller_cache,
+    is_library_caller,
+    next_seq,
+    recorder,
+    task_site,
+)
 
 _CLIENT_ATTR = "_gcpfakes_client_serial"
 _FUTURE_ATTR = "_gcpfakes_future_client"
@@ -35,14 +42,7 @@ class _Guard(threading.local):
 _guard = _Guard()
 
 
-def rendezvous_point(entry: list[Any]) -> None:
-    """Hold the call here if a rendezvous is gathering requests (see ``concurrency``)."""
-    gathering = _rendezvous[0]
-    if gathering is not None:
-        gathering.arrive(entry[4])
-
-
-# The active rendezvous, if any (a one-slot list: read on every use, set rarely).
+# The active rendezvous (see ``concurrency``), if any: a one-slot list, read on every use.
 _rendezvous: list[Any] = [None]
 
 
@@ -183,27 +183,33 @@ def _use_wrapper(original: Callable[..., Any], qualified: str, spec: Spec, name:
 
     @functools.wraps(original)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _guard.depth:  # only the outermost call is a use
+            return original(self, *args, **kwargs)
         frame = sys._getframe(1)
         code = frame.f_code
+        filename = code.co_filename
+        library = _caller_cache.get(filename)  # inlined: this runs on every client call
+        if library is None:
+            library = is_library_caller(filename)
         if code in TASK_CODES:  # executor.submit(client.method, ...): used at the submit
-            site = task_site() or (code.co_filename, frame.f_lineno, code.co_name)
-        elif _guard.depth or is_library_caller(code.co_filename):
+            site = task_site() or (filename, frame.f_lineno, code.co_name)
+        elif library:
             return original(self, *args, **kwargs)
         else:
-            site = (code.co_filename, frame.f_lineno, code.co_name)
-        if _guard.depth:
-            return original(self, *args, **kwargs)
+            site = (filename, frame.f_lineno, code.co_name)
         serial = owner(self)
         if serial is None:
             return original(self, *args, **kwargs)
         entry = recorder.use(serial, qualified, site)
         _guard.depth += 1
         try:
-            rendezvous_point(entry)
+            gathering = _rendezvous[0]
+            if gathering is not None:  # hold here while a rendezvous gathers requests
+                gathering.arrive(entry[4])
             result = original(self, *args, **kwargs)
         finally:
             _guard.depth -= 1
-            recorder.use_ended(entry)
+            entry[-1] = next_seq()  # the call returned: the end of this use
             if closing:
                 recorder.closed(serial, frame)
         if returns_future and hasattr(result, "__dict__"):

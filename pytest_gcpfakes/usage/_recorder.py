@@ -14,13 +14,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import sys
 import threading
 import weakref
 from types import FrameType
 from typing import Any
 
-from pytest_gcpfakes._clock import logical_now
+from pytest_gcpfakes._clock import _logical, logical_now
 from pytest_gcpfakes.usage._model import CallSite, ClientInfo, Recording, RequestInfo, Use
 
 _SERIAL_ATTR = "_gcpfakes_client_serial"
@@ -85,7 +84,6 @@ class Recorder:
         # A list, so that the end can be filled in when the call returns.
         self._uses: list[list[Any]] = []
         self._session_start = 0
-        self._local = threading.local()
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -185,24 +183,22 @@ class Recorder:
     def use(self, serial: int, method: str, site: tuple[str, int, str]) -> list[Any]:
         """Record the start of one use of client ``serial`` at ``site``; return its entry."""
         thread = threading.current_thread()
+        filename, lineno, function = site
         entry = [
             serial,
             method,
             thread.name,
             thread.ident,
             current_request(),
-            os.getpid(),
-            *site,
-            logical_now(),
-            None,
+            _pid[0],
+            filename,
+            lineno,
+            function,
+            next_seq(),
+            None,  # set to next_seq() when the call returns
         ]
         self._uses.append(entry)
         return entry
-
-    @staticmethod
-    def use_ended(entry: list[Any]) -> None:
-        """Record that the call of ``entry`` returned (or raised)."""
-        entry[-1] = logical_now()
 
     # -- requests ------------------------------------------------------------------------
 
@@ -237,54 +233,61 @@ class Recorder:
 
 # -- the current request of a thread or task -----------------------------------------------
 
-_local = threading.local()
+
+class _ThreadState(threading.local):
+    """Per-thread request state. Class-level defaults make reads of unset attributes plain
+    lookups: ``getattr(local, name, default)`` on a bare ``threading.local`` raises and
+    catches ``AttributeError``, which cost more than the rest of recording a use."""
+
+    inherited: int | None = None
+    task_site: tuple[str, int, str] | None = None
+
+    def __init__(self) -> None:
+        self.stack: list[int] = []
+
+
+_local = _ThreadState()
 
 
 def _stack() -> list[int]:
-    stack: list[int] | None = getattr(_local, "stack", None)
-    if stack is None:
-        stack = _local.stack = []
-    return stack
+    return _local.stack
 
 
 def current_request() -> int | None:
     """The request the current code runs for: the innermost one in this thread, else the
     one its task was handed from (a thread or executor task started inside a request)."""
-    stack: list[int] | None = getattr(_local, "stack", None)
-    if stack:
-        return stack[-1]
-    inherited: int | None = getattr(_local, "inherited", None)
-    return inherited
+    stack = _local.stack
+    return stack[-1] if stack else _local.inherited
 
 
-# Code objects of the task wrappers around executor submissions: a client method called
-# directly by one (``executor.submit(client.get_topic, …)``) is a use made at the submit.
+# Code objects of the runners of executor submissions: a client method called directly by
+# one (``executor.submit(client.get_topic, …)``) is a use made at the submit.
 TASK_CODES: set[Any] = set()
 
 
 def set_task_site(site: tuple[str, int, str] | None) -> tuple[str, int, str] | None:
     """Set where the current executor task was submitted; return the previous value."""
-    old: tuple[str, int, str] | None = getattr(_local, "task_site", None)
+    old = _local.task_site
     _local.task_site = site
     return old
 
 
 def task_site() -> tuple[str, int, str] | None:
     """Where the current executor task was submitted, if this code runs in one."""
-    site: tuple[str, int, str] | None = getattr(_local, "task_site", None)
+    site = _local.task_site
     return site
 
 
 def set_inherited(request: int | None) -> int | None:
     """Make ``request`` the inherited request of this thread's current task; return the old."""
-    old: int | None = getattr(_local, "inherited", None)
+    old = _local.inherited
     _local.inherited = request
     return old
 
 
 recorder = Recorder()
 
-
-def caller_frame(depth: int = 2) -> FrameType:
-    """The frame ``depth`` levels up from the caller of this function."""
-    return sys._getframe(depth)
+# The hot path reads these instead of calling logical_now() and os.getpid() each time.
+next_seq = _logical.__next__
+_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))

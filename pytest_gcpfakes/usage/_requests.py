@@ -22,7 +22,7 @@ import functools
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
-from typing import Any, cast
+from typing import Any
 
 from pytest_gcpfakes.usage._recorder import (
     TASK_CODES,
@@ -153,18 +153,29 @@ def patch_executor(module: ModuleType, replace: Callable[[Any, str, Any], None])
         filename = caller.f_code.co_filename
         request = None if is_library_caller(filename) else current_request()
         site = (filename, caller.f_lineno, caller.f_code.co_name)
-
-        @functools.wraps(fn)
-        def task(*task_args: Any, **task_kwargs: Any) -> Any:
-            previous = set_inherited(request)
-            previous_site = set_task_site(site)
-            try:
-                return fn(*task_args, **task_kwargs)
-            finally:
-                set_inherited(previous)
-                set_task_site(previous_site)
-
-        TASK_CODES.add(cast(Any, task).__code__)
-        return original_submit(self, task, *args, **kwargs)
+        return original_submit(self, _run_task, fn, request, site, *args, **kwargs)
 
     replace(executor_cls, "submit", submit)
+
+
+def _run_task(
+    fn: Callable[..., Any],
+    request: int | None,
+    site: tuple[str, int, str],
+    /,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    """Run one submitted task for the request that submitted it (pool threads have none)."""
+    previous = set_inherited(request)
+    previous_site = set_task_site(site)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        set_inherited(previous)
+        set_task_site(previous_site)
+
+
+# A client method called directly by _run_task was submitted to an executor: the recorder
+# attributes it to the submit() call site.
+TASK_CODES.add(_run_task.__code__)
