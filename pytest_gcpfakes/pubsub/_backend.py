@@ -22,7 +22,7 @@ from google.pubsub_v1 import types
 
 from pytest_gcpfakes._clock import Clock, real_monotonic
 from pytest_gcpfakes._faults import FaultPlan, pubsub_method
-from pytest_gcpfakes.pubsub import _validation
+from pytest_gcpfakes.pubsub import _threads, _validation
 from pytest_gcpfakes.pubsub._delivery import (
     DeadLetter,
     PublishedMessage,
@@ -42,6 +42,7 @@ _DEFAULT_PAGE_SIZE = 1000
 _DEFAULT_RETENTION = duration_pb2.Duration(seconds=7 * 24 * 3600)
 _SNAPSHOT_LIFETIME = timedelta(days=7)
 _PUBLISH_RESPONSE_PB = types.PublishResponse.pb()
+_PULL_RESPONSE_PB = types.PullResponse.pb()
 _SCHEMA_RPCS = frozenset(
     {
         "create_schema",
@@ -110,6 +111,12 @@ class PubSubBackend:
         self._push_cond = threading.Condition()
         self._pushers: dict[str, Any] = {}
         clock.on_advance(self._wake_all)
+        # call() looks each RPC up here: cheaper than building "rpc_<name>" per call.
+        self._handlers: dict[str, Any] = {
+            name.removeprefix("rpc_"): getattr(self, name)
+            for name in dir(type(self))
+            if name.startswith("rpc_")
+        }
 
     @property
     def schemas(self) -> Any:
@@ -139,7 +146,7 @@ class PubSubBackend:
 
     def call(self, rpc: str, request: Any, timeout: float | None) -> Any:
         """Serve one unary RPC; ``request`` is a proto-plus message owned by the caller."""
-        handler = getattr(self, f"rpc_{rpc}", None)
+        handler = self._handlers.get(rpc)
         if handler is None and rpc in _SCHEMA_RPCS:
             handler = getattr(self.schemas, f"rpc_{rpc}", None)
             # The schema registry keeps requests as they come: give it its own copy.
@@ -277,51 +284,60 @@ class PubSubBackend:
         self, request: types.PublishRequest, timeout: float | None, *, request_size: int = 0
     ) -> types.PublishResponse:
         raw = types.PublishRequest.pb(request)
-        _validation.parse_topic_path(raw.topic, field="topic")
+        name = raw.topic
+        topic = self.topics.get(name)
+        if topic is None:  # a topic that exists has a valid name: only check unknown ones
+            _validation.parse_topic_path(name, field="topic")
         # dict() of a protobuf map goes through the slow generic Mapping path; most
         # messages have no attributes at all.
         messages = [
             (
                 m.data,
-                {k: m.attributes[k] for k in m.attributes} if m.attributes else {},
+                {k: attrs[k] for k in attrs} if (attrs := m.attributes) else {},
                 m.ordering_key,
             )
             for m in raw.messages
         ]
         _validation.validate_publish_request(messages, request_size or raw.ByteSize())
-        topic = self._topic(raw.topic)
+        if topic is None:
+            raise _not_found(name)
         if topic.schema_settings is not None:
             # The service validates each message and adds attributes naming the schema.
             for data, attributes, _ in messages:
                 attributes.update(self.schemas.validated_attributes(topic.schema_settings, data))
-        now = self.clock.now()
+        now = self.clock.time()
         thread = threading.current_thread().name
+        recorded = _threads.has_pending()
         with topic.lock:
             stored = [
                 PublishedMessage(
-                    topic=raw.topic,
-                    message_id=str(message_id),
-                    data=data,
-                    attributes=attributes,
-                    ordering_key=ordering_key,
-                    publish_time=now,
-                    publisher_thread=_publisher_thread(
-                        raw.topic, data, ordering_key, attributes, thread
-                    ),
-                    seq=message_id,
+                    name,
+                    str(seq),
+                    data,
+                    attributes,
+                    ordering_key,
+                    now,
+                    # publish() through PublisherClient recorded its caller's thread per
+                    # message (the RPC runs in the library's commit thread); raw GAPIC
+                    # publishes recorded nothing and ran in the caller's thread.
+                    (_threads.take_publisher_thread(name, data, ordering_key, attributes) or thread)
+                    if recorded
+                    else thread,
+                    seq,
                 )
-                for (data, attributes, ordering_key), message_id in zip(
+                for (data, attributes, ordering_key), seq in zip(
                     messages, self._message_ids, strict=False
                 )
             ]
             topic.published.extend(stored)
-            subscribers = list(topic.subscriptions)
+            subscribers = topic.subscriptions[:] if topic.subscriptions else ()
         for sub in subscribers:
             sub.offer(stored)
         # Built as a raw protobuf and wrapped: the proto-plus constructor costs more than
         # the whole publish.
-        raw_response = _PUBLISH_RESPONSE_PB(message_ids=[m.message_id for m in stored])
-        response: types.PublishResponse = types.PublishResponse.wrap(raw_response)
+        response: types.PublishResponse = types.PublishResponse.wrap(
+            _PUBLISH_RESPONSE_PB(message_ids=[m.message_id for m in stored])
+        )
         return response
 
     def _forward(self, letters: list[DeadLetter]) -> None:
@@ -488,7 +504,10 @@ class PubSubBackend:
             if letters:
                 self._forward(letters)
             if received:
-                return types.PullResponse(received_messages=received)
+                response: types.PullResponse = types.PullResponse.wrap(
+                    _PULL_RESPONSE_PB(received_messages=received)
+                )
+                return response
 
     def rpc_acknowledge(self, request: types.AcknowledgeRequest, timeout: float | None) -> None:
         raw = types.AcknowledgeRequest.pb(request)
@@ -795,16 +814,6 @@ def _copy_field(source: Any, target: Any, path: str) -> None:
         setattr(target, path, getattr(source, path))
     else:
         delattr(target, path)
-
-
-def _publisher_thread(
-    topic: str, data: bytes, ordering_key: str, attributes: dict[str, str], fallback: str
-) -> str:
-    # The RPC runs in the library's commit thread; the publish() wrapper records the
-    # caller's thread per message (see _threads), else this is a raw GAPIC publish.
-    from pytest_gcpfakes.pubsub._threads import take_publisher_thread
-
-    return take_publisher_thread(topic, data, ordering_key, attributes) or fallback
 
 
 def _list_in_project(

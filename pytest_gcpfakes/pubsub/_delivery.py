@@ -18,10 +18,11 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 from google.api_core import exceptions
+from google.protobuf.timestamp_pb2 import Timestamp as _Timestamp
 from google.pubsub_v1 import types
 
 from pytest_gcpfakes._clock import Clock, real_monotonic
@@ -35,13 +36,19 @@ _DEFAULT_MAX_DELIVERY_ATTEMPTS = 5
 # Streaming pull: how many messages a stream may hold unacknowledged when the client did
 # not say (the client library always says; raw GAPIC callers may not).
 _DEFAULT_STREAM_MAX_MESSAGES = 1000
+_RECEIVED_PB = types.ReceivedMessage.pb()
+_MESSAGE_PB = types.PubsubMessage.pb()
+_STREAMING_PULL_RESPONSE_PB = types.StreamingPullResponse.pb()
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class PublishedMessage(NamedTuple):
     """A message as the service stored it on publish (immutable).
 
     A named tuple rather than a frozen dataclass: one is built per message per publish,
-    and a frozen dataclass costs twice as much to build.
+    and a frozen dataclass costs twice as much to build. For the same reason the publish
+    time is kept as the clock's seconds and made a datetime only when read.
     """
 
     topic: str
@@ -49,9 +56,15 @@ class PublishedMessage(NamedTuple):
     data: bytes
     attributes: dict[str, str]
     ordering_key: str
-    publish_time: datetime
+    publish_seconds: float
+    """The fakes' clock (``Clock.time()``) when the service accepted the message."""
     publisher_thread: str = ""
     seq: int = 0
+
+    @property
+    def publish_time(self) -> datetime:
+        """When the service accepted the message, as the aware UTC datetime clients see."""
+        return datetime.fromtimestamp(self.publish_seconds, tz=timezone.utc)
 
     @property
     def size(self) -> int:
@@ -181,8 +194,11 @@ class Subscription:
         stream: StreamingPull | None = None,
         max_bytes: int = 0,
         deadline_seconds: int | None = None,
-    ) -> list[types.ReceivedMessage]:
-        """Lease up to ``max_messages`` deliverable messages (in order, one key at a time)."""
+    ) -> list[Any]:
+        """Lease up to ``max_messages`` deliverable messages (in order, one key at a time).
+
+        Returns raw ``ReceivedMessage`` protobufs (see ``_lease``).
+        """
         if max_messages <= 0 or not self.ready:
             return []
         busy_keys = (
@@ -267,9 +283,7 @@ class Subscription:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _lease(
-        self, delivery: Delivery, deadline: float, stream: StreamingPull | None
-    ) -> types.ReceivedMessage:
+    def _lease(self, delivery: Delivery, deadline: float, stream: StreamingPull | None) -> Any:
         delivery.attempts += 1
         ack_id = f"gcpfakes-{self.serial}-{next(_ack_serials)}"
         self.leases[ack_id] = Lease(delivery, ack_id, deadline, stream)
@@ -277,13 +291,16 @@ class Subscription:
             stream.outstanding += 1
             stream.outstanding_bytes += delivery.message.size
         m = delivery.message
-        received = types.ReceivedMessage(
+        # Raw protobufs, wrapped once per response by the caller: a proto-plus
+        # ReceivedMessage costs several times more than the rest of the lease.
+        seconds, micros = divmod((m.publish_time - _EPOCH) // _MICROSECOND, 1_000_000)
+        received = _RECEIVED_PB(
             ack_id=ack_id,
-            message=types.PubsubMessage(
+            message=_MESSAGE_PB(
                 data=m.data,
                 attributes=m.attributes,
                 message_id=m.message_id,
-                publish_time=m.publish_time,
+                publish_time=_Timestamp(seconds=seconds, nanos=micros * 1000),
                 ordering_key=m.ordering_key,
             ),
         )
@@ -414,13 +431,18 @@ class StreamingPull:
                     if room > 0 and (not self.max_bytes or byte_room > 0):
                         received = sub.take(now, room, self, byte_room, self.deadline_seconds)
                         if received:
-                            return types.StreamingPullResponse(
-                                received_messages=received,
-                                subscription_properties=types.StreamingPullResponse.SubscriptionProperties(
-                                    exactly_once_delivery_enabled=sub.exactly_once,
-                                    message_ordering_enabled=sub.ordered,
-                                ),
+                            response: types.StreamingPullResponse = (
+                                types.StreamingPullResponse.wrap(
+                                    _STREAMING_PULL_RESPONSE_PB(
+                                        received_messages=received,
+                                        subscription_properties={
+                                            "exactly_once_delivery_enabled": sub.exactly_once,
+                                            "message_ordering_enabled": sub.ordered,
+                                        },
+                                    )
+                                )
                             )
+                            return response
                     if letters:
                         break  # forward outside the lock, then come back
                     sub.cond.wait(RECHECK_SECONDS)

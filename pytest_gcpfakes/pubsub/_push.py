@@ -18,6 +18,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timezone
 from typing import TYPE_CHECKING, Any
 
 from pytest_gcpfakes.pubsub._delivery import RECHECK_SECONDS
@@ -52,8 +53,8 @@ class PushAttempt:
 
 def envelope(subscription: str, received: Any, with_attempt: bool) -> dict[str, Any]:
     """GCP's push request body for one received message."""
-    message = received.message
-    publish_time = message.publish_time
+    message = received.message  # a raw protobuf (see Subscription.take)
+    publish_time = message.publish_time.ToDatetime(tzinfo=timezone.utc)
     stamp = publish_time.strftime("%Y-%m-%dT%H:%M:%S.") + f"{publish_time.microsecond:06d}Z"
     body: dict[str, Any] = {
         "message": {

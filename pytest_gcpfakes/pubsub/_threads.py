@@ -34,6 +34,11 @@ def record_publisher_thread(
         _pending.setdefault(key, deque()).append(threading.current_thread().name)
 
 
+def has_pending() -> bool:
+    """Whether any publish() caller is waiting to be claimed (else skip hashing the data)."""
+    return bool(_pending)
+
+
 def take_publisher_thread(
     topic: str, data: bytes, ordering_key: str, attributes: Mapping[str, str]
 ) -> str | None:

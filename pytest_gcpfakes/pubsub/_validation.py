@@ -192,11 +192,12 @@ def validate_publish_request(messages: Sequence[PublishMessage], request_size: i
     if request_size > MAX_PUBLISH_REQUEST_BYTES:
         raise _too_large("request_size", request_size, MAX_PUBLISH_REQUEST_BYTES)
     for data, attributes, ordering_key in messages:
-        _validate_message(data, attributes, ordering_key)
+        if attributes or ordering_key or not data:  # data alone has nothing else to check
+            _validate_message(data, attributes, ordering_key)
     # Source: real service, FAILED_PRECONDITION "In a single publish request, all messages
     # must have no ordering key or they must all have the same ordering key. [code=539b]"
     # (yoshidan/google-cloud-rust#226, 2024). Emulator differs: accepts mixed keys.
-    if len({ordering_key for _, _, ordering_key in messages}) > 1:
+    if len(messages) > 1 and len({ordering_key for _, _, ordering_key in messages}) > 1:
         raise exceptions.FailedPrecondition(
             "In a single publish request, all messages must have no ordering key or they"
             " must all have the same ordering key. [code=539b]"
