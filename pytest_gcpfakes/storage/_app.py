@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import base64
 import functools
+import gzip
 import hashlib
 import json
 import re
 import threading
+import zlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -798,6 +800,10 @@ class StorageApp:
             "Accept-Ranges": "bytes",
         }
         if version.content_encoding:
+            if version.content_encoding == "gzip" and _transcodes(request, version):
+                transcoded = _gunzip(version.data)
+                if transcoded is not None:
+                    return _transcoded_response(transcoded, headers)
             headers["Content-Encoding"] = version.content_encoding
         range_header = request.header("Range")
         if not range_header:
@@ -809,6 +815,76 @@ class StorageApp:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+# Decompressive transcoding (cloud.google.com/storage/docs/transcoding): an object stored
+# gzip-compressed with Content-Encoding: gzip is served decompressed unless the request
+# accepts gzip or the object's Cache-Control says no-transform. Then the answer has no
+# Content-Encoding or Content-Length, the Range header is ignored (the whole object, 200:
+# "transcoding#range"), and x-goog-hash still describes the stored, compressed bytes
+# (google-cloud-dotnet#1641, "the hash is still of the gzipped data"; google-cloud-cpp#8830).
+# GCS marks such answers with "Warning: 214 UploadServer gunzipped" (dotnet#1641) and
+# "x-guploader-response-body-transformations: gunzipped" (google-cloud-cpp#8830).
+_GUNZIPPED = {
+    "Warning": "214 UploadServer gunzipped",
+    "x-guploader-response-body-transformations": "gunzipped",
+}
+_NO_TRANSFORM = re.compile(r"(?:^|,)\s*no-transform\s*(?:,|$)", re.IGNORECASE)
+
+
+def _transcodes(request: Request, version: ObjectVersion) -> bool:
+    """Tell whether GCS would serve this gzip-encoded object decompressed."""
+    if version.cache_control and _NO_TRANSFORM.search(version.cache_control):
+        return False
+    return not _accepts_gzip(request.header("Accept-Encoding"))
+
+
+def _accepts_gzip(header: str | None) -> bool:
+    """Whether an Accept-Encoding header admits gzip (RFC 9110 §12.5.3, q-values included).
+
+    GCS documents only "Accept-Encoding: gzip"; honouring q=0 and "*" is the HTTP rule,
+    assumed to be GCS's too.
+    """
+    if not header:
+        return False
+    wildcard = None
+    for item in header.split(","):
+        coding, _, params = item.strip().partition(";")
+        coding = coding.strip().lower()
+        accepted = _q_value(params) > 0
+        if coding in ("gzip", "x-gzip"):
+            return accepted
+        if coding == "*":
+            wildcard = accepted
+    return bool(wildcard)
+
+
+def _q_value(params: str) -> float:
+    for param in params.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def _gunzip(data: bytes) -> bytes | None:
+    """The decompressed bytes of a gzip stream, or ``None`` if they are not gzip."""
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error):
+        # Guess: no recorded GCS answer for an object labelled gzip whose bytes are not.
+        # The fake serves it as stored, with its Content-Encoding, rather than invent an error.
+        return None
+
+
+def _transcoded_response(data: bytes, headers: dict[str, str]) -> Response:
+    """The whole object, decompressed, as GCS answers a transcoded download."""
+    response = Response(200, data, {**headers, **_GUNZIPPED})
+    # GCS sends neither Content-Encoding nor Content-Length with a transcoded object.
+    del response.headers["Content-Length"]
+    return response
 
 
 def _error_response(request: Request, error: _errors.GCSError) -> Response:
