@@ -216,9 +216,14 @@ class StorageApp:
             and parts[4:5] == ["b"]
             and parts[6:7] == ["o"]
         ):
-            return self._download(request, unquote(parts[5]), unquote("/".join(parts[7:])))
+            bucket = unquote(parts[5])
+            self._bill(bucket, request.query.get("userProject"))
+            return self._download(request, bucket, unquote("/".join(parts[7:])))
         if len(parts) >= 3 and _is_xml_multipart(request):
-            return self._xml_multipart(request, unquote(parts[1]), unquote("/".join(parts[2:])))
+            bucket = unquote(parts[1])
+            # The XML API names the billing project in a header (using-requester-pays).
+            self._bill(bucket, request.header("X-Goog-User-Project"), xml=True)
+            return self._xml_multipart(request, bucket, unquote("/".join(parts[2:])))
         if "X-Goog-Signature" in request.query or "x-goog-signature" in request.query:
             # Never serve a signed URL without checking it; checking (signature and expiry)
             # belongs to server mode's HTTP face.
@@ -282,8 +287,25 @@ class StorageApp:
             return Response(204)
         raise _errors.not_implemented(request.method, request.path)
 
+    def _bill(self, bucket_name: str, user_project: str | None, *, xml: bool = False) -> None:
+        """Refuse a request on a requester-pays bucket that names no billing project.
+
+        Every call on such a bucket or its objects needs one, the bucket's own metadata
+        included (a GET of the bucket fails in google-cloud-python#4674 and
+        python-storage#479; GET, PATCH and DELETE in a Crossplane report). Only creating a
+        bucket and listing a project's buckets name no bucket to bill. GCS also lets a
+        caller with resourcemanager.projects.createBillingAssignment on the bucket's project
+        go without (requester-pays#requirements); the fake has no IAM, and treats every
+        caller as one without it.
+        """
+        bucket = self.backend.buckets.get(bucket_name)
+        if bucket is not None and bucket.requester_pays and not user_project:
+            raise _errors.user_project_missing(xml=xml)
+
     def _json_api(self, request: Request, rest: list[str]) -> Response:
         method = request.method
+        if rest and rest[0]:
+            self._bill(unquote(rest[0]), request.query.get("userProject"))
         if not rest or rest == [""]:
             if method == "GET":
                 return self.list_buckets(request)
@@ -313,6 +335,7 @@ class StorageApp:
                     return self.list_objects(request, bucket)
             elif method == "POST" and len(rest) == 8 and rest[3] in ("copyTo", "rewriteTo"):
                 if rest[4] == "b" and rest[6] == "o":
+                    self._bill(unquote(rest[5]), request.query.get("userProject"))
                     return self.rewrite_object(
                         request, bucket, unquote(rest[2]), unquote(rest[5]), unquote(rest[7])
                     )
@@ -687,6 +710,8 @@ class StorageApp:
             raise _errors.not_implemented(request.method, request.path)
         if request.method != "POST":
             raise _errors.not_implemented(request.method, request.path)
+        # A resumable session is billed when it starts; its chunks go to the session URI.
+        self._bill(bucket, request.query.get("userProject"))
         if upload_type == "multipart":
             metadata, data = _parse_multipart(request)
         elif upload_type == "media":

@@ -130,6 +130,12 @@ class Bucket:
     noncurrent: dict[str, list[ObjectVersion]] = field(default_factory=dict)
     notifications: dict[str, NotificationConfig] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    requester_pays: bool = False
+    """``billing.requesterPays``, kept as a plain attribute: every request reads it."""
+
+    def __post_init__(self) -> None:
+        if self.requester_pays:
+            self.extra.setdefault("billing", {"requesterPays": True})
 
     @property
     def retention_period(self) -> int | None:
@@ -420,6 +426,7 @@ class StorageBackend:
                 if key == "retentionPolicy":
                     value = self._retention_policy(bucket, value, now)
                 bucket.extra[key] = value
+            bucket.requester_pays = bool((bucket.extra.get("billing") or {}).get("requesterPays"))
             if bucket.extra.get("lifecycle"):
                 self._emit(bucket, _lifecycle.apply(bucket, now))
 

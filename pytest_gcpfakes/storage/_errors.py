@@ -245,6 +245,22 @@ def required_parameter(parameter: str) -> GCSError:
     return GCSError(400, f"Required parameter: {parameter}", "required")
 
 
+def user_project_missing(*, xml: bool = False) -> GCSError:
+    """400: a request on a requester-pays bucket that names no billing project."""
+    # Verified: full JSON body in Superbalist/laravel-google-cloud-storage#44 (2018) and
+    # opentargets/issues#2338 (2019): 400, reason "required", then worded "Bucket is
+    # requester pays bucket ..."; since about 2022 GCS says "Bucket is a requester pays
+    # bucket but no user project provided." (hail's 0.2.97 changelog, 2022;
+    # MystenLabs/sui#15026, 2023; a Crossplane report quoting the Go client: "googleapi:
+    # Error 400: Bucket is a requester pays bucket but no user project provided.,
+    # required"). The XML API's code "UserProjectMissing" is named in forseti-security#1300.
+    return GCSError(
+        400,
+        "Bucket is a requester pays bucket but no user project provided.",
+        "UserProjectMissing" if xml else "required",
+    )
+
+
 def md5_mismatch(provided: str, calculated: str) -> GCSError:
     """400: an upload whose declared MD5 does not match its bytes (base64 digests)."""
     # Verified wording: gsutil's own help: 'BadRequestException: 400 Provided MD5 hash

@@ -51,13 +51,11 @@ def test_versioning_can_be_turned_on_and_off(client: Any) -> None:
 
 def test_settings_the_fake_only_stores_round_trip(client: Any) -> None:
     bucket = client.bucket("settings")
-    bucket.requester_pays = True
     bucket.cors = [{"origin": ["*"], "method": ["GET"], "maxAgeSeconds": 60}]
     bucket.default_event_based_hold = False
     bucket.iam_configuration.uniform_bucket_level_access_enabled = True
     client.create_bucket(bucket)
     again = client.get_bucket("settings")
-    assert again.requester_pays is True
     assert again.cors == [{"origin": ["*"], "method": ["GET"], "maxAgeSeconds": 60}]
     assert again.iam_configuration.uniform_bucket_level_access_enabled is True
 

@@ -20,6 +20,7 @@ from pytest_gcpfakes.storage._errors import GCSError
 URL = "http://gcpfakes.invalid/storage/v1/b/bkt/o/obj?prettyPrint=false"
 UNTIL = datetime.datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.timezone.utc)
 PRECONDITION = "At least one of the pre-conditions you specified did not hold."
+USER_PROJECT = "Bucket is a requester pays bucket but no user project provided."
 RETAINED = (
     "Object 'bkt/obj' is subject to bucket's retention policy or object retention and "
     "cannot be deleted or overwritten until 2030-01-02T03:04:05.678901+00:00"
@@ -62,6 +63,9 @@ CASES: list[tuple[str, Callable[[], GCSError], int, str, str]] = [
     ("too_many_compose_sources", lambda: _errors.too_many_compose_sources(33), 400, "invalid",
      "The number of source components provided (33) exceeds the maximum (32)"),
     ("invalid_rewrite_token", _errors.invalid_rewrite_token, 400, "invalid", "Invalid Value"),
+    ("user_project_missing", _errors.user_project_missing, 400, "required", USER_PROJECT),
+    ("user_project_missing_xml", lambda: _errors.user_project_missing(xml=True), 400,
+     "UserProjectMissing", USER_PROJECT),
     ("object_retained", lambda: _errors.object_retained("bkt", "obj", UNTIL), 403,
      "retentionPolicyNotMet", RETAINED),
     ("object_held", lambda: _errors.object_held("bkt", "obj", "Temporary"), 403, "forbidden",

@@ -1,0 +1,149 @@
+"""Requester-pays buckets through the real client: every call names a billing project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.api_core import exceptions
+from google.cloud import storage
+from google.cloud.storage import transfer_manager
+from google.cloud.storage.exceptions import InvalidResponse
+
+MISSING = "Bucket is a requester pays bucket but no user project provided."
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def client(fake_storage: Any) -> Any:
+    with storage.Client() as gcs:
+        bucket = gcs.bucket("shared-data")
+        bucket.requester_pays = True
+        gcs.create_bucket(bucket)  # creating one bills no one: there is no bucket yet
+        yield gcs
+
+
+@pytest.fixture
+def paid(client: Any) -> Any:
+    """The requester-pays bucket, as a caller who names a billing project sees it."""
+    return client.bucket("shared-data", user_project="reader-project")
+
+
+def test_upload_without_a_user_project_is_refused_with_gcs_400(client: Any) -> None:
+    with pytest.raises(exceptions.BadRequest, match=MISSING):
+        client.bucket("shared-data").blob("a.txt").upload_from_string("x")
+
+
+def test_download_without_a_user_project_is_refused_in_plain_text(paid: Any, client: Any) -> None:
+    paid.blob("a.txt").upload_from_string("x")
+    # Media errors come as plain text; the client quotes it in the exception message.
+    with pytest.raises(exceptions.BadRequest, match=MISSING):
+        client.bucket("shared-data").blob("a.txt").download_as_bytes()
+
+
+def test_getting_the_bucket_itself_needs_a_user_project(client: Any) -> None:
+    with pytest.raises(exceptions.BadRequest) as caught:
+        client.get_bucket("shared-data")
+    assert caught.value.message.endswith(MISSING)
+    assert caught.value.errors[0]["reason"] == "required"
+    assert client.get_bucket(client.bucket("shared-data", user_project="p")).requester_pays
+
+
+def test_listing_objects_without_a_user_project_is_refused(client: Any) -> None:
+    with pytest.raises(exceptions.BadRequest, match=MISSING):
+        list(client.list_blobs("shared-data"))
+
+
+def test_listing_the_projects_buckets_needs_no_user_project(client: Any) -> None:
+    assert [b.name for b in client.list_buckets()] == ["shared-data"]
+
+
+def test_every_object_call_works_with_a_user_project(paid: Any, fake_storage: Any) -> None:
+    blob = paid.blob("report.csv")
+    blob.upload_from_string("a,b\n1,2\n", content_type="text/csv")
+    assert blob.download_as_bytes() == b"a,b\n1,2\n"
+    assert [b.name for b in paid.list_blobs()] == ["report.csv"]
+    blob.metadata = {"owner": "data-team"}
+    blob.patch()
+    paid.copy_blob(blob, paid, "copy.csv")
+    paid.blob("both.csv").compose([blob, paid.blob("copy.csv")])
+    paid.blob("copy.csv").delete()
+    assert fake_storage.objects("shared-data") == ["both.csv", "report.csv"]
+
+
+def test_resumable_upload_is_billed_when_its_session_starts(paid: Any, client: Any) -> None:
+    data = b"z" * (3 * 256 * 1024)
+    blob = paid.blob("big.bin", chunk_size=256 * 1024)
+    blob.upload_from_string(data)  # the chunks go to the session URI, which carries no project
+    assert paid.blob("big.bin").download_as_bytes() == data
+    with pytest.raises(exceptions.BadRequest, match=MISSING):
+        client.bucket("shared-data").blob("big2.bin", chunk_size=256 * 1024).upload_from_string(
+            data
+        )
+
+
+def test_copy_into_a_requester_pays_bucket_needs_a_user_project(client: Any) -> None:
+    plain = client.create_bucket("plain-source")
+    source = plain.blob("a.txt")
+    source.upload_from_string("x")
+    with pytest.raises(exceptions.BadRequest, match=MISSING):
+        plain.copy_blob(source, client.bucket("shared-data"), "a.txt")
+
+
+def test_turning_requester_pays_off_needs_a_user_project_and_frees_the_bucket(
+    client: Any, paid: Any
+) -> None:
+    unpaid = client.bucket("shared-data")
+    unpaid.requester_pays = False
+    with pytest.raises(exceptions.BadRequest, match=MISSING):
+        unpaid.patch()
+    paid.requester_pays = False
+    paid.patch()
+    unpaid.blob("free.txt").upload_from_string("now anyone pays nothing extra")
+    assert client.get_bucket("shared-data").requester_pays is False
+
+
+def test_deleting_the_bucket_needs_a_user_project(client: Any, paid: Any) -> None:
+    with pytest.raises(exceptions.BadRequest, match=MISSING):
+        client.bucket("shared-data").delete()
+    paid.delete()
+    assert client.lookup_bucket("shared-data") is None
+
+
+def test_xml_multipart_upload_names_its_project_in_a_header(
+    paid: Any, fake_storage: Any, tmp_path: Path
+) -> None:
+    source = tmp_path / "parts.bin"
+    source.write_bytes(b"p" * (2 * MIB))
+    transfer_manager.upload_chunks_concurrently(
+        str(source), paid.blob("parts.bin"), chunk_size=MIB, worker_type=transfer_manager.THREAD
+    )
+    assert fake_storage.get("shared-data", "parts.bin") == source.read_bytes()
+
+
+def test_fake_storage_handle_arranges_state_without_a_user_project(
+    client: Any, paid: Any, fake_storage: Any
+) -> None:
+    fake_storage.put("shared-data", "seed.txt", "seeded")
+    fake_storage.create_bucket("also-paid", requester_pays=True)
+    assert paid.blob("seed.txt").download_as_text() == "seeded"
+    assert client.bucket("also-paid", user_project="p").reload() is None
+    with pytest.raises(exceptions.BadRequest, match=MISSING):
+        client.get_bucket("also-paid")
+
+
+def test_xml_multipart_upload_without_the_header_is_refused_with_the_xml_code(
+    client: Any, tmp_path: Path
+) -> None:
+    source = tmp_path / "parts.bin"
+    source.write_bytes(b"p" * (2 * MIB))
+    with pytest.raises(InvalidResponse) as caught:
+        transfer_manager.upload_chunks_concurrently(
+            str(source),
+            client.bucket("shared-data").blob("parts.bin"),
+            chunk_size=MIB,
+            worker_type=transfer_manager.THREAD,
+        )
+    assert caught.value.response.status_code == 400
+    assert "<Code>UserProjectMissing</Code>" in caught.value.response.text
