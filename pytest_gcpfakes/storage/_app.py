@@ -19,7 +19,7 @@ import re
 import threading
 import zlib
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 from xml.etree import ElementTree
@@ -34,6 +34,7 @@ from pytest_gcpfakes.storage._backend import (
     Bucket,
     ObjectVersion,
     Preconditions,
+    Retention,
     StorageBackend,
     project_number,
 )
@@ -373,6 +374,10 @@ class StorageApp:
             fields["location"] = str(body["location"]).upper()
         if "storageClass" in body:
             fields["storage_class"] = body["storageClass"]
+        if request.bool_param("enableObjectRetention"):
+            # Only at creation: the bucket resource's objectRetention is read-only, and the
+            # feature cannot be turned off once on (object-lock).
+            fields["object_retention"] = True
         bucket = self.backend.create_bucket(name, project, **fields)
         self.backend.configure_bucket(bucket, body)
         return Response(200, self.bucket_resource(bucket))
@@ -443,6 +448,8 @@ class StorageApp:
             resource["labels"] = dict(bucket.labels)
         if bucket.versioning:
             resource["versioning"] = {"enabled": True}
+        if bucket.object_retention:
+            resource["objectRetention"] = {"mode": "Enabled"}
         resource.update(bucket.extra)
         return resource
 
@@ -515,6 +522,9 @@ class StorageApp:
             elif replace_all and attr in _CLEARED_BY_UPDATE:
                 # objects.update replaces the writable metadata: what is left out is cleared.
                 changes[attr] = _CLEARED_BY_UPDATE[attr]
+        # An update (PUT) without "retention" keeps the retention: removing one takes an
+        # explicit null (and the override), never an omission (assumed).
+        _retention_field(body, changes)
         version = self.backend.patch_object(
             bucket,
             name,
@@ -522,6 +532,7 @@ class StorageApp:
             generation=request.int_param("generation"),
             preconditions=request.preconditions(),
             merge_metadata=not replace_all,
+            override_unlocked_retention=request.bool_param("overrideUnlockedRetention"),
         )
         return Response(200, self.object_resource(version))
 
@@ -560,6 +571,7 @@ class StorageApp:
         validate_object_name(name)
         body = request.json()
         fields = {attr: body[key] for key, attr in _WRITABLE.items() if key in body}
+        _retention_field(body, fields)
         rewrite = "/rewriteTo/" in request.path
         max_bytes = request.int_param("maxBytesRewrittenPerCall") if rewrite else None
         if max_bytes is not None and (max_bytes <= 0 or max_bytes % _MIB):
@@ -615,6 +627,7 @@ class StorageApp:
         body = request.json()
         destination = body.get("destination") or {}
         fields = {attr: destination[k] for k, attr in _WRITABLE.items() if k in destination}
+        _retention_field(destination, fields)
         sources = []
         for item in body.get("sourceObjects") or []:
             match = (item.get("objectPreconditions") or {}).get("ifGenerationMatch")
@@ -688,6 +701,12 @@ class StorageApp:
             resource["componentCount"] = version.component_count
         if version.time_deleted is not None:
             resource["timeDeleted"] = _rfc3339(version.time_deleted)
+        retention = version.retention
+        if retention is not None:
+            resource["retention"] = {
+                "mode": retention.mode,
+                "retainUntilTime": _rfc3339_micros(retention.retain_until),
+            }
         owner = self.backend.buckets.get(version.bucket)
         until = owner.retained_until(version) if owner is not None else None
         if until is not None:
@@ -749,6 +768,7 @@ class StorageApp:
         fields = {attr: metadata[key] for key, attr in _WRITABLE.items() if key in metadata}
         if "metadata" in fields:
             fields["metadata"] = {k: str(v) for k, v in (fields["metadata"] or {}).items()}
+        _retention_field(metadata, fields)
         return name, fields
 
     def _start_resumable(self, request: Request, bucket: str) -> Response:
@@ -1023,6 +1043,60 @@ def _parse_range(header: str, size: int) -> tuple[int, int]:
 @functools.lru_cache(maxsize=1024)  # an object's timestamps repeat in every resource built
 def _rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _rfc3339_micros(moment: datetime) -> str:
+    # Guess: GCS's precision for retainUntilTime is not on record; microseconds keep what
+    # the Python client sent (it formats retain_until_time with them) exact.
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_RETENTION_MODES = ("Unlocked", "Locked")
+_RFC3339 = re.compile(
+    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$", re.IGNORECASE
+)
+
+
+def _retention_field(body: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Put a resource's ``retention`` into ``fields``: a ``Retention``, or ``None`` to remove.
+
+    ``null`` and ``{"mode": null, "retainUntilTime": null}`` (what the Python client sends
+    after clearing both) remove it; ``{}`` changes nothing ([zig-fake]).
+    """
+    if "retention" not in body:
+        return
+    value = body["retention"]
+    if value is None:
+        fields["retention"] = None
+        return
+    if not isinstance(value, dict):
+        raise _errors.invalid_argument("Invalid value for: retention")
+    mode, until = value.get("mode"), value.get("retainUntilTime")
+    if mode is None and until is None:
+        if "mode" in value or "retainUntilTime" in value:
+            fields["retention"] = None
+        return
+    if mode is None:
+        raise _errors.retention_field_missing("mode")
+    if until is None:
+        raise _errors.retention_field_missing("retain until time")
+    if mode not in _RETENTION_MODES:
+        raise _errors.invalid_retention_mode(mode)
+    fields["retention"] = Retention(str(mode), _parse_rfc3339(until))
+
+
+def _parse_rfc3339(text: object) -> datetime:
+    """An RFC 3339 time with a zone, as an aware UTC datetime (nanoseconds cut to micros)."""
+    match = _RFC3339.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise _errors.invalid_retain_until_time()
+    whole, fraction, zone = match.groups()
+    zone = "+00:00" if zone.upper() == "Z" else zone
+    try:
+        moment = datetime.fromisoformat(f"{whole}.{(fraction or '0')[:6]:0<6}{zone}")
+    except ValueError:
+        raise _errors.invalid_retain_until_time() from None
+    return moment.astimezone(timezone.utc)
 
 
 def _etag(version: ObjectVersion) -> str:

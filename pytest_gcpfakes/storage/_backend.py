@@ -81,6 +81,19 @@ class Preconditions:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """An object's retention configuration (Object Retention Lock)."""
+
+    mode: str
+    """``"Unlocked"`` (can be shortened or removed with the override) or ``"Locked"``."""
+    retain_until: datetime
+
+
+#: The farthest a retain-until time may lie ahead ([object-lock]: 3,155,760,000 seconds).
+MAX_RETENTION = timedelta(seconds=3_155_760_000)
+
+
+@dataclass(frozen=True)
 class ObjectVersion:
     """One generation of one object; immutable, replaced on every change."""
 
@@ -106,6 +119,7 @@ class ObjectVersion:
     component_count: int | None = None
     temporary_hold: bool = False
     event_based_hold: bool = False
+    retention: Retention | None = None
 
     @property
     def size(self) -> int:
@@ -132,6 +146,8 @@ class Bucket:
     lock: threading.RLock = field(default_factory=threading.RLock)
     requester_pays: bool = False
     """``billing.requesterPays``, kept as a plain attribute: every request reads it."""
+    object_retention: bool = False
+    """Object Retention Lock: enabled when the bucket is created, never turned off."""
 
     def __post_init__(self) -> None:
         if self.requester_pays:
@@ -144,12 +160,15 @@ class Bucket:
         period = policy.get("retentionPeriod")
         return int(period) if period is not None else None
 
-    def retained_until(self, version: ObjectVersion) -> datetime | None:
-        """When the bucket's retention policy lets ``version`` go, or ``None``."""
+    def retained_until(self, version: ObjectVersion, *, own: bool = True) -> datetime | None:
+        """When retention lets ``version`` go, or ``None``: the bucket's retention policy,
+        and (with ``own``) the object's own retention configuration, whichever ends last."""
         period = self.retention_period
-        if not period:
-            return None
-        return version.time_created + timedelta(seconds=period)
+        until = version.time_created + timedelta(seconds=period) if period else None
+        retention = version.retention
+        if own and retention is not None and (until is None or retention.retain_until > until):
+            until = retention.retain_until
+        return until
 
 
 #: Bucket settings kept as the JSON API spells them: stored, returned, and (where the fake
@@ -166,7 +185,6 @@ BUCKET_SETTINGS = (
     "iamConfiguration",
     "lifecycle",
     "logging",
-    "objectRetention",
     "retentionPolicy",
     "rpo",
     "softDeletePolicy",
@@ -498,8 +516,14 @@ class StorageBackend:
             current = bucket.live.get(name)
             preconditions.check(current)
             now = self.clock.now()
+            if metadata.get("retention") is not None:
+                # Only a hold the request itself sets conflicts (as [zig-fake] checks it);
+                # whether a bucket's default event-based hold does too is not on record.
+                _check_new_retention(bucket, metadata["retention"], now)
+                if metadata.get("event_based_hold"):
+                    raise _errors.retention_with_event_based_hold()
             if current is not None:
-                _check_not_protected(bucket, current, now)
+                _check_not_protected(bucket, current, now, archiving=bucket.versioning)
             # New objects take the bucket's default storage class and event-based hold.
             metadata.setdefault("storage_class", bucket.storage_class)
             if bucket.extra.get("defaultEventBasedHold"):
@@ -726,7 +750,7 @@ class StorageBackend:
                 raise _errors.object_not_found(bucket_name, name)
             preconditions.check(live)
             now = self.clock.now()
-            _check_not_protected(bucket, live, now)
+            _check_not_protected(bucket, live, now, archiving=bucket.versioning)
             del bucket.live[name]
             retired = self._retire(bucket, live, now)
             # [notifications] #events: with versioning the live version becomes noncurrent
@@ -746,11 +770,14 @@ class StorageBackend:
         generation: int | None = None,
         preconditions: Preconditions = Preconditions(),
         merge_metadata: bool = False,
+        override_unlocked_retention: bool = False,
     ) -> ObjectVersion:
         """Change metadata of the live version; bumps metageneration.
 
         With ``merge_metadata`` (objects.patch), ``changes["metadata"]`` adds and replaces
         keys, and a ``None`` value deletes one; otherwise it replaces the whole mapping.
+        ``changes["retention"]`` sets (a ``Retention``) or removes (``None``) the object's
+        retention configuration, under Object Retention Lock's rules.
         Everything happens under the bucket lock, so concurrent patches lose no key.
         """
         bucket = self.get_bucket(bucket_name)
@@ -758,6 +785,15 @@ class StorageBackend:
             current = self.get_object(bucket_name, name, generation)
             preconditions.check(current)
             changes = dict(changes)
+            if "retention" in changes or "event_based_hold" in changes:
+                _check_retention_change(
+                    bucket,
+                    current,
+                    changes.get("retention", current.retention),
+                    bool(changes.get("event_based_hold", current.event_based_hold)),
+                    self.clock.now(),
+                    override=override_unlocked_retention,
+                )
             if "metadata" in changes:
                 merged = dict(current.metadata) if merge_metadata else {}
                 for key, value in (changes["metadata"] or {}).items():
@@ -924,16 +960,69 @@ class StorageBackend:
             return self._last_generation
 
 
-def _check_not_protected(bucket: Bucket, version: ObjectVersion, now: datetime) -> None:
-    """403 if a hold or the bucket's retention policy still protects ``version``."""
+def _check_not_protected(
+    bucket: Bucket, version: ObjectVersion, now: datetime, *, archiving: bool = False
+) -> None:
+    """403 if a hold or retention still protects ``version`` from deletion or replacement.
+
+    ``archiving``: ``version`` would become noncurrent, not go. An object's own retention
+    allows that ([object-lock]: an object before its retain-until time "can still be made
+    noncurrent"); holds and the bucket's retention policy do not.
+    """
     # Holds first: GCS names the hold even when retention would also refuse.
     if version.temporary_hold:
         raise _errors.object_held(bucket.name, version.name, "Temporary")
     if version.event_based_hold:
         raise _errors.object_held(bucket.name, version.name, "Event-Based")
-    until = bucket.retained_until(version)
+    until = bucket.retained_until(version, own=not archiving)
     if until is not None and now < until:
         raise _errors.object_retained(bucket.name, version.name, until)
+
+
+def _check_new_retention(bucket: Bucket, retention: Retention, now: datetime) -> None:
+    """400 unless ``retention`` may be set on an object of ``bucket`` at ``now``."""
+    # The order of the checks follows [zig-fake]: the bucket first, then the time.
+    if not bucket.object_retention:
+        raise _errors.object_retention_not_enabled()
+    if retention.retain_until <= now:
+        raise _errors.retain_until_in_the_past()
+    if retention.retain_until > now + MAX_RETENTION:
+        raise _errors.retain_until_too_far()
+
+
+def _check_retention_change(
+    bucket: Bucket,
+    current: ObjectVersion,
+    retention: Retention | None,
+    event_based_hold: bool,
+    now: datetime,
+    *,
+    override: bool,
+) -> None:
+    """Refuse a patch whose resulting retention Object Retention Lock does not allow.
+
+    [object-lock]: an Unlocked configuration can be removed, shortened or locked only with
+    ``overrideUnlockedRetention``; a Locked one can only be lengthened, by anyone.
+    """
+    old = current.retention
+    if retention is None:
+        if old is not None and old.mode == "Locked":
+            raise _errors.locked_retention_unchangeable()
+        if old is not None and not override:
+            raise _errors.unlocked_retention_override_required()
+        return
+    if retention != old:
+        _check_new_retention(bucket, retention, now)
+    if event_based_hold:
+        raise _errors.retention_with_event_based_hold()
+    if old is None:
+        return
+    shorter = retention.retain_until < old.retain_until
+    if old.mode == "Locked":
+        if retention.mode != "Locked" or shorter:
+            raise _errors.locked_retention_unchangeable()
+    elif (shorter or retention.mode == "Locked") and not override:
+        raise _errors.unlocked_retention_override_required()
 
 
 def _check_checksums(

@@ -110,8 +110,9 @@ def _act(
         changed = replace(version, storage_class=target)
         _swap(bucket, version, is_live, changed)
         return ObjectEvent(OBJECT_METADATA_UPDATE, changed, now)
-    # Lifecycle never removes what a hold or the retention policy protects (lifecycle docs:
-    # "Object Lifecycle Management does not ... delete objects ... under retention/hold").
+    # Lifecycle never removes what a hold, the retention policy or the object's own retention
+    # protects (lifecycle docs: "Object Lifecycle Management does not ... delete objects ...
+    # under retention/hold"; object-lock: not before the retain-until time).
     until = bucket.retained_until(version)
     if version.temporary_hold or version.event_based_hold or (until and now < until):
         return None

@@ -71,6 +71,27 @@ CASES: list[tuple[str, Callable[[], GCSError], int, str, str]] = [
     ("object_held", lambda: _errors.object_held("bkt", "obj", "Temporary"), 403, "forbidden",
      "Object 'bkt/obj' is under active Temporary hold and cannot be deleted, overwritten or "
      "archived until hold is removed."),
+    ("object_retention_not_enabled", _errors.object_retention_not_enabled, 400, "invalid",
+     "Object retention is not enabled on the bucket."),
+    ("retention_mode_missing", lambda: _errors.retention_field_missing("mode"), 400,
+     "invalid", "Missing retention mode. Both mode and retain until time are required."),
+    ("retain_until_missing", lambda: _errors.retention_field_missing("retain until time"),
+     400, "invalid",
+     "Missing retain until time. Both mode and retain until time are required."),
+    ("invalid_retention_mode", lambda: _errors.invalid_retention_mode("Forever"), 400,
+     "invalid", "Invalid value for: Forever is not a valid value"),
+    ("retain_until_in_the_past", _errors.retain_until_in_the_past, 400, "invalid",
+     "Retain until time cannot be in the past."),
+    ("retention_with_event_based_hold", _errors.retention_with_event_based_hold, 400,
+     "invalid", "Retention and event based holds cannot be configured together."),
+    ("unlocked_retention_override_required", _errors.unlocked_retention_override_required,
+     403, "forbidden",
+     "The unlocked object retention cannot be removed and its retention period cannot be "
+     "shortened without overriding unlocked retention intent and permission."),
+    ("locked_retention_unchangeable", _errors.locked_retention_unchangeable, 403,
+     "forbidden",
+     "The locked object retention cannot be removed. Its retention mode cannot be changed "
+     "and its retention period cannot be shortened."),
     ("range_not_satisfiable", _errors.range_not_satisfiable, 416,
      "requestedRangeNotSatisfiable", "Request range not satisfiable"),
 ]  # fmt: skip
