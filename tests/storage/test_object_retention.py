@@ -247,3 +247,20 @@ def test_retention_mode_other_than_unlocked_or_locked_is_refused(
 ) -> None:
     with pytest.raises(exceptions.BadRequest, match="Forever is not a valid value"):
         _retained(bucket, "entry", _in(gcpfakes, 1), mode="Forever")
+
+
+def test_rewrite_sets_the_retention_its_destination_asks_for(bucket: Any, gcpfakes: Any) -> None:
+    bucket.blob("draft").upload_from_string(b"x")
+    until = _in(gcpfakes, 1)
+    final = bucket.blob("final")
+    final.retention.mode = "Unlocked"
+    final.retention.retain_until_time = until
+    final.rewrite(bucket.blob("draft"))
+    assert bucket.get_blob("final").retention.retain_until_time == until
+    with pytest.raises(exceptions.Forbidden, match=RETAINED):
+        bucket.blob("final").delete()
+
+
+def test_fake_storage_creates_buckets_with_object_retention(client: Any, fake_storage: Any) -> None:
+    fake_storage.create_bucket("arranged", object_retention=True)
+    assert client.get_bucket("arranged").object_retention_mode == "Enabled"
