@@ -29,7 +29,7 @@ import google_crc32c
 from google.api_core.exceptions import GoogleAPICallError
 
 from pytest_gcpfakes._faults import FaultPlan
-from pytest_gcpfakes.storage import _batch, _errors, _listing
+from pytest_gcpfakes.storage import _batch, _errors, _listing, _signed_urls
 from pytest_gcpfakes.storage._backend import (
     Bucket,
     ObjectVersion,
@@ -68,6 +68,11 @@ _XML_HEADERS = {
     "X-Goog-Storage-Class": "storage_class",
 }
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+# Query parameters of a signed URL that set headers of the answer.
+_RESPONSE_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-disposition": "Content-Disposition",
+}
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?')
 _CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
 
@@ -114,6 +119,7 @@ class Request:
         self.query = _parse_query(environ.get("QUERY_STRING", ""))
         self.content_type: str = environ.get("CONTENT_TYPE", "")
         self.environ = environ
+        self.signed = False  # a signed URL's request: answered as the XML API answers
         length = int(environ.get("CONTENT_LENGTH") or 0)
         self.body: bytes = environ["wsgi.input"].read(length) if length else b""
 
@@ -227,16 +233,91 @@ class StorageApp:
             bucket = unquote(parts[5])
             self._bill(bucket, request.query.get("userProject"))
             return self._download(request, bucket, unquote("/".join(parts[7:])))
+        if _signed_urls.is_signed(request.query):
+            return self._signed_url(request, parts)
         if len(parts) >= 3 and _is_xml_multipart(request):
             bucket = unquote(parts[1])
             # The XML API names the billing project in a header (using-requester-pays).
             self._bill(bucket, request.header("X-Goog-User-Project"), xml=True)
             return self._xml_multipart(request, bucket, unquote("/".join(parts[2:])))
-        if "X-Goog-Signature" in request.query or "x-goog-signature" in request.query:
-            # Never serve a signed URL without checking it; checking (signature and expiry)
-            # belongs to server mode's HTTP face.
-            raise _errors.signed_url_in_process()
         raise _errors.not_implemented(request.method, request.path)
+
+    # -- signed URLs (XML API object requests) -------------------------------------------------
+
+    def _signed_url(self, request: Request, parts: list[str]) -> Response:
+        """Serve a signed URL's request once it passes GCS's checks (``_signed_urls``).
+
+        A signed URL names the object in the XML API's path style (``/bucket/object``);
+        what it may do is what its signed method says: read (GET, HEAD), write (PUT, or
+        POST with ``x-goog-resumable: start`` for a resumable session) or delete.
+        """
+        request.signed = True  # errors from here on are XML API answers
+        environ = request.environ
+        _signed_urls.check(
+            request.method,
+            request.path,
+            environ.get("QUERY_STRING", ""),
+            _header_map(environ),
+            environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+            self.backend.clock.time(),
+        )
+        if len(parts) < 3 or not parts[2]:
+            raise _errors.not_implemented(request.method, request.path)
+        bucket, name = unquote(parts[1]), unquote("/".join(parts[2:]))
+        self._bill(bucket, request.header("X-Goog-User-Project"), xml=True)
+        if _is_xml_multipart(request):
+            return self._xml_multipart(request, bucket, name)
+        method = request.method
+        if method in ("GET", "HEAD"):
+            response = self._download(request, bucket, name)
+            # Response overrides the signer asked for (xml-api/reference-headers#query).
+            for param, header in _RESPONSE_OVERRIDES.items():
+                value = request.query.get(param)
+                if value:
+                    response.headers[header] = value
+            if method == "HEAD":
+                response.body = b""  # Content-Length still tells the object's size
+            return response
+        if method == "PUT":
+            fields = _fields_from_xml_headers(request)
+            version = self.backend.insert_object(
+                bucket,
+                name,
+                request.body,
+                writer_thread=threading.current_thread().name,
+                **fields,
+            )
+            # The XML API answers an upload with the object's MD5 as a quoted hex ETag.
+            md5_hex = base64.b64decode(version.md5_hash).hex()
+            return Response(
+                200,
+                b"",
+                {
+                    "ETag": f'"{md5_hex}"',
+                    "x-goog-generation": str(version.generation),
+                    "x-goog-metageneration": str(version.metageneration),
+                    "x-goog-hash": f"crc32c={version.crc32c},md5={version.md5_hash}",
+                },
+            )
+        if method == "POST" and (request.header("X-Goog-Resumable") or "").lower() == "start":
+            validate_object_name(name)
+            session = self.backend.start_upload(
+                bucket,
+                name,
+                fields=_fields_from_xml_headers(request),
+                preconditions=Preconditions(),
+                expected_md5=None,
+                expected_crc32c=None,
+                total=None,
+                writer_thread=threading.current_thread().name,
+            )
+            # 201 Created with the session URI (signed-urls#resumable-upload); the data then
+            # goes there with one PUT, or in chunks with Content-Range.
+            return Response(201, b"", {"Location": self._session_uri(bucket, name, session.id)})
+        if method == "DELETE":
+            self.backend.delete_object(bucket, name, request.int_param("generation"))
+            return Response(204)
+        raise _errors.not_implemented(method, request.path)
 
     # -- XML API multipart uploads ---------------------------------------------------------
 
@@ -785,16 +866,24 @@ class StorageApp:
             total=int(length) if length and length.isdigit() else None,
             writer_thread=threading.current_thread().name,
         )
-        # The client PUTs every chunk to this URI verbatim, so it must point at the fake.
-        location = (
-            f"{self.base_url}/upload/storage/v1/b/{quote(bucket, safe='')}/o"
-            f"?uploadType=resumable&name={quote(name, safe='')}&upload_id={session.id}"
+        return Response(200, b"", {"Location": self._session_uri(bucket, name, session.id)})
+
+    def _session_uri(self, bucket: str, name: str, upload_id: str) -> str:
+        """A resumable session's URI: clients PUT every chunk to it verbatim, so it must
+        point at the fake."""
+        return (
+            f"{self.base_url}/upload/storage/v1/b/{_quote_segment(bucket)}/o"
+            f"?uploadType=resumable&name={_quote_segment(name)}&upload_id={upload_id}"
         )
-        return Response(200, b"", {"Location": location})
 
     def _upload_chunk(self, request: Request, upload_id: str) -> Response:
         session = self.backend.get_upload(upload_id)
-        content_range = request.header("Content-Range") or f"bytes */{len(request.body)}"
+        content_range = request.header("Content-Range")
+        if content_range is None:
+            # No Content-Range: the body is the whole upload, sent in one request
+            # (performing-resumable-uploads#single-chunk-upload).
+            size = len(request.body)
+            content_range = f"bytes 0-{size - 1}/{size}" if size else "bytes */0"
         match = _CONTENT_RANGE.match(content_range.strip())
         if match is None:
             raise _errors.bad_content_range(content_range)
@@ -933,6 +1022,11 @@ def _error_response(request: Request, error: _errors.GCSError) -> Response:
     """Answer an error the way GCS does on the endpoint the request used."""
     if error.status == 304:
         return Response(304)  # a 304 carries no body on the wire
+    if isinstance(error, _signed_urls.SignedUrlError):
+        return Response(error.status, error.to_xml(), {"Content-Type": "application/xml"})
+    if request.signed:
+        error = _xml_api_error(error)
+        return Response(error.status, error.to_xml(), {"Content-Type": "application/xml"})
     if _is_xml_multipart(request):
         # The XML API answers <Error><Code/><Message/></Error> (cloud.google.com/storage/
         # docs/xml-api/reference-status).
@@ -950,6 +1044,39 @@ def _error_response(request: Request, error: _errors.GCSError) -> Response:
     # Uploads (/upload/...) and the JSON API answer the JSON error body (an upload's 412
     # carries reason conditionNotMet, location If-Match: google-cloud-cpp#11530).
     return Response(error.status, error.to_json())
+
+
+def _xml_api_error(error: _errors.GCSError) -> _signed_urls.SignedUrlError:
+    """The XML API's code and wording for an error the JSON API words its own way."""
+    # XML API codes and messages (cloud.google.com/storage/docs/xml-api/reference-status).
+    if error.status == 404:
+        if error.message.startswith("No such object"):
+            return _signed_urls.SignedUrlError(
+                404, "NoSuchKey", "The specified key does not exist."
+            )
+        return _signed_urls.SignedUrlError(
+            404, "NoSuchBucket", "The specified bucket does not exist."
+        )
+    if error.status == 412:
+        return _signed_urls.SignedUrlError(
+            412,
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold.",
+        )
+    return _signed_urls.SignedUrlError(error.status, error.reason, error.message)
+
+
+def _header_map(environ: dict[str, Any]) -> dict[str, str]:
+    """A WSGI request's headers by lower-case name, as signatures name them."""
+    headers = {
+        key[5:].lower().replace("_", "-"): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    for key, name in (("CONTENT_TYPE", "content-type"), ("CONTENT_LENGTH", "content-length")):
+        if environ.get(key):
+            headers[name] = str(environ[key])
+    return headers
 
 
 def _parse_query(query: str) -> dict[str, str]:

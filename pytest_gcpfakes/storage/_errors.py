@@ -583,17 +583,6 @@ def invalid_argument(message: str) -> GCSError:
     return GCSError(400, message, "invalid")
 
 
-def signed_url_in_process() -> GCSError:
-    """501: a signed URL fetched in-process, where nothing checks its signature or expiry."""
-    return GCSError(
-        501,
-        "pytest-gcpfakes does not serve signed URLs in-process: nothing here would check "
-        "their signature and expiry. Fetch them through server mode, or read the object "
-        "with the client or fake_storage.get().",
-        "notImplemented",
-    )
-
-
 def not_implemented(method: str, path: str) -> GCSError:
     """501: a JSON API call pytest-gcpfakes does not serve (yet)."""
     return GCSError(
