@@ -14,6 +14,7 @@ import base64
 import functools
 import gzip
 import hashlib
+import io
 import json
 import re
 import threading
@@ -21,7 +22,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote, unquote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus, urlencode
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
@@ -235,6 +236,13 @@ class StorageApp:
             return self._download(request, bucket, unquote("/".join(parts[7:])))
         if _signed_urls.is_signed(request.query):
             return self._signed_url(request, parts)
+        if (
+            request.method == "POST"
+            and request.content_type.startswith("multipart/form-data")
+            and parts[1:2] != [""]
+            and parts[2:] in ([], [""])
+        ):
+            return self._post_object(request, unquote(parts[1]))
         if len(parts) >= 3 and _is_xml_multipart(request):
             bucket = unquote(parts[1])
             # The XML API names the billing project in a header (using-requester-pays).
@@ -318,6 +326,69 @@ class StorageApp:
             self.backend.delete_object(bucket, name, request.int_param("generation"))
             return Response(204)
         raise _errors.not_implemented(method, request.path)
+
+    def _post_object(self, request: Request, bucket: str) -> Response:
+        """A browser form upload under a signed V4 POST policy (``generate_signed_post_policy_v4``).
+
+        Protocol: cloud.google.com/storage/docs/xml-api/post-object-forms. The answer is
+        ``success_action_redirect`` (303), else ``success_action_status`` (200 or 201 with
+        a ``PostResponse``), else 204.
+        """
+        from werkzeug.formparser import parse_form_data
+
+        request.signed = True  # errors are XML API answers
+        environ = {**request.environ, "wsgi.input": io.BytesIO(request.body)}
+        environ["CONTENT_LENGTH"] = str(len(request.body))
+        _, form_data, files = parse_form_data(environ)
+        for name, extra in files.items(multi=True):
+            if name != "file":  # only the file field carries data
+                extra.close()
+        upload = files.get("file")
+        if upload is None:
+            raise _signed_urls.SignedUrlError(
+                400, "InvalidArgument", "POST object expects a file field."
+            )  # wording: guess
+        try:
+            data = upload.read()
+        finally:
+            upload.close()
+        form = {name.lower(): value for name, value in form_data.items()}
+        _signed_urls.check_post_policy(form, bucket, len(data), self.backend.clock.time())
+        key = form.get("key", "").replace("${filename}", upload.filename or "")
+        self._bill(bucket, request.header("X-Goog-User-Project"), xml=True)
+        validate_object_name(key)
+        fields: dict[str, Any] = {
+            attr: form[header.lower()]
+            for header, attr in _XML_HEADERS.items()
+            if header.lower() in form
+        }
+        fields.setdefault("content_type", form.get("content-type") or upload.mimetype or None)
+        metadata = {
+            name.removeprefix("x-goog-meta-"): value
+            for name, value in form.items()
+            if name.startswith("x-goog-meta-")
+        }
+        if metadata:
+            fields["metadata"] = metadata
+        version = self.backend.insert_object(
+            bucket, key, data, writer_thread=threading.current_thread().name, **fields
+        )
+        etag = f'"{base64.b64decode(version.md5_hash).hex()}"'
+        redirect = form.get("success_action_redirect")
+        if redirect:
+            query = urlencode({"bucket": bucket, "key": key, "etag": etag})
+            separator = "&" if "?" in redirect else "?"
+            return Response(303, b"", {"Location": f"{redirect}{separator}{query}"})
+        status = form.get("success_action_status")
+        if status == "201":
+            body = (
+                "<?xml version='1.0' encoding='UTF-8'?><PostResponse>"
+                f"<Location>{escape(self.base_url)}/{escape(bucket)}/{escape(_quote_segment(key))}"
+                f"</Location><Bucket>{escape(bucket)}</Bucket><Key>{escape(key)}</Key>"
+                f"<ETag>{escape(etag)}</ETag></PostResponse>"
+            )
+            return Response(201, body.encode(), {"Content-Type": "application/xml", "ETag": etag})
+        return Response(200 if status == "200" else 204, b"", {"ETag": etag})
 
     # -- XML API multipart uploads ---------------------------------------------------------
 

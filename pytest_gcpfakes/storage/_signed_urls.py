@@ -23,6 +23,7 @@ import base64
 import binascii
 import calendar
 import hashlib
+import json
 import time
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote, urlencode
@@ -30,7 +31,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 from pytest_gcpfakes.storage import _signing
 from pytest_gcpfakes.storage._errors import GCSError
 
-__all__ = ["SignedUrlError", "check", "is_signed"]
+__all__ = ["SignedUrlError", "check", "check_post_policy", "is_signed"]
 
 _V4_SIGNATURE = "x-goog-signature"
 _V2_PARAMS = frozenset({"googleaccessid", "expires", "signature"})
@@ -198,6 +199,91 @@ def _check_v2(
         raise _mismatch(string_to_sign)
 
 
+# -- POST policies (browser form uploads) ----------------------------------------------------
+
+# Form fields a policy need not mention (post-object-forms: "x-ignore-" fields, the file,
+# the policy and its signature).
+_UNREFERENCED = frozenset({"file", "policy", "x-goog-signature"})
+
+
+def check_post_policy(form: Mapping[str, str], bucket: str, size: int, now: float) -> None:
+    """Raise :class:`SignedUrlError` unless a V4 POST policy admits this form upload.
+
+    ``form`` holds the form's fields by lower-case name (the file excluded), as sent: a
+    ``key`` condition applies to the field before ``${filename}`` is expanded, which is how
+    the client writes it. ``size`` is the file's length. The checks
+    follow cloud.google.com/storage/docs/xml-api/post-object-forms and .../policy-document:
+    the signature covers the base64 policy text; every condition must hold; every field
+    but ``file``, ``policy``, ``x-goog-signature`` and ``x-ignore-*`` must be mentioned.
+    """
+    for required in ("policy", "x-goog-signature", "x-goog-credential"):
+        if not form.get(required):
+            raise _policy_refused(f"Missing form field: {required}")  # wording: guess
+    signer = form["x-goog-credential"].partition("/")[0]
+    _require_fake_signer(signer)
+    policy = form["policy"]
+    try:
+        signature = binascii.unhexlify(form["x-goog-signature"])
+    except (binascii.Error, ValueError):
+        signature = b""
+    if not _signing.verify(policy.encode(), signature):
+        raise _mismatch(policy)
+    try:
+        document = json.loads(base64.b64decode(policy, validate=True))
+        expiration = _parse_policy_time(document["expiration"])
+        conditions = list(document.get("conditions", []))
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise _policy_refused("Policy document is not valid JSON.") from None  # guess
+    if now > expiration:
+        raise _policy_refused("Policy expired.")  # wording: guess, after S3's
+    values = {**form, "bucket": bucket}
+    referenced = set()
+    for condition in conditions:
+        name, holds = _condition(condition, values, size)
+        referenced.add(name)
+        if not holds:
+            raise _policy_refused(
+                "Policy did not match: " + json.dumps(condition, separators=(",", ":"))
+            )  # Details wording: guess
+    extra = sorted(
+        name
+        for name in form
+        if name not in referenced and name not in _UNREFERENCED and not name.startswith("x-ignore-")
+    )
+    if extra:
+        # Verified: "Policy did not reference these fields: submit"
+        # (googleapis/google-cloud-java#7292, google-cloud-ruby#8138).
+        raise _policy_refused("Policy did not reference these fields: " + ", ".join(extra))
+
+
+def _condition(condition: object, values: Mapping[str, str], size: int) -> tuple[str, bool]:
+    """Evaluate one policy condition: the field it names, and whether it holds."""
+    if isinstance(condition, dict) and len(condition) == 1:
+        ((name, expected),) = condition.items()
+        return name.lower(), values.get(name.lower()) == str(expected)
+    if isinstance(condition, list) and len(condition) == 3:
+        operator, subject, operand = condition
+        if operator == "content-length-range":
+            return "", int(subject) <= size <= int(operand)
+        if isinstance(subject, str) and subject.startswith("$"):
+            name = subject[1:].lower()
+            actual = values.get(name)
+            if operator == "eq":
+                return name, actual == str(operand)
+            if operator == "starts-with":
+                return name, actual is not None and actual.startswith(str(operand))
+    raise _policy_refused(
+        "Unknown policy condition: " + json.dumps(condition, separators=(",", ":"))
+    )  # wording: guess
+
+
+def _parse_policy_time(text: str) -> float:
+    """An ISO 8601 UTC time (``2026-11-24T06:00:00Z``, fraction allowed) in epoch seconds."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    return seconds + (float(f"0.{fraction}") if fraction else 0.0)
+
+
 # -- answers ---------------------------------------------------------------------------------
 
 
@@ -235,6 +321,17 @@ def _mismatch(string_to_sign: str, **extra: str) -> SignedUrlError:
         " Check your Google secret key and signing method.",
         StringToSign=string_to_sign,
         **extra,
+    )
+
+
+def _policy_refused(details: str) -> SignedUrlError:
+    # Code and message verified (googleapis/google-cloud-java#7292); 400 as the XML API's
+    # status-code table lists InvalidPolicyDocument.
+    return SignedUrlError(
+        400,
+        "InvalidPolicyDocument",
+        "The content of the form does not meet the conditions specified in the policy document.",
+        Details=details,
     )
 
 

@@ -250,3 +250,90 @@ def test_signed_url_for_an_old_generation_reads_that_generation(fake_storage: An
             .generate_signed_url(version="v4", expiration=60, generation=first.generation)
         )
     assert _fetch("GET", url).content == b"one"
+
+
+def _post_form(signed: dict[str, Any], data: bytes = b"form bytes", **extra: str) -> Any:
+    fields = {**signed["fields"], **extra}
+    return _fetch(
+        "POST", signed["url"], data=fields, files={"file": ("photo.jpg", data, "image/jpeg")}
+    )
+
+
+def test_post_policy_form_upload_stores_the_file(fake_storage: Any) -> None:
+    fake_storage.create_bucket("inbox")
+    with storage.Client() as gcs:
+        policy = gcs.generate_signed_post_policy_v4(
+            "inbox",
+            "uploads/${filename}",
+            expiration=datetime.timedelta(minutes=10),
+            conditions=[["content-length-range", 0, 100]],
+            fields={"Content-Type": "image/jpeg", "x-goog-meta-source": "form"},
+        )
+        answer = _post_form(policy)
+        assert answer.status_code == 204
+        stored = gcs.bucket("inbox").get_blob("uploads/photo.jpg")
+    assert stored.download_as_bytes() == b"form bytes"
+    assert (stored.content_type, stored.metadata) == ("image/jpeg", {"source": "form"})
+
+
+def test_post_policy_success_action_status_201_answers_a_post_response(fake_storage: Any) -> None:
+    fake_storage.create_bucket("inbox")
+    with storage.Client() as gcs:
+        policy = gcs.generate_signed_post_policy_v4(
+            "inbox", "a.bin", expiration=600, fields={"success_action_status": "201"}
+        )
+    answer = _post_form(policy)
+    assert answer.status_code == 201
+    assert _xml_field(answer, "Key") == "a.bin"
+    assert _xml_field(answer, "ETag") == f'"{hashlib.md5(b"form bytes").hexdigest()}"'
+
+
+def test_post_policy_over_its_content_length_range_is_refused(fake_storage: Any) -> None:
+    fake_storage.create_bucket("inbox")
+    with storage.Client() as gcs:
+        policy = gcs.generate_signed_post_policy_v4(
+            "inbox", "a.bin", expiration=600, conditions=[["content-length-range", 0, 5]]
+        )
+    answer = _post_form(policy)
+    assert answer.status_code == 400
+    assert _xml_field(answer, "Code") == "InvalidPolicyDocument"
+    assert fake_storage.objects("inbox") == []
+
+
+def test_post_policy_with_a_field_it_does_not_mention_is_refused(fake_storage: Any) -> None:
+    fake_storage.create_bucket("inbox")
+    with storage.Client() as gcs:
+        policy = gcs.generate_signed_post_policy_v4("inbox", "a.bin", expiration=600)
+    answer = _post_form(policy, submit="Upload")
+    assert answer.status_code == 400
+    assert _xml_field(answer, "Details") == "Policy did not reference these fields: submit"
+    assert _post_form(policy, **{"x-ignore-submit": "Upload"}).status_code == 204
+
+
+def test_post_policy_with_another_key_is_refused(fake_storage: Any) -> None:
+    fake_storage.create_bucket("inbox")
+    with storage.Client() as gcs:
+        policy = gcs.generate_signed_post_policy_v4("inbox", "mine.bin", expiration=600)
+    answer = _post_form(policy, key="theirs.bin")
+    assert answer.status_code == 400
+    assert "theirs.bin" not in fake_storage.objects("inbox")
+
+
+def test_post_policy_after_its_expiration_is_refused(fake_storage: Any) -> None:
+    fake_storage.create_bucket("inbox")
+    with storage.Client() as gcs:
+        policy = gcs.generate_signed_post_policy_v4("inbox", "a.bin", expiration=60)
+    fake_storage.clock.advance(61)
+    answer = _post_form(policy)
+    assert answer.status_code == 400
+    assert _xml_field(answer, "Details") == "Policy expired."
+
+
+def test_post_policy_with_a_tampered_policy_is_403(fake_storage: Any) -> None:
+    fake_storage.create_bucket("inbox")
+    with storage.Client() as gcs:
+        policy = gcs.generate_signed_post_policy_v4("inbox", "a.bin", expiration=600)
+        other = gcs.generate_signed_post_policy_v4("inbox", "b.bin", expiration=600)
+    answer = _post_form(policy, policy=other["fields"]["policy"])
+    assert answer.status_code == 403
+    assert _xml_field(answer, "Code") == "SignatureDoesNotMatch"
