@@ -194,7 +194,8 @@ class StorageApp:
         # Notifications are published when the request is done, after every lock it took.
         with self.backend.notifying():
             try:
-                self._inject(request)
+                if self.faults.active:
+                    self._inject(request)
                 response = self.dispatch(request)
             except _errors.GCSError as error:
                 response = _error_response(request, error)

@@ -20,8 +20,7 @@ import hashlib
 import itertools
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
@@ -266,6 +265,25 @@ class _Pending(threading.local):
         self.items: list[Notification] = []
 
 
+class _HeldNotifications:
+    """``with backend.notifying():``; a class rather than ``@contextmanager``, because the
+    JSON API app enters one for every request and a generator costs several times more."""
+
+    __slots__ = ("_backend",)
+
+    def __init__(self, backend: StorageBackend) -> None:
+        self._backend = backend
+
+    def __enter__(self) -> None:
+        self._backend._pending.depth += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        pending = self._backend._pending
+        pending.depth -= 1
+        if not pending.depth and pending.items:
+            self._backend._flush_notifications()
+
+
 def _notifying(
     method: Callable[Concatenate[StorageBackend, _P], _R],
 ) -> Callable[Concatenate[StorageBackend, _P], _R]:
@@ -308,18 +326,10 @@ class StorageBackend:
 
     # -- notifications -------------------------------------------------------------------
 
-    @contextmanager
-    def notifying(self) -> Iterator[None]:
+    def notifying(self) -> _HeldNotifications:
         """Hold back this thread's notifications until the block ends (callers holding a
         lock of their own, like the JSON API app, publish only after releasing it)."""
-        pending = self._pending
-        pending.depth += 1
-        try:
-            yield
-        finally:
-            pending.depth -= 1
-            if not pending.depth and pending.items:
-                self._flush_notifications()
+        return _HeldNotifications(self)
 
     def _flush_notifications(self) -> None:
         items, self._pending.items = self._pending.items, []
@@ -542,23 +552,10 @@ class StorageBackend:
                 writer_thread=writer_thread,
                 **metadata,
             )
-            events = [ObjectEvent(OBJECT_FINALIZE, version, now)]
-            if current is not None:
-                retired = self._retire(bucket, current, now)
-                # [notifications] (see _notifications) #events: a replaced live version is
-                # OBJECT_ARCHIVE with versioning (it becomes noncurrent), else OBJECT_DELETE;
-                # #attributes: the two sides of an overwrite name each other's generation.
-                events = [
-                    replace(events[0], overwrote_generation=current.generation),
-                    ObjectEvent(
-                        OBJECT_DELETE if retired is None else OBJECT_ARCHIVE,
-                        retired or current,
-                        now,
-                        overwritten_by_generation=version.generation,
-                    ),
-                ]
+            retired = self._retire(bucket, current, now) if current is not None else None
             bucket.live[name] = version
-            self._emit(bucket, events)
+            if bucket.notifications:  # events are built only for someone to hear them
+                self._emit(bucket, _write_events(version, current, retired, now))
         return version
 
     # -- resumable uploads -----------------------------------------------------------------
@@ -977,6 +974,29 @@ def _check_not_protected(
     until = bucket.retained_until(version, own=not archiving)
     if until is not None and now < until:
         raise _errors.object_retained(bucket.name, version.name, until)
+
+
+def _write_events(
+    version: ObjectVersion,
+    current: ObjectVersion | None,
+    retired: ObjectVersion | None,
+    now: datetime,
+) -> list[ObjectEvent]:
+    """The notification events of writing ``version`` over ``current`` (if any)."""
+    if current is None:
+        return [ObjectEvent(OBJECT_FINALIZE, version, now)]
+    # [notifications] (see _notifications) #events: a replaced live version is
+    # OBJECT_ARCHIVE with versioning (it becomes noncurrent), else OBJECT_DELETE;
+    # #attributes: the two sides of an overwrite name each other's generation.
+    return [
+        ObjectEvent(OBJECT_FINALIZE, version, now, overwrote_generation=current.generation),
+        ObjectEvent(
+            OBJECT_DELETE if retired is None else OBJECT_ARCHIVE,
+            retired or current,
+            now,
+            overwritten_by_generation=version.generation,
+        ),
+    ]
 
 
 def _check_new_retention(bucket: Bucket, retention: Retention, now: datetime) -> None:
