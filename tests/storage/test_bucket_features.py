@@ -8,15 +8,8 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 from google.api_core import exceptions
-from google.cloud import storage
 
 DAY = 86_400
-
-
-@pytest.fixture
-def client(fake_storage: Any) -> Any:
-    with storage.Client() as gcs:
-        yield gcs
 
 
 def test_labels_patch_merges_and_removes_keys(client: Any) -> None:

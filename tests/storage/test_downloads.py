@@ -8,16 +8,9 @@ from typing import Any
 
 import pytest
 from google.api_core import exceptions
-from google.cloud import storage
 from google.cloud.storage.exceptions import DataCorruption
 
 DATA = bytes(range(256)) * 64  # 16 KiB
-
-
-@pytest.fixture
-def client(fake_storage: Any) -> Any:
-    with storage.Client() as gcs:
-        yield gcs
 
 
 @pytest.fixture

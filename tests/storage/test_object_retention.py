@@ -8,18 +8,11 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 from google.api_core import exceptions
-from google.cloud import storage
 
 DAY = 86_400
 RETAINED = "is subject to bucket's retention policy or object retention"
 NEEDS_OVERRIDE = "without overriding unlocked retention intent and permission"
 LOCKED = "The locked object retention cannot be removed."
-
-
-@pytest.fixture
-def client(fake_storage: Any) -> Any:
-    with storage.Client() as gcs:
-        yield gcs
 
 
 @pytest.fixture

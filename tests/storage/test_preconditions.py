@@ -14,12 +14,6 @@ INCREMENTS = 5
 
 
 @pytest.fixture
-def client(fake_storage: Any) -> Any:
-    with storage.Client() as gcs:
-        yield gcs
-
-
-@pytest.fixture
 def blob(client: Any) -> Any:
     blob = client.create_bucket("cas").blob("obj")
     blob.upload_from_string("0")

@@ -12,17 +12,10 @@ import pytest
 import requests
 from google.api_core import exceptions
 from google.api_core.retry import Retry
-from google.cloud import storage
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 CHUNK = 256 * 1024  # the client's chunk size must be a multiple of this
 FAST_RETRY = DEFAULT_RETRY.with_delay(initial=0.001, maximum=0.001)
-
-
-@pytest.fixture
-def client(fake_storage: Any) -> Any:
-    with storage.Client() as gcs:
-        yield gcs
 
 
 @pytest.fixture

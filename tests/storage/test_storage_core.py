@@ -6,13 +6,6 @@ from typing import Any
 
 import pytest
 from google.api_core import exceptions
-from google.cloud import storage
-
-
-@pytest.fixture
-def client(fake_storage: Any) -> Any:
-    with storage.Client() as gcs:
-        yield gcs
 
 
 def test_created_bucket_can_be_fetched(client: Any) -> None:
