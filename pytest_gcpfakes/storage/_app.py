@@ -19,7 +19,7 @@ import json
 import re
 import threading
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, unquote, unquote_plus, urlencode
@@ -296,13 +296,11 @@ class StorageApp:
                 writer_thread=threading.current_thread().name,
                 **fields,
             )
-            # The XML API answers an upload with the object's MD5 as a quoted hex ETag.
-            md5_hex = base64.b64decode(version.md5_hash).hex()
             return Response(
                 200,
                 b"",
                 {
-                    "ETag": f'"{md5_hex}"',
+                    "ETag": _md5_etag(version),
                     "x-goog-generation": str(version.generation),
                     "x-goog-metageneration": str(version.metageneration),
                     "x-goog-hash": f"crc32c={version.crc32c},md5={version.md5_hash}",
@@ -358,23 +356,12 @@ class StorageApp:
         key = form.get("key", "").replace("${filename}", upload.filename or "")
         self._bill(bucket, request.header("X-Goog-User-Project"), xml=True)
         validate_object_name(key)
-        fields: dict[str, Any] = {
-            attr: form[header.lower()]
-            for header, attr in _XML_HEADERS.items()
-            if header.lower() in form
-        }
-        fields.setdefault("content_type", form.get("content-type") or upload.mimetype or None)
-        metadata = {
-            name.removeprefix("x-goog-meta-"): value
-            for name, value in form.items()
-            if name.startswith("x-goog-meta-")
-        }
-        if metadata:
-            fields["metadata"] = metadata
+        fields = _object_fields(form)
+        fields.setdefault("content_type", upload.mimetype or None)
         version = self.backend.insert_object(
             bucket, key, data, writer_thread=threading.current_thread().name, **fields
         )
-        etag = f'"{base64.b64decode(version.md5_hash).hex()}"'
+        etag = _md5_etag(version)
         redirect = form.get("success_action_redirect")
         if redirect:
             query = urlencode({"bucket": bucket, "key": key, "etag": etag})
@@ -1211,17 +1198,22 @@ def _is_xml_multipart(request: Request) -> bool:
 
 def _fields_from_xml_headers(request: Request) -> dict[str, Any]:
     """Object metadata from XML API headers (transfer_manager's METADATA_HEADER_TRANSLATION)."""
+    return _object_fields(_header_map(request.environ))
+
+
+def _object_fields(values: Mapping[str, str]) -> dict[str, Any]:
+    """Object metadata from XML API headers or POST form fields, by lower-case name."""
     fields: dict[str, Any] = {}
-    if request.content_type:
-        fields["content_type"] = request.content_type
+    if values.get("content-type"):
+        fields["content_type"] = values["content-type"]
     for header, attr in _XML_HEADERS.items():
-        value = request.header(header)
+        value = values.get(header.lower())
         if value is not None:
             fields[attr] = value
     custom = {
-        key[len("HTTP_X_GOOG_META_") :].lower().replace("_", "-"): str(value)
-        for key, value in request.environ.items()
-        if key.startswith("HTTP_X_GOOG_META_")
+        name.removeprefix("x-goog-meta-"): str(value)
+        for name, value in values.items()
+        if name.startswith("x-goog-meta-")
     }
     if custom:
         fields["metadata"] = custom
@@ -1324,6 +1316,11 @@ def _parse_rfc3339(text: object) -> datetime:
 def _quote_segment(segment: str) -> str:
     """Percent-encode one path segment (``/`` included), as GCS's links spell names."""
     return quote(segment, safe="")
+
+
+def _md5_etag(version: ObjectVersion) -> str:
+    """The XML API's ETag for an object it wrote: the MD5 in quoted hex."""
+    return f'"{base64.b64decode(version.md5_hash).hex()}"'
 
 
 def _etag(version: ObjectVersion) -> str:
