@@ -344,7 +344,7 @@ class StorageApp:
                 extra.close()
         upload = files.get("file")
         if upload is None:
-            raise _signed_urls.SignedUrlError(
+            raise _errors.XmlError(
                 400, "InvalidArgument", "POST object expects a file field."
             )  # wording: guess
         try:
@@ -1081,19 +1081,15 @@ def _error_response(request: Request, error: _errors.GCSError) -> Response:
     """Answer an error the way GCS does on the endpoint the request used."""
     if error.status == 304:
         return Response(304)  # a 304 carries no body on the wire
-    if isinstance(error, _signed_urls.SignedUrlError):
-        return Response(error.status, error.to_xml(), {"Content-Type": "application/xml"})
-    if request.signed:
-        error = _xml_api_error(error)
-        return Response(error.status, error.to_xml(), {"Content-Type": "application/xml"})
-    if _is_xml_multipart(request):
-        # The XML API answers <Error><Code/><Message/></Error> (cloud.google.com/storage/
-        # docs/xml-api/reference-status).
-        xml = (
-            f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{escape(error.reason)}</Code>"
-            f"<Message>{escape(error.message)}</Message></Error>"
-        )
-        return Response(error.status, xml.encode(), {"Content-Type": "application/xml"})
+    xml_error: _errors.XmlError | None = None
+    if isinstance(error, _errors.XmlError):
+        xml_error = error
+    elif request.signed:
+        xml_error = _xml_api_error(error)
+    elif _is_xml_multipart(request):
+        xml_error = _errors.XmlError(error.status, error.reason, error.message)
+    if xml_error is not None:
+        return Response(xml_error.status, xml_error.to_xml(), {"Content-Type": "application/xml"})
     if request.path.startswith("/download/") or request.query.get("alt") == "media":
         # Media downloads answer errors as plain text, not JSON: "No such object: b/o" with
         # content-type text/html (curl against GCS in firebase-tools#3647). The client puts
@@ -1105,24 +1101,20 @@ def _error_response(request: Request, error: _errors.GCSError) -> Response:
     return Response(error.status, error.to_json())
 
 
-def _xml_api_error(error: _errors.GCSError) -> _signed_urls.SignedUrlError:
+def _xml_api_error(error: _errors.GCSError) -> _errors.XmlError:
     """The XML API's code and wording for an error the JSON API words its own way."""
     # XML API codes and messages (cloud.google.com/storage/docs/xml-api/reference-status).
     if error.status == 404:
         if error.message.startswith("No such object"):
-            return _signed_urls.SignedUrlError(
-                404, "NoSuchKey", "The specified key does not exist."
-            )
-        return _signed_urls.SignedUrlError(
-            404, "NoSuchBucket", "The specified bucket does not exist."
-        )
+            return _errors.XmlError(404, "NoSuchKey", "The specified key does not exist.")
+        return _errors.XmlError(404, "NoSuchBucket", "The specified bucket does not exist.")
     if error.status == 412:
-        return _signed_urls.SignedUrlError(
+        return _errors.XmlError(
             412,
             "PreconditionFailed",
             "At least one of the pre-conditions you specified did not hold.",
         )
-    return _signed_urls.SignedUrlError(error.status, error.reason, error.message)
+    return _errors.XmlError(error.status, error.reason, error.message)
 
 
 def _header_map(environ: dict[str, Any]) -> dict[str, str]:

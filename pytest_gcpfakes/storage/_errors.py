@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from typing import Any, Literal
+from xml.sax.saxutils import escape
 
 # Sources. Each constructor cites one of these tags or a public issue thread, and says
 # whether its wording is verified (quoted from a real GCS answer) or a guess.
@@ -83,6 +84,28 @@ class GCSError(Exception):
 
 
 # --- 404 -------------------------------------------------------------------------------
+
+
+class XmlError(GCSError):
+    """An error the XML API answers (signed URLs, POST forms, multipart uploads).
+
+    Its body is ``<Error><Code/><Message/>…</Error>`` (cloud.google.com/storage/docs/
+    xml-api/reference-status) with the details GCS adds after the message, such as
+    ``StringToSign`` for a signature that does not match.
+    """
+
+    def __init__(self, status: int, code: str, message: str, **extra: str) -> None:
+        super().__init__(status, message, code)
+        self.extra = extra
+
+    def to_xml(self) -> bytes:
+        """The XML API's error body: Code, Message, then the details GCS adds."""
+        parts = [
+            f"<Code>{escape(self.reason)}</Code>",
+            f"<Message>{escape(self.message)}</Message>",
+        ]
+        parts += [f"<{name}>{escape(value)}</{name}>" for name, value in self.extra.items()]
+        return f"<?xml version='1.0' encoding='UTF-8'?><Error>{''.join(parts)}</Error>".encode()
 
 
 def bucket_not_found() -> GCSError:

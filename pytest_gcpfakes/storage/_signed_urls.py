@@ -29,9 +29,9 @@ from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote, urlencode
 
 from pytest_gcpfakes.storage import _signing
-from pytest_gcpfakes.storage._errors import GCSError
+from pytest_gcpfakes.storage._errors import XmlError
 
-__all__ = ["SignedUrlError", "check", "check_post_policy", "is_signed"]
+__all__ = ["check", "check_post_policy", "is_signed"]
 
 _V4_SIGNATURE = "x-goog-signature"
 _V2_PARAMS = frozenset({"googleaccessid", "expires", "signature"})
@@ -42,23 +42,6 @@ _V2_UNSIGNED = frozenset(
 )  # fmt: skip
 _V4_ALGORITHMS = frozenset({"GOOG4-RSA-SHA256", "GOOG4-HMAC-SHA256"})
 _V4_MAX_EXPIRES = 7 * 24 * 3600  # signed-urls docs: "up to 7 days (604800 seconds)"
-
-
-class SignedUrlError(GCSError):
-    """A signed URL GCS refuses: answered as an XML error body with extra elements."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: str) -> None:
-        super().__init__(status, message, code)
-        self.extra = extra
-
-    def to_xml(self) -> bytes:
-        """The XML API's error body: Code, Message, then the details GCS adds."""
-        parts = [
-            f"<Code>{_escape(self.reason)}</Code>",
-            f"<Message>{_escape(self.message)}</Message>",
-        ]
-        parts += [f"<{name}>{_escape(value)}</{name}>" for name, value in self.extra.items()]
-        return f"<?xml version='1.0' encoding='UTF-8'?><Error>{''.join(parts)}</Error>".encode()
 
 
 def is_signed(query: Mapping[str, str]) -> bool:
@@ -75,7 +58,7 @@ def check(
     host: str,
     now: float,
 ) -> None:
-    """Raise :class:`SignedUrlError` unless the signed request may be served at ``now``.
+    """Raise :class:`~._errors.XmlError` unless the signed request may be served at ``now``.
 
     ``path`` is the request path as sent (still percent-encoded), ``raw_query`` the query
     string as sent, ``headers`` the request headers by lower-case name, ``host`` the host
@@ -207,7 +190,7 @@ _UNREFERENCED = frozenset({"file", "policy", "x-goog-signature"})
 
 
 def check_post_policy(form: Mapping[str, str], bucket: str, size: int, now: float) -> None:
-    """Raise :class:`SignedUrlError` unless a V4 POST policy admits this form upload.
+    """Raise :class:`~._errors.XmlError` unless a V4 POST policy admits this form upload.
 
     ``form`` holds the form's fields by lower-case name (the file excluded), as sent: a
     ``key`` condition applies to the field before ``${filename}`` is expanded, which is how
@@ -289,7 +272,7 @@ def _parse_policy_time(text: str) -> float:
 
 def _require_fake_signer(signer: str) -> None:
     if signer != _signing.SIGNER_EMAIL:
-        raise SignedUrlError(
+        raise XmlError(
             501,
             "NotImplemented",
             f"pytest-gcpfakes can only check signed URLs made by its fake signer, and this one "
@@ -298,12 +281,12 @@ def _require_fake_signer(signer: str) -> None:
         )
 
 
-def _expired(deadline: int) -> SignedUrlError:
+def _expired(deadline: int) -> XmlError:
     # 400 ExpiredToken: "Rejecting with 400 + <Code>ExpiredToken</Code> matches Cloud
     # Storage exactly" (floci-io/floci-gcp#33, checked against GCS); message and details
     # as GCS printed them for an expired URL (fog/fog-google#264: "The provided token has
     # expired." / "Request has expired: 120", the URL's expiry in seconds since the epoch).
-    return SignedUrlError(
+    return XmlError(
         400,
         "ExpiredToken",
         "The provided token has expired.",
@@ -311,10 +294,10 @@ def _expired(deadline: int) -> SignedUrlError:
     )
 
 
-def _mismatch(string_to_sign: str, **extra: str) -> SignedUrlError:
+def _mismatch(string_to_sign: str, **extra: str) -> XmlError:
     # 403 SignatureDoesNotMatch with the string GCS signed (and, for V4, its canonical
     # request): googleapis/google-cloud-node#1976 (V2) and xcir/libvmod-awsrest#32 (V4).
-    return SignedUrlError(
+    return XmlError(
         403,
         "SignatureDoesNotMatch",
         "The request signature we calculated does not match the signature you provided."
@@ -324,10 +307,10 @@ def _mismatch(string_to_sign: str, **extra: str) -> SignedUrlError:
     )
 
 
-def _policy_refused(details: str) -> SignedUrlError:
+def _policy_refused(details: str) -> XmlError:
     # Code and message verified (googleapis/google-cloud-java#7292); 400 as the XML API's
     # status-code table lists InvalidPolicyDocument.
-    return SignedUrlError(
+    return XmlError(
         400,
         "InvalidPolicyDocument",
         "The content of the form does not meet the conditions specified in the policy document.",
@@ -335,17 +318,13 @@ def _policy_refused(details: str) -> SignedUrlError:
     )
 
 
-def _malformed(parameter: str, value: str) -> SignedUrlError:
+def _malformed(parameter: str, value: str) -> XmlError:
     # 400 MalformedSecurityHeader for unusable date and expiry fields (floci-io/floci-gcp
     # #33, checked against GCS). The message and details are our guess.
-    return SignedUrlError(
+    return XmlError(
         400,
         "MalformedSecurityHeader",
         "Your request has a malformed header.",
         ParameterName=parameter,
         Details=f"Invalid value: {value!r}",
     )
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
