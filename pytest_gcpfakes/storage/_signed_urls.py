@@ -13,8 +13,8 @@ Specifications: cloud.google.com/storage/docs/authentication/canonical-requests 
 error bodies, see :func:`_expired` and :func:`_mismatch` for their sources.
 
 URLs signed by real credentials (a key the application passed to its client) cannot be
-checked here, since only Google holds the public half in a form we could use: they get a
-sentence saying so rather than a guess either way.
+checked here: that takes the signer's public certificate, which only Google serves. They
+get a sentence saying so rather than a guess either way.
 """
 
 from __future__ import annotations
