@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _common import PubSubCannedHandle, throwaway_python
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
@@ -54,7 +55,6 @@ TARGET_VS_EMULATOR = 5.0
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("BENCH_PYTEST_PUBSUB_VENV", "/tmp/bench-venv"))
 PYTEST_PUBSUB = "pytest-pubsub==0.1.1"
-INSTALL_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -181,18 +181,9 @@ class _CannedBackend:
         return self.fallback.call(rpc, request, timeout)
 
 
-class _CannedHandle:
-    service = "pubsub"
-
-    def __init__(self, backend: _CannedBackend, config: Any) -> None:
-        self.backend = backend
-        self.pid = os.getpid()
-        self.config = config
-
-
 def bench_client_floor() -> Round:
     with GCPFakes(services=("pubsub",)) as fakes:
-        handle = _CannedHandle(_CannedBackend(fakes.pubsub.backend), fakes.config)
+        handle = PubSubCannedHandle(_CannedBackend(fakes.pubsub.backend), fakes.config)
         _activation.activate(handle)
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
@@ -277,27 +268,7 @@ print(json.dumps(results))
 
 
 def _pytest_pubsub_python() -> Path | str:
-    """The throwaway venv's interpreter, creating the venv on first use."""
-    python = VENV / "bin" / "python"
-    probe = [str(python), "-c", "import pytest_pubsub"]
-    if python.exists() and subprocess.run(probe, capture_output=True, timeout=60).returncode == 0:
-        return python
-    print(f"pytest-pubsub: installing {PYTEST_PUBSUB} into {VENV} (a throwaway venv)")
-    steps = [
-        [sys.executable, "-m", "venv", str(VENV)],
-        [str(python), "-m", "pip", "install", "--quiet", PYTEST_PUBSUB],
-    ]
-    for step in steps:
-        try:
-            done = subprocess.run(
-                step, capture_output=True, text=True, timeout=INSTALL_SECONDS, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
-            return f"`{' '.join(step)}` failed: {error}"
-        if done.returncode != 0:
-            tail = "\n".join((done.stdout + done.stderr).splitlines()[-5:])
-            return f"`{' '.join(step)}` exited with {done.returncode}:\n{tail}"
-    return python
+    return throwaway_python(VENV, (PYTEST_PUBSUB,), "pytest_pubsub")
 
 
 def bench_pytest_pubsub() -> Round | str:

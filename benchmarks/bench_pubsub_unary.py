@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from _common import PubSubCannedHandle
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 from google.pubsub_v1.services.publisher import PublisherClient as GapicPublisherClient
@@ -46,15 +47,6 @@ class _FreshIdsBackend:
         return types.PublishResponse.wrap(
             self._response_pb(message_ids=[str(next(self._ids)) for _ in raw.messages])
         )
-
-
-class _CannedHandle:
-    service = "pubsub"
-
-    def __init__(self, backend: _CannedBackend, config: Any) -> None:
-        self.backend = backend
-        self.pid = os.getpid()
-        self.config = config
 
 
 def _round(call: Callable[[], object], rounds: int) -> float:
@@ -97,8 +89,8 @@ def main() -> None:
                 "pull": types.PullResponse(),
             }
         )
-        handle = _CannedHandle(canned, fakes.config)
-        fresh_handle = _CannedHandle(_FreshIdsBackend(), fakes.config)
+        handle = PubSubCannedHandle(canned, fakes.config)
+        fresh_handle = PubSubCannedHandle(_FreshIdsBackend(), fakes.config)
         fresh: list[float] = []
         # Floor and gcpfakes rounds alternate, and each side keeps its best round: other
         # load on the machine only ever adds time, so the minimum is the fairest estimate.

