@@ -46,7 +46,7 @@ def throwaway_python(venv: Path, packages: tuple[str, ...], modules: str) -> Pat
 
 
 class PubSubCannedHandle:
-    """What ``_activation.current("pubsub")`` returns for a client floor: a canned backend."""
+    """What ``_registry.current("pubsub")`` returns for a client floor: a canned backend."""
 
     service = "pubsub"
 

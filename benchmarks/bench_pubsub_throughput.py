@@ -40,7 +40,7 @@ from _common import PubSubCannedHandle, throwaway_python
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
-from pytest_gcpfakes import GCPFakes, _activation
+from pytest_gcpfakes import GCPFakes, _registry
 
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", "10000"))
 PULL_BATCH = 1000
@@ -184,14 +184,14 @@ class _CannedBackend:
 def bench_client_floor() -> Round:
     with GCPFakes(services=("pubsub",)) as fakes:
         handle = PubSubCannedHandle(_CannedBackend(fakes.pubsub.backend), fakes.config)
-        _activation.activate(handle)
+        _registry.activate(handle)
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
         try:
             return _rounds(publisher, subscriber, fakes.project)
         finally:
             _close(publisher, subscriber)
-            _activation.deactivate(handle)
+            _registry.deactivate(handle)
 
 
 def bench_emulator() -> Round | str:

@@ -20,7 +20,7 @@ from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 from google.pubsub_v1.services.publisher import PublisherClient as GapicPublisherClient
 
-from pytest_gcpfakes import GCPFakes, _activation
+from pytest_gcpfakes import GCPFakes, _registry
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3000"))
 TARGET = 1.25
@@ -101,17 +101,17 @@ def main() -> None:
                 call()
             for _ in range(7):
                 ours[name].append(_round(call, ROUNDS // 7))
-                _activation.activate(handle)
+                _registry.activate(handle)
                 try:
                     floor[name].append(_round(call, ROUNDS // 7))
                 finally:
-                    _activation.deactivate(handle)
+                    _registry.deactivate(handle)
                 if rpc == "publish":
-                    _activation.activate(fresh_handle)
+                    _registry.activate(fresh_handle)
                     try:
                         fresh.append(_round(call, ROUNDS // 7))
                     finally:
-                        _activation.deactivate(fresh_handle)
+                        _registry.deactivate(fresh_handle)
     best_ours = {name: min(samples) for name, samples in ours.items()}
     best_floor = {name: min(samples) for name, samples in floor.items()}
     print(f"{'call':<26}{'floor (µs)':>12}{'gcpfakes (µs)':>15}{'ratio':>8}")

@@ -56,7 +56,7 @@ from _common import throwaway_python
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from pytest_gcpfakes import GCPFakes, _activation
+from pytest_gcpfakes import GCPFakes, _registry
 
 # The client's bucket-metadata prefetch thread (read at call time) only labels tracing spans;
 # the plugin turns it off under the fakes, and this keeps it off for every client here.
@@ -188,7 +188,7 @@ class _CannedApp:
 
 
 class _CannedHandle:
-    """What ``_activation.current("storage")`` returns to the adapter: here, the canned app."""
+    """What ``_registry.current("storage")`` returns to the adapter: here, the canned app."""
 
     service = "storage"
 
@@ -205,11 +205,11 @@ def bench_gcpfakes_and_floor() -> tuple[Round, Round]:
         client = storage.Client()
         recorder = _Recorder(fakes.storage.app)
         recording = _CannedHandle(recorder, fakes.config)
-        _activation.activate(recording)
+        _registry.activate(recording)
         try:
             _round(client, names[:50])  # warms up both paths and records the answers
         finally:
-            _activation.deactivate(recording)
+            _registry.deactivate(recording)
         if set(recorder.answers) != {"upload", "download"}:
             raise RuntimeError(f"recorded {sorted(recorder.answers)}, not upload and download")
         floor_handle = _CannedHandle(_CannedApp(recorder.answers), fakes.config)
@@ -217,11 +217,11 @@ def bench_gcpfakes_and_floor() -> tuple[Round, Round]:
         floor: list[Round] = []
         for _ in range(FLOOR_ROUNDS):
             ours.append(_round(client, names))
-            _activation.activate(floor_handle)
+            _registry.activate(floor_handle)
             try:
                 floor.append(_round(client, names))
             finally:
-                _activation.deactivate(floor_handle)
+                _registry.deactivate(floor_handle)
         client.close()
     return _best(ours), _best(floor)
 

@@ -31,88 +31,17 @@ import functools
 import importlib.abc
 import importlib.machinery
 import inspect
-import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
-STORAGE_BASE_URL = "https://storage.gcpfakes.invalid"
-"""Where faked ``storage.Client`` objects send their requests (``.invalid`` never resolves)."""
-
-SERVICES = ("pubsub", "storage")
+from pytest_gcpfakes._registry import STORAGE_BASE_URL, client_project, current, peek
 
 _GOOGLE_DOMAINS = ("googleapis.com", "storage.cloud.google.com", "accounts.google.com")
 _METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "169.254.169.254"})
-
-
-class ServiceHandle(Protocol):
-    """What the activation stack holds for a service: a handle owning a backend."""
-
-    pid: int
-    service: str
-
-
-# ---------------------------------------------------------------------------------------
-# The current backend of each service
-
-
-_stacks: dict[str, list[Any]] = {service: [] for service in SERVICES}
-_stack_lock = threading.Lock()
-_default_project: str | None = None  # the ini option gcpfakes_project, set by the plugin
-
-
-def activate(handle: ServiceHandle) -> None:
-    """Make ``handle`` the current fake for its service (nesting is allowed)."""
-    with _stack_lock:
-        _stacks[handle.service].append(handle)
-
-
-def deactivate(handle: ServiceHandle) -> None:
-    """Remove ``handle`` from its service's stack, wherever it is."""
-    with _stack_lock:
-        stack = _stacks[handle.service]
-        if handle in stack:
-            stack.remove(handle)
-
-
-def current(service: str) -> Any:
-    """Return the active handle for ``service``, or raise the error that says how to get one."""
-    stack = _stacks[service]
-    if not stack:
-        from pytest_gcpfakes._errors import FakeNotActiveError
-
-        raise FakeNotActiveError(service)
-    handle = stack[-1]
-    pid = os.getpid()
-    if pid != handle.pid:
-        from pytest_gcpfakes._errors import ForkedProcessError
-
-        raise ForkedProcessError(service, pid, handle.pid)
-    return handle
-
-
-def peek(service: str) -> Any | None:
-    """Return the active handle for ``service`` or ``None``, never raising."""
-    stack = _stacks[service]
-    return stack[-1] if stack else None
-
-
-def set_default_project(project: str | None) -> None:
-    """Set the project used when neither a marker nor ``GOOGLE_CLOUD_PROJECT`` names one."""
-    global _default_project
-    _default_project = project
-
-
-def client_project() -> str:
-    """Return the project a client constructed now should get."""
-    from pytest_gcpfakes._config import resolve_project
-
-    handle = peek("storage") or peek("pubsub")
-    config = handle.config if handle is not None else None
-    return resolve_project(config, _default_project)
 
 
 # ---------------------------------------------------------------------------------------

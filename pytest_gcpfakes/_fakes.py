@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from pytest_gcpfakes import _activation
+from pytest_gcpfakes import _activation, _registry
 from pytest_gcpfakes._clock import Clock
 from pytest_gcpfakes._config import Config, build_config, resolve_project
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pytest_gcpfakes.pubsub._handle import FakePubSub
     from pytest_gcpfakes.storage._handle import FakeStorage
 
-SERVICES = _activation.SERVICES
+SERVICES = _registry.SERVICES
 
 
 class GCPFakes:
@@ -52,7 +52,7 @@ class GCPFakes:
     @property
     def project(self) -> str:
         """The project id the fakes default to."""
-        return resolve_project(self.config, _activation._default_project)
+        return resolve_project(self.config, _registry.default_project())
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -83,7 +83,7 @@ class GCPFakes:
         self._entered = False
         errors: list[BaseException] = []
         for handle in reversed(list(self._handles.values())):
-            _activation.deactivate(handle)
+            _registry.deactivate(handle)
             handle.close()
             errors.extend(getattr(handle, "errors", list)())
         _activation.uninstall()
@@ -101,7 +101,7 @@ class GCPFakes:
         if handle is None:
             handle = self._new_handle(service)
             self._handles[service] = handle
-            _activation.activate(handle)
+            _registry.activate(handle)
         return handle
 
     def _new_handle(self, service: str) -> Any:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_gcpfakes import _activation
+from pytest_gcpfakes import _activation, _registry
 from pytest_gcpfakes._config import FIELD_HELP, FIELD_NAMES, Config, merge, parse_ini_value
 from pytest_gcpfakes._fakes import GCPFakes
 
@@ -48,7 +48,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     """Apply the process-wide ini options before conftest files import the application."""
     if not early_config.getini("gcpfakes_intercept"):
         _activation.uninstall()
-    _activation.set_default_project(str(early_config.getini("gcpfakes_project")) or None)
+    _registry.set_default_project(str(early_config.getini("gcpfakes_project")) or None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _activation.uninstall()
-    _activation.set_default_project(None)
+    _registry.set_default_project(None)
 
 
 def _config_for(request: pytest.FixtureRequest) -> Config:
@@ -100,7 +100,7 @@ def gcpfakes(request: pytest.FixtureRequest) -> Iterator[GCPFakes]:
 
     requested = [s for f, s in _SERVICE_FIXTURES.items() if f in request.fixturenames]
     config = _config_for(request)
-    with GCPFakes(config, services=requested or _activation.SERVICES) as fakes:
+    with GCPFakes(config, services=requested or _registry.SERVICES) as fakes:
         if config.rendezvous:
             from pytest_gcpfakes.concurrency import rendezvous
 

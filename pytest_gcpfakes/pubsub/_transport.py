@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 
-from pytest_gcpfakes import _activation
+from pytest_gcpfakes import _registry
 
 _NOT_RPCS = frozenset({"host", "kind"})
 
@@ -28,7 +28,7 @@ class _UnaryMethod(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
         self.__name__ = rpc
 
     def __call__(self, request: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        return _activation.current("pubsub").backend.call(self.rpc, request, timeout)
+        return _registry.current("pubsub").backend.call(self.rpc, request, timeout)
 
     def with_call(self, request: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         return self(request, timeout), None
@@ -50,9 +50,7 @@ class _StreamMethod(grpc.StreamStreamMultiCallable):  # type: ignore[misc]
         self._prefetch_first_result_ = True
 
     def __call__(self, request_iterator: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        return _activation.current("pubsub").backend.call_stream(
-            self.rpc, request_iterator, timeout
-        )
+        return _registry.current("pubsub").backend.call_stream(self.rpc, request_iterator, timeout)
 
 
 class _FakeChannel:

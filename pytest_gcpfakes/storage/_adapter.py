@@ -17,7 +17,7 @@ import requests
 import requests.adapters
 from urllib3.response import HTTPResponse
 
-from pytest_gcpfakes import _activation
+from pytest_gcpfakes import _registry
 
 
 class StorageAdapter(requests.adapters.HTTPAdapter):
@@ -26,7 +26,7 @@ class StorageAdapter(requests.adapters.HTTPAdapter):
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any
     ) -> requests.Response:
-        handle = _activation.current("storage")
+        handle = _registry.current("storage")
         environ = _environ(request)
         captured: dict[str, Any] = {}
 

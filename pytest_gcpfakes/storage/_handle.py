@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pytest_gcpfakes import _activation
-from pytest_gcpfakes._activation import STORAGE_BASE_URL
+from pytest_gcpfakes import _registry
+from pytest_gcpfakes._registry import STORAGE_BASE_URL
 from pytest_gcpfakes.storage._app import StorageApp
 from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion, StorageBackend
 from pytest_gcpfakes.storage._errors import GCSError
@@ -185,7 +185,7 @@ class _PubSubSink:
 
     @staticmethod
     def _pubsub() -> Any:
-        pubsub = _activation.peek("pubsub")
+        pubsub = _registry.peek("pubsub")
         if pubsub is None or pubsub.pid != os.getpid():
             return None
         return pubsub

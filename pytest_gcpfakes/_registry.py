@@ -1,0 +1,86 @@
+"""The current fake of each service: a leaf module that every face reads.
+
+The in-process transport, the ``requests`` adapter and the servers all look the current
+backend up here at call time (a client built at import time, or a server that lives for
+the whole session, serves each test's fresh state). It imports nothing of ours, so none of
+its readers depend on the module that installs the patches.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Protocol
+
+SERVICES = ("pubsub", "storage")
+
+STORAGE_BASE_URL = "https://storage.gcpfakes.invalid"
+"""Where faked ``storage.Client`` objects send their requests (``.invalid`` never resolves)."""
+
+
+class ServiceHandle(Protocol):
+    """What the registry holds for a service: a handle owning a backend."""
+
+    pid: int
+    service: str
+
+
+_stacks: dict[str, list[Any]] = {service: [] for service in SERVICES}
+_stack_lock = threading.Lock()
+_default_project: str | None = None  # the ini option gcpfakes_project, set by the plugin
+
+
+def activate(handle: ServiceHandle) -> None:
+    """Make ``handle`` the current fake for its service (nesting is allowed)."""
+    with _stack_lock:
+        _stacks[handle.service].append(handle)
+
+
+def deactivate(handle: ServiceHandle) -> None:
+    """Remove ``handle`` from its service's stack, wherever it is."""
+    with _stack_lock:
+        stack = _stacks[handle.service]
+        if handle in stack:
+            stack.remove(handle)
+
+
+def current(service: str) -> Any:
+    """Return the active handle for ``service``, or raise the error that says how to get one."""
+    stack = _stacks[service]
+    if not stack:
+        from pytest_gcpfakes._errors import FakeNotActiveError
+
+        raise FakeNotActiveError(service)
+    handle = stack[-1]
+    pid = os.getpid()
+    if pid != handle.pid:
+        from pytest_gcpfakes._errors import ForkedProcessError
+
+        raise ForkedProcessError(service, pid, handle.pid)
+    return handle
+
+
+def peek(service: str) -> Any | None:
+    """Return the active handle for ``service`` or ``None``, never raising."""
+    stack = _stacks[service]
+    return stack[-1] if stack else None
+
+
+def set_default_project(project: str | None) -> None:
+    """Set the project used when neither a marker nor ``GOOGLE_CLOUD_PROJECT`` names one."""
+    global _default_project
+    _default_project = project
+
+
+def default_project() -> str | None:
+    """The ini option ``gcpfakes_project``, if the plugin set one."""
+    return _default_project
+
+
+def client_project() -> str:
+    """Return the project a client constructed now should get."""
+    from pytest_gcpfakes._config import resolve_project
+
+    handle = peek("storage") or peek("pubsub")
+    config = handle.config if handle is not None else None
+    return resolve_project(config, _default_project)
