@@ -38,7 +38,11 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
+from pytest_gcpfakes._internals import pubsub as _pubsub_internals
+from pytest_gcpfakes._internals import storage as _storage_internals
 from pytest_gcpfakes._registry import STORAGE_BASE_URL, client_project, current, peek
+
+_HTTP = _storage_internals.HTTP_ARGUMENT
 
 _GOOGLE_DOMAINS = ("googleapis.com", "storage.cloud.google.com", "accounts.google.com")
 _METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "169.254.169.254"})
@@ -229,12 +233,7 @@ def _gapic_registry_patch(service_module: str, transport_base: str) -> Callable[
     def patch(module: ModuleType) -> None:
         from pytest_gcpfakes.pubsub._transport import fake_transport_class
 
-        # The registry is an attribute of the generated client's metaclass.
-        registry: dict[str, Any] = next(
-            vars(value)["_transport_registry"]
-            for name, value in vars(module).items()
-            if name.endswith("ClientMeta") and isinstance(value, type)
-        )
+        registry = _pubsub_internals.transport_registry(module)
         fake = fake_transport_class(service_module, transport_base)
         for label in ("grpc", "rest"):
             _state.patches.set_item(registry, label, fake)
@@ -255,8 +254,7 @@ def _patch_publisher(module: ModuleType) -> None:
         _record_publisher(signature, self, args, kwargs)
         future = original(self, *args, **kwargs)
         if handle.config.publish_immediately:
-            with self._batch_lock:
-                self._commit_sequencers()
+            _pubsub_internals.commit_pending_batches(self)
         return future
 
     _state.patches.replace(client_cls, "publish", publish)
@@ -264,8 +262,7 @@ def _patch_publisher(module: ModuleType) -> None:
 
 def _is_faked(client: Any) -> bool:
     """Whether a Pub/Sub client runs on the in-memory transport (not a channel of its own)."""
-    transport = getattr(client, "_transport", None)
-    return hasattr(transport, "_fake_methods")
+    return hasattr(_pubsub_internals.client_transport(client), "_fake_methods")
 
 
 def _record_publisher(signature: inspect.Signature, client: Any, args: Any, kwargs: Any) -> None:
@@ -307,7 +304,7 @@ def _patch_storage_client(module: ModuleType) -> None:
     client_cls = module.Client
     original = vars(client_cls)["__init__"]
     signature = inspect.signature(original)
-    marker = module._marker
+    marker = _storage_internals.unset_project(module)
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -332,7 +329,7 @@ def _patch_storage_client(module: ModuleType) -> None:
             from pytest_gcpfakes.storage._signing import FakeSigningCredentials
 
             arguments["credentials"] = FakeSigningCredentials()
-        if arguments["_http"] is None and options.api_endpoint == STORAGE_BASE_URL:
+        if arguments[_HTTP] is None and options.api_endpoint == STORAGE_BASE_URL:
             # The caller's credentials (if any) stay on the client, able to sign URLs, but
             # requests never refresh a token. trust_env=False: requests would otherwise scan
             # the environment for proxy settings on every call, which never apply to the
@@ -341,30 +338,18 @@ def _patch_storage_client(module: ModuleType) -> None:
 
             session = AuthorizedSession(AnonymousCredentials())
             session.trust_env = False
-            arguments["_http"] = session
+            arguments[_HTTP] = session
         original(*bound.args, **bound.kwargs)
 
     _state.patches.replace(client_cls, "__init__", __init__)
 
 
 def _patch_bucket_metadata_cache(module: ModuleType) -> None:
-    # google-cloud-storage 3.17 prefetches bucket metadata in a daemon thread on first use
-    # of each bucket, only to label OpenTelemetry spans. Under the fakes that thread would
-    # be an extra GET racing the test's teardown; serve from the cache without fetching.
-    cache_cls = module.BucketMetadataCache
-
-    def get_or_queue_fetch(self: Any, bucket_name: str) -> Any:
-        return self.get(bucket_name)
-
-    def check_and_evict(self: Any, bucket_name: str) -> None:
-        self.evict(bucket_name)
-
-    _state.patches.replace(cache_cls, "get_or_queue_fetch", get_or_queue_fetch)
-    _state.patches.replace(cache_cls, "check_and_evict", check_and_evict)
+    _storage_internals.disable_bucket_metadata_prefetch(module, _state.patches.replace)
 
 
 def _patch_transfer_manager(module: ModuleType) -> None:
-    original = module._get_pool_class_and_requirements
+    original = getattr(module, _storage_internals.POOL_FUNCTION)
 
     @functools.wraps(original)
     def pool_for(worker_type: str) -> Any:
@@ -375,7 +360,7 @@ def _patch_transfer_manager(module: ModuleType) -> None:
             raise ProcessWorkersError(caller)
         return original(worker_type)
 
-    _state.patches.replace(module, "_get_pool_class_and_requirements", pool_for)
+    _state.patches.replace(module, _storage_internals.POOL_FUNCTION, pool_for)
 
 
 def _copy_options(options: Any) -> Any:

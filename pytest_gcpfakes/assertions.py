@@ -122,18 +122,20 @@ def _leaks(rec: Recording) -> list[Any]:
     return _analysis.find_leaks(rec, still_referenced=recorder.still_referenced)
 
 
-# Short-lived threads the publisher starts per batch: each holds its client until the
-# batch's RPC is done, which can be just after the publish future resolved.
-_LIBRARY_THREADS = ("Thread-CommitBatchPublisher", "Thread-PubSubBatchCommitter")
-
-
 def _join_library_threads(timeout: float = 5.0) -> None:
     """Wait (bounded) for the client libraries' per-batch threads, so that they no longer
     hold the clients whose reachability the leak check is about to judge."""
     import threading
 
+    from pytest_gcpfakes._internals.pubsub import BATCH_THREAD_PREFIXES
+
+    # Each holds its client until the batch's RPC is done, which can be just after the
+    # publish future resolved.
     for thread in threading.enumerate():
-        if thread.name.startswith(_LIBRARY_THREADS) and thread is not threading.current_thread():
+        if (
+            thread.name.startswith(BATCH_THREAD_PREFIXES)
+            and thread is not threading.current_thread()
+        ):
             thread.join(timeout)
 
 
