@@ -263,25 +263,32 @@ class _Pending(threading.local):
     def __init__(self) -> None:
         self.depth = 0
         self.items: list[Notification] = []
+        self.base_url: str | None = None  # links' base of the request being served
 
 
 class _HeldNotifications:
     """``with backend.notifying():``; a class rather than ``@contextmanager``, because the
     JSON API app enters one for every request and a generator costs several times more."""
 
-    __slots__ = ("_backend",)
+    __slots__ = ("_backend", "_base_url")
 
-    def __init__(self, backend: StorageBackend) -> None:
+    def __init__(self, backend: StorageBackend, base_url: str | None) -> None:
         self._backend = backend
+        self._base_url = base_url
 
     def __enter__(self) -> None:
-        self._backend._pending.depth += 1
+        pending = self._backend._pending
+        if not pending.depth:
+            pending.base_url = self._base_url
+        pending.depth += 1
 
     def __exit__(self, *exc_info: object) -> None:
         pending = self._backend._pending
         pending.depth -= 1
-        if not pending.depth and pending.items:
-            self._backend._flush_notifications()
+        if not pending.depth:
+            pending.base_url = None
+            if pending.items:
+                self._backend._flush_notifications()
 
 
 def _notifying(
@@ -326,10 +333,14 @@ class StorageBackend:
 
     # -- notifications -------------------------------------------------------------------
 
-    def notifying(self) -> _HeldNotifications:
+    def notifying(self, base_url: str | None = None) -> _HeldNotifications:
         """Hold back this thread's notifications until the block ends (callers holding a
-        lock of their own, like the JSON API app, publish only after releasing it)."""
-        return _HeldNotifications(self)
+        lock of their own, like the JSON API app, publish only after releasing it).
+
+        ``base_url`` goes with the notifications the block raises: their payloads are
+        rendered after the request, with links to the face that request came through.
+        """
+        return _HeldNotifications(self, base_url)
 
     def _flush_notifications(self) -> None:
         items, self._pending.items = self._pending.items, []
@@ -343,8 +354,9 @@ class StorageBackend:
         if not configs:
             return
         pending = self._pending.items
+        base_url = self._pending.base_url
         for event in events:
-            pending.extend(Notification(c, event) for c in configs if c.matches(event))
+            pending.extend(Notification(c, event, base_url) for c in configs if c.matches(event))
 
     @_notifying
     def insert_notification(

@@ -13,10 +13,14 @@ import io
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pytest_gcpfakes.storage import _errors
+from pytest_gcpfakes.storage._wire import RAW_HEADERS, STATUS_TEXT, Request, Response
+
+if TYPE_CHECKING:
+    from pytest_gcpfakes.storage._app import StorageApp
 
 #: "You're limited to 100 calls in a single batch request" (cloud.google.com/storage/docs/
 #: batch). The Python client itself allows 1000 deferred calls, so this is GCS's limit.
@@ -32,6 +36,23 @@ class BatchPart:
     url: str
     headers: dict[str, str]
     body: bytes
+
+
+def serve_batch(app: StorageApp, request: Request) -> Response:
+    """A multipart/mixed batch: every part is one JSON API request, answered in order.
+
+    Each part is served as a request of its own (routed, faults injected, errors answered),
+    so a fault on ``storage.objects.delete`` fails a batched delete as it would GCS's.
+    """
+    parts = parse_batch(request.content_type, request.body)
+    if len(parts) > MAX_BATCH:
+        raise _errors.invalid_argument(f"A batch request may contain at most {MAX_BATCH} calls.")
+    answers = []
+    for part in parts:
+        answer = app.serve(Request(environ_for(part, request.environ)))
+        answers.append((part.content_id, answer.status, answer.headers, answer.body))
+    content_type, payload = render_batch(answers, STATUS_TEXT)
+    return Response(200, payload, {"Content-Type": content_type})
 
 
 def parse_batch(content_type: str, body: bytes) -> list[BatchPart]:
@@ -61,6 +82,11 @@ def environ_for(part: BatchPart, outer: Mapping[str, Any]) -> dict[str, Any]:
     """Return a WSGI environ for one batched request, based on the outer one."""
     url = urlsplit(part.url)
     environ = {k: v for k, v in outer.items() if not k.startswith("HTTP_")}
+    # The outer request's host stays: links in the answers name the face that was asked.
+    if "HTTP_HOST" in outer:
+        environ["HTTP_HOST"] = outer["HTTP_HOST"]
+    environ.pop("wsgi.input_terminated", None)
+    environ[RAW_HEADERS] = list(part.headers.items())
     environ.update(
         {
             "REQUEST_METHOD": part.method,
@@ -73,6 +99,8 @@ def environ_for(part: BatchPart, outer: Mapping[str, Any]) -> dict[str, Any]:
         }
     )
     for key, value in part.headers.items():
+        if "_" in key:
+            continue  # kept in RAW_HEADERS only, as the faces do (see _wire)
         name = key.upper().replace("-", "_")
         if name == "CONTENT_TYPE":
             environ["CONTENT_TYPE"] = value

@@ -14,6 +14,7 @@ from pytest_gcpfakes.storage._app import StorageApp
 from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion, StorageBackend
 from pytest_gcpfakes.storage._errors import GCSError
 from pytest_gcpfakes.storage._notifications import Notification, UndeliveredNotification
+from pytest_gcpfakes.storage._resources import object_resource
 
 if TYPE_CHECKING:
     from pytest_gcpfakes._fakes import GCPFakes
@@ -45,7 +46,7 @@ class FakeStorage:
         self.clock = fakes.clock
         self.project = fakes.project
         self.backend = StorageBackend(fakes.clock)
-        self.app = StorageApp(self.backend, STORAGE_BASE_URL)
+        self.app = StorageApp(self.backend)
         self.app.faults.configure(fakes.config.latency)
         self.undelivered_notifications: list[UndeliveredNotification] = []
         """Notification messages that found no Pub/Sub fake or no topic, oldest first."""
@@ -200,7 +201,11 @@ class _PubSubSink:
         storage = self._storage
         for notification in notifications:
             topic = notification.config.topic_path
-            data, attributes = notification.message(storage.app.object_resource)
+            # Events raised outside any request (fake_storage.put) link to the in-process face.
+            base_url = notification.base_url or STORAGE_BASE_URL
+            data, attributes = notification.message(
+                functools.partial(object_resource, backend=storage.backend, base_url=base_url)
+            )
             pubsub = self._pubsub()
             if pubsub is None:
                 storage._undelivered(topic, data, attributes, "no Pub/Sub fake was active")

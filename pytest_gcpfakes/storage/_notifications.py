@@ -101,6 +101,8 @@ class Notification:
 
     config: NotificationConfig
     event: ObjectEvent
+    #: Links' base of the request that caused the event (``None``: no request did).
+    base_url: str | None = None
 
     def message(
         self, render: Callable[[ObjectVersion], dict[str, Any]]

@@ -1,0 +1,236 @@
+"""JSON API resources: buckets, objects and notifications as GCS renders them, and back.
+
+Rendering takes the base URL of the request being answered (``Request.base_url``): links
+point at whichever face was asked, in-process or a loopback port. Notification payloads,
+rendered after the request, get the base URL their event carried.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+from pytest_gcpfakes.storage import _errors
+from pytest_gcpfakes.storage._backend import (
+    Bucket,
+    ObjectVersion,
+    Retention,
+    StorageBackend,
+    project_number,
+)
+from pytest_gcpfakes.storage._notifications import NotificationConfig
+
+# Object fields the JSON API lets a client write, and the dataclass fields they map to.
+WRITABLE = {
+    "contentType": "content_type",
+    "contentEncoding": "content_encoding",
+    "contentDisposition": "content_disposition",
+    "contentLanguage": "content_language",
+    "cacheControl": "cache_control",
+    "customTime": "custom_time",
+    "storageClass": "storage_class",
+    "metadata": "metadata",
+    "temporaryHold": "temporary_hold",
+    "eventBasedHold": "event_based_hold",
+}
+
+# The writable fields an object resource shows only when set (the others are always there).
+_OPTIONAL_FIELDS = tuple(
+    (key, attr) for key, attr in WRITABLE.items() if key not in ("contentType", "storageClass")
+)
+
+# What objects.update (PUT) resets a writable field to when the body leaves it out.
+CLEARED_BY_UPDATE: dict[str, Any] = {
+    "content_encoding": None,
+    "content_disposition": None,
+    "content_language": None,
+    "cache_control": None,
+    "metadata": {},
+}
+
+_RETENTION_MODES = ("Unlocked", "Locked")
+_RFC3339 = re.compile(
+    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$", re.IGNORECASE
+)
+
+
+def bucket_resource(bucket: Bucket, base_url: str) -> dict[str, Any]:
+    """The JSON API's bucket resource."""
+    resource: dict[str, Any] = {
+        "kind": "storage#bucket",
+        "id": bucket.name,
+        "selfLink": f"{base_url}/storage/v1/b/{quote_segment(bucket.name)}",
+        "projectNumber": str(project_number(bucket.project)),
+        "name": bucket.name,
+        "timeCreated": rfc3339(bucket.time_created),
+        "updated": rfc3339(bucket.updated),
+        "metageneration": str(bucket.metageneration),
+        "location": bucket.location,
+        "locationType": "multi-region",
+        "storageClass": bucket.storage_class,
+        "etag": "CAE=",
+    }
+    if bucket.labels:
+        resource["labels"] = dict(bucket.labels)
+    if bucket.versioning:
+        resource["versioning"] = {"enabled": True}
+    if bucket.object_retention:
+        resource["objectRetention"] = {"mode": "Enabled"}
+    resource.update(bucket.extra)
+    return resource
+
+
+def notification_resource(bucket: str, config: NotificationConfig, base_url: str) -> dict[str, Any]:
+    """The JSON API's notification resource, fields in GCS's order ([zig-measured])."""
+    resource: dict[str, Any] = {
+        "kind": "storage#notification",
+        "selfLink": (
+            f"{base_url}/storage/v1/b/{quote_segment(bucket)}/notificationConfigs/{config.id}"
+        ),
+        "id": config.id,
+        "topic": config.topic,
+    }
+    if config.event_types:
+        resource["event_types"] = list(config.event_types)
+    if config.custom_attributes:
+        resource["custom_attributes"] = dict(config.custom_attributes)
+    resource["etag"] = config.id
+    if config.object_name_prefix is not None:
+        resource["object_name_prefix"] = config.object_name_prefix
+    resource["payload_format"] = config.payload_format
+    return resource
+
+
+def object_resource(
+    version: ObjectVersion, backend: StorageBackend, base_url: str
+) -> dict[str, Any]:
+    """The JSON API's object resource (``backend`` tells its bucket's retention policy)."""
+    quoted = quote_segment(version.name)
+    bucket = quote_segment(version.bucket)
+    resource: dict[str, Any] = {
+        "kind": "storage#object",
+        "id": f"{version.bucket}/{version.name}/{version.generation}",
+        "selfLink": f"{base_url}/storage/v1/b/{bucket}/o/{quoted}",
+        "mediaLink": (
+            f"{base_url}/download/storage/v1/b/{bucket}/o/{quoted}"
+            f"?generation={version.generation}&alt=media"
+        ),
+        "name": version.name,
+        "bucket": version.bucket,
+        "generation": str(version.generation),
+        "metageneration": str(version.metageneration),
+        "contentType": version.content_type,
+        "storageClass": version.storage_class,
+        "size": str(version.size),
+        "crc32c": version.crc32c,
+        "etag": etag(version),
+        "timeCreated": rfc3339(version.time_created),
+        "updated": rfc3339(version.updated),
+        "timeStorageClassUpdated": rfc3339(version.time_created),
+    }
+    for key, attr in _OPTIONAL_FIELDS:
+        value = getattr(version, attr)
+        if value:
+            resource[key] = dict(value) if isinstance(value, dict) else value
+    if version.md5_hash:
+        resource["md5Hash"] = version.md5_hash
+    if version.component_count:
+        resource["componentCount"] = version.component_count
+    if version.time_deleted is not None:
+        resource["timeDeleted"] = rfc3339(version.time_deleted)
+    retention = version.retention
+    if retention is not None:
+        resource["retention"] = {
+            "mode": retention.mode,
+            "retainUntilTime": _rfc3339_micros(retention.retain_until),
+        }
+    owner = backend.buckets.get(version.bucket)
+    until = owner.retained_until(version) if owner is not None else None
+    if until is not None:
+        resource["retentionExpirationTime"] = rfc3339(until)
+    return resource
+
+
+# -- fields written by requests ---------------------------------------------------------------
+
+
+def writable_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The writable fields a JSON resource body sets, by dataclass name."""
+    return {attr: values[key] for key, attr in WRITABLE.items() if key in values}
+
+
+def retention_field(body: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Put a resource's ``retention`` into ``fields``: a ``Retention``, or ``None`` to remove.
+
+    ``null`` and ``{"mode": null, "retainUntilTime": null}`` (what the Python client sends
+    after clearing both) remove it; ``{}`` changes nothing ([zig-fake]).
+    """
+    if "retention" not in body:
+        return
+    value = body["retention"]
+    if value is None:
+        fields["retention"] = None
+        return
+    if not isinstance(value, dict):
+        raise _errors.invalid_argument("Invalid value for: retention")
+    mode, until = value.get("mode"), value.get("retainUntilTime")
+    if mode is None and until is None:
+        if "mode" in value or "retainUntilTime" in value:
+            fields["retention"] = None
+        return
+    if mode is None:
+        raise _errors.retention_field_missing("mode")
+    if until is None:
+        raise _errors.retention_field_missing("retain until time")
+    if mode not in _RETENTION_MODES:
+        raise _errors.invalid_retention_mode(mode)
+    fields["retention"] = Retention(str(mode), _parse_rfc3339(until))
+
+
+def _parse_rfc3339(text: object) -> datetime:
+    """An RFC 3339 time with a zone, as an aware UTC datetime (nanoseconds cut to micros)."""
+    match = _RFC3339.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise _errors.invalid_retain_until_time()
+    whole, fraction, zone = match.groups()
+    zone = "+00:00" if zone.upper() == "Z" else zone
+    try:
+        moment = datetime.fromisoformat(f"{whole}.{(fraction or '0')[:6]:0<6}{zone}")
+    except ValueError:
+        raise _errors.invalid_retain_until_time() from None
+    return moment.astimezone(timezone.utc)
+
+
+# -- small renderings -------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)  # an object's timestamps repeat in every resource built
+def rfc3339(moment: datetime) -> str:
+    """A timestamp as GCS writes resource times: UTC, milliseconds."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _rfc3339_micros(moment: datetime) -> str:
+    # Guess: GCS's precision for retainUntilTime is not on record; microseconds keep what
+    # the Python client sent (it formats retain_until_time with them) exact.
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@functools.lru_cache(maxsize=4096)  # bucket names repeat in every resource built
+def quote_segment(segment: str) -> str:
+    """Percent-encode one path segment (``/`` included), as GCS's links spell names."""
+    return quote(segment, safe="")
+
+
+def md5_etag(version: ObjectVersion) -> str:
+    """The XML API's ETag for an object it wrote: the MD5 in quoted hex."""
+    return f'"{base64.b64decode(version.md5_hash).hex()}"'
+
+
+def etag(version: ObjectVersion) -> str:
+    """The JSON API's ETag of one object generation and metageneration."""
+    return f"gcpfakes-{version.generation}-{version.metageneration}"

@@ -1,0 +1,217 @@
+"""Every request the Storage app serves, as data: method, path shape, API method id, handler.
+
+Written once and read by every face (like moto's ``urls.py``): the app dispatches by it,
+fault injection and latency (``fake_storage.fail(method, ...)``) name a route's
+``api_method``, and a batch's parts go through it too, so the names can never drift
+from the routing.
+
+Path shapes are matched against the raw, still-percent-encoded path: ``{name}`` is one
+segment, ``{name...}`` the rest of the path (object names may hold ``/``; the client sends
+it as ``%2F``, other clients may not); both are percent-decoded before the handler gets
+them. A shape matches with or without a trailing ``/``. Routes are tried in table order;
+the first whose method, path and conditions all hold serves the request.
+
+API method ids are the JSON API's (cloud.google.com/storage/docs/json_api/v1). Requests
+outside the JSON API take the id of what they do: uploads of any kind (media, resumable
+sessions and their chunks, XML multipart, signed PUTs, POST forms)
+``storage.objects.insert``, downloads ``storage.objects.get``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import unquote
+
+from pytest_gcpfakes.storage import _batch, _json_api, _media, _signed_urls, _xml_api
+from pytest_gcpfakes.storage._wire import Request, Response
+
+Handler = Callable[..., Response]
+"""``handler(app, request, **path_params) -> Response``."""
+
+Face = Literal["json", "media", "batch", "xml"]
+
+_PARAM = re.compile(r"\{(\w+)(\.\.\.)?\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One kind of request: where it goes, what it is called, who serves it."""
+
+    methods: tuple[str, ...]
+    path: str
+    api_method: str
+    handler: Handler
+    face: Face
+    #: Query parameters it needs: ``True`` present (with a value or bare), ``False``
+    #: absent, a string: that value.
+    query: Mapping[str, str | bool] = field(default_factory=dict)
+    #: Request headers it needs (lower-case value).
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: The start of the Content-Type it needs.
+    content_type: str | None = None
+    #: ``True``: only for a signed URL's request (its signature is checked before).
+    signed: bool = False
+    #: Path parameters naming buckets that bill a requester-pays project.
+    billed: tuple[str, ...] = ()
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        shape = _PARAM.sub(
+            lambda m: f"(?P<{m.group(1)}>{'.+' if m.group(2) else '[^/]+'})", self.path
+        )
+        object.__setattr__(self, "pattern", re.compile(shape + "/?"))
+
+    @property
+    def prefix(self) -> str | None:
+        """The path's first segment when it is literal (``storage``), else ``None``."""
+        first = self.path.split("/")[1]
+        return None if "{" in first else first
+
+    def match(self, request: Request) -> dict[str, str] | None:
+        """The decoded path parameters if this route serves ``request``, else ``None``."""
+        if request.method not in self.methods:
+            return None
+        found = self.pattern.fullmatch(request.path)
+        if found is None:
+            return None
+        for name, wanted in self.query.items():
+            if wanted is True or wanted is False:
+                if request.has(name) is not wanted:
+                    return None
+            elif request.query.get(name) != wanted:
+                return None
+        for name, wanted in self.headers.items():
+            if (request.header(name) or "").lower() != wanted:
+                return None
+        if self.content_type is not None and not request.content_type.startswith(self.content_type):
+            return None
+        if self.signed and not _signed_urls.is_signed(request.query):
+            return None
+        return {key: unquote(value) for key, value in found.groupdict().items()}
+
+
+def _json(method: str, path: str, api_method: str, handler: Handler, **options: Any) -> Route:
+    """A JSON API route under ``/storage/v1/b``; its bucket bills a requester-pays project."""
+    options.setdefault("billed", ("bucket",) if "{bucket}" in path else ())
+    return Route((method,), "/storage/v1/b" + path, api_method, handler, "json", **options)
+
+
+def _media_route(method: str, path: str, handler: Handler, **options: Any) -> Route:
+    """An upload or download route; uploads are objects.insert, downloads objects.get."""
+    api_method = "storage.objects.get" if method == "GET" else "storage.objects.insert"
+    methods = ("GET", "HEAD") if method == "GET" else (method,)
+    return Route(methods, path, api_method, handler, "media", **options)
+
+
+def _xml(method: str, path: str, api_method: str, handler: Handler, **options: Any) -> Route:
+    """An XML API route (``/bucket/object``); billed through ``x-goog-user-project``."""
+    options.setdefault("billed", ("bucket",))
+    methods = ("GET", "HEAD") if method == "GET" else (method,)
+    return Route(methods, path, api_method, handler, "xml", **options)
+
+
+_BUCKET = "/{bucket}"
+_NOTIFICATIONS = "/{bucket}/notificationConfigs"
+_NOTIFICATION = "/{bucket}/notificationConfigs/{notification}"
+_OBJECTS = "/{bucket}/o"
+_OBJECT = "/{bucket}/o/{name...}"
+_COPY = "/{bucket}/o/{source}/copyTo/b/{destination_bucket}/o/{destination}"
+_REWRITE = "/{bucket}/o/{source}/rewriteTo/b/{destination_bucket}/o/{destination}"
+_BOTH = ("bucket", "destination_bucket")
+_UPLOAD = "/upload/storage/v1/b/{bucket}/o"
+_DOWNLOAD = "/download/storage/v1/b/{bucket}/o/{name...}"
+_SESSION = {"upload_id": True}  # a resumable session's URI
+_NO_ID = {"uploadId": False}
+_XML_OBJECT = "/{bucket}/{name...}"
+_MULTIPART = {"uploadId": True}
+_BILLED = {"billed": ("bucket",)}
+
+J, M, X = _json_api, _media, _xml_api
+INSERT, GET = "storage.objects.insert", "storage.objects.get"
+
+ROUTES: tuple[Route, ...] = (
+    # JSON API: buckets.
+    _json("GET", "", "storage.buckets.list", J.list_buckets),
+    _json("POST", "", "storage.buckets.insert", J.insert_bucket),
+    _json("GET", _BUCKET, "storage.buckets.get", J.get_bucket),
+    _json("PATCH", _BUCKET, "storage.buckets.patch", J.patch_bucket),
+    _json("PUT", _BUCKET, "storage.buckets.update", J.patch_bucket),
+    _json("DELETE", _BUCKET, "storage.buckets.delete", J.delete_bucket),
+    _json(
+        "POST",
+        "/{bucket}/lockRetentionPolicy",
+        "storage.buckets.lockRetentionPolicy",
+        J.lock_retention_policy,
+    ),
+    # JSON API: notification configurations.
+    _json("POST", _NOTIFICATIONS, "storage.notifications.insert", J.insert_notification),
+    _json("GET", _NOTIFICATIONS, "storage.notifications.list", J.list_notifications),
+    _json("GET", _NOTIFICATION, "storage.notifications.get", J.get_notification),
+    _json("DELETE", _NOTIFICATION, "storage.notifications.delete", J.delete_notification),
+    # JSON API: objects (the shapes with a single-segment name before the catch-all ones).
+    _json("GET", _OBJECTS, "storage.objects.list", J.list_objects),
+    _json("POST", _COPY, "storage.objects.copy", J.copy_object, billed=_BOTH),
+    _json("POST", _REWRITE, "storage.objects.rewrite", J.rewrite_object, billed=_BOTH),
+    _json("POST", "/{bucket}/o/{name}/compose", "storage.objects.compose", J.compose_object),
+    _json("GET", _OBJECT, GET, M.download, query={"alt": "media"}),
+    _json("GET", _OBJECT, "storage.objects.get", J.get_object),
+    _json("PATCH", _OBJECT, "storage.objects.patch", J.patch_object),
+    _json("PUT", _OBJECT, "storage.objects.update", J.patch_object),
+    _json("DELETE", _OBJECT, "storage.objects.delete", J.delete_object),
+    # Media: a resumable session's chunks (billed when the session started), then uploads.
+    _media_route("PUT", _UPLOAD, M.upload_chunk, query=_SESSION),
+    _media_route("DELETE", _UPLOAD, M.cancel_upload, query=_SESSION),
+    _media_route("POST", _UPLOAD, M.multipart_upload, query={"uploadType": "multipart"}, **_BILLED),
+    _media_route("POST", _UPLOAD, M.media_upload, query={"uploadType": "media"}, **_BILLED),
+    _media_route("POST", _UPLOAD, M.start_resumable, query={"uploadType": "resumable"}, **_BILLED),
+    _media_route("GET", _DOWNLOAD, M.download, **_BILLED),
+    # Batch: each part goes through this table again, faults and all.
+    Route(("POST",), "/batch/storage/v1", "storage.batch", _batch.serve_batch, "batch"),
+    # XML API: multipart uploads, signed or not.
+    _xml("POST", _XML_OBJECT, INSERT, X.start_multipart, query={"uploads": True, **_NO_ID}),
+    _xml("PUT", _XML_OBJECT, INSERT, X.upload_part, query=_MULTIPART),
+    _xml("POST", _XML_OBJECT, INSERT, X.complete_multipart, query=_MULTIPART),
+    _xml("DELETE", _XML_OBJECT, INSERT, X.abort_multipart, query=_MULTIPART),
+    # XML API: signed URLs (a resumable session is started by a signed POST).
+    _xml("GET", _XML_OBJECT, GET, X.signed_read, signed=True),
+    _xml("PUT", _XML_OBJECT, INSERT, X.signed_write, signed=True),
+    _xml(
+        "POST",
+        _XML_OBJECT,
+        INSERT,
+        X.signed_resumable_start,
+        signed=True,
+        headers={"x-goog-resumable": "start"},
+    ),
+    _xml("DELETE", _XML_OBJECT, "storage.objects.delete", X.signed_delete, signed=True),
+    # XML API: POST policy forms (billed by the handler, once the policy holds).
+    _xml(
+        "POST",
+        _BUCKET,
+        INSERT,
+        X.post_object,
+        content_type="multipart/form-data",
+        billed=(),
+    ),
+)
+
+# Candidates by the path's first segment, in table order: routes with that literal first
+# segment and those whose first segment is a bucket (the XML API's paths).
+_ANY_PREFIX = tuple(r for r in ROUTES if r.prefix is None)
+_BY_PREFIX = {
+    prefix: tuple(r for r in ROUTES if r.prefix in (prefix, None))
+    for prefix in {r.prefix for r in ROUTES if r.prefix is not None}
+}
+
+
+def find(request: Request) -> tuple[Route, dict[str, str]] | None:
+    """The route that serves ``request`` and its path parameters, or ``None``."""
+    first = request.path.split("/", 2)[1] if request.path.startswith("/") else ""
+    for route in _BY_PREFIX.get(first, _ANY_PREFIX):
+        params = route.match(request)
+        if params is not None:
+            return route, params
+    return None

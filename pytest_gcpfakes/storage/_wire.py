@@ -1,0 +1,229 @@
+"""HTTP requests and answers of the Storage app: what every face of it reads and writes.
+
+Routing uses the raw, still-percent-encoded path (``RAW_URI``): object names may contain
+``/``, which the client sends as ``%2F`` inside one path segment.
+
+The request reads the same on every face: in-process (the ``requests`` adapter builds
+the environ) and over loopback HTTP (werkzeug's server). Two things WSGI loses are kept
+by both: a body sent with ``Transfer-Encoding: chunked`` (no ``Content-Length``), and
+header names containing ``_``, which the ``HTTP_*`` keys fold into ``-`` (servers drop such
+headers rather than guess); both faces hand the raw header list over in
+:data:`RAW_HEADERS`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, unquote_plus
+
+from pytest_gcpfakes.storage import _errors
+from pytest_gcpfakes.storage._backend import Preconditions, StorageBackend
+
+StartResponse = Callable[..., Any]
+
+#: The environ key under which a face passes the request's headers as sent: a list of
+#: ``(name, value)`` pairs, names in their own case, ``_`` intact.
+RAW_HEADERS = "gcpfakes.raw_headers"
+
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    206: "Partial Content",
+    303: "See Other",
+    304: "Not Modified",
+    308: "Permanent Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    412: "Precondition Failed",
+    416: "Requested Range Not Satisfiable",
+    429: "Too Many Requests",
+    499: "Client Closed Request",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+class Request:
+    """The parts of a WSGI request the Storage app needs."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.method: str = environ["REQUEST_METHOD"]
+        raw = (
+            environ.get("RAW_URI")
+            or environ.get("REQUEST_URI")
+            or quote(environ.get("PATH_INFO", ""))
+        )
+        self.path = raw.split("?", 1)[0]
+        self.query = parse_query(environ.get("QUERY_STRING", ""))
+        self.content_type: str = environ.get("CONTENT_TYPE", "")
+        self.environ = environ
+        self.signed = False  # a signed URL's request: answered as the XML API answers
+        self.body: bytes = _read_body(environ)
+
+    @functools.cached_property
+    def base_url(self) -> str:
+        """Scheme and host the request was sent to: every link in an answer starts here.
+
+        The client follows ``mediaLink`` and session URIs verbatim, so links must name the
+        face that was asked: ``https://storage.gcpfakes.invalid`` in-process, the server's
+        own address and port over loopback HTTP (PEP 3333's URL reconstruction).
+        """
+        environ = self.environ
+        scheme = str(environ.get("wsgi.url_scheme") or "http")
+        host = environ.get("HTTP_HOST")
+        if not host:
+            host = str(environ.get("SERVER_NAME", ""))
+            port = str(environ.get("SERVER_PORT", ""))
+            if port and port != ("443" if scheme == "https" else "80"):
+                host = f"{host}:{port}"
+        return f"{scheme}://{host}"
+
+    def header(self, name: str) -> str | None:
+        value: str | None = self.environ.get("HTTP_" + name.upper().replace("-", "_"))
+        return value
+
+    def has(self, name: str) -> bool:
+        """Whether the query names ``name``, with a value or bare (``?uploads``)."""
+        if name in self.query:
+            return True
+        return name in self.environ.get("QUERY_STRING", "").split("&")
+
+    def int_param(self, name: str) -> int | None:
+        value = self.query.get(name)
+        if value is None or value == "":
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise _errors.invalid_argument(f"Invalid value for {name}: {value}") from None
+
+    def bool_param(self, name: str) -> bool:
+        # The Python client sends booleans as "True"; the API documents "true".
+        value: str = self.query.get(name, "")
+        return value.lower() == "true"
+
+    def preconditions(self) -> Preconditions:
+        return Preconditions(
+            if_generation_match=self.int_param("ifGenerationMatch"),
+            if_generation_not_match=self.int_param("ifGenerationNotMatch"),
+            if_metageneration_match=self.int_param("ifMetagenerationMatch"),
+            if_metageneration_not_match=self.int_param("ifMetagenerationNotMatch"),
+        )
+
+    def json(self) -> dict[str, Any]:
+        if not self.body:
+            return {}
+        try:
+            loaded = json.loads(self.body)
+        except ValueError:
+            raise _errors.invalid_argument("Parse Error") from None
+        if not isinstance(loaded, dict):
+            raise _errors.invalid_argument("Parse Error")
+        return loaded
+
+
+class Response:
+    """A status, headers and a body of one or more byte strings."""
+
+    def __init__(
+        self,
+        status: int = 200,
+        body: bytes | dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = dict(headers or {})
+        if isinstance(body, dict):
+            self.body = json.dumps(body).encode()
+            self.headers.setdefault("Content-Type", "application/json; charset=UTF-8")
+        else:
+            self.body = body or b""
+        self.headers["Content-Length"] = str(len(self.body))
+
+
+def bill(
+    backend: StorageBackend, bucket_name: str, user_project: str | None, *, xml: bool = False
+) -> None:
+    """Refuse a request on a requester-pays bucket that names no billing project.
+
+    Every call on such a bucket or its objects needs one, the bucket's own metadata
+    included (a GET of the bucket fails in google-cloud-python#4674 and
+    python-storage#479; GET, PATCH and DELETE in a Crossplane report). Only creating a
+    bucket and listing a project's buckets name no bucket to bill. GCS also lets a
+    caller with resourcemanager.projects.createBillingAssignment on the bucket's project
+    go without (requester-pays#requirements); the fake has no IAM, and treats every
+    caller as one without it. The JSON API names the project in the ``userProject``
+    query parameter, the XML API in the ``x-goog-user-project`` header (``xml``).
+    """
+    bucket = backend.buckets.get(bucket_name)
+    if bucket is not None and bucket.requester_pays and not user_project:
+        raise _errors.user_project_missing(xml=xml)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The whole request body, whether its length was announced or it came in chunks."""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        return bytes(environ["wsgi.input"].read(int(length)))
+    # No Content-Length: a chunked body (requests sends a generator that way). Servers
+    # that decode chunks end the input at the last one and say so with
+    # wsgi.input_terminated (werkzeug, gunicorn); reading on without it would wait for
+    # the client to close a connection it keeps open for the answer.
+    if (
+        environ.get("wsgi.input_terminated")
+        or "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
+    ):
+        return bytes(environ["wsgi.input"].read())
+    return b""
+
+
+def header_map(environ: dict[str, Any]) -> dict[str, str]:
+    """A WSGI request's headers by lower-case name, as signatures and XML metadata name them.
+
+    Names with ``_`` (``x-goog-meta-key_a``) come from :data:`RAW_HEADERS`: the ``HTTP_*``
+    keys cannot tell them from ``-``.
+    """
+    headers = {
+        key[5:].lower().replace("_", "-"): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    for key, name in (("CONTENT_TYPE", "content-type"), ("CONTENT_LENGTH", "content-length")):
+        if environ.get(key):
+            headers[name] = str(environ[key])
+    raw = environ.get(RAW_HEADERS)
+    if raw:
+        for name, value in raw:
+            if "_" in name:
+                # Faces leave these out of HTTP_* (as servers do), so nothing is doubled.
+                headers[name.lower()] = str(value)
+    return headers
+
+
+def parse_query(query: str) -> dict[str, str]:
+    """Parse a query string as ``parse_qs`` would (blank values dropped), last value wins.
+
+    Written out because ``parse_qs`` costs more than the rest of routing a request, and the
+    client's queries are short: most fields need no unquoting at all.
+    """
+    parsed: dict[str, str] = {}
+    if not query:
+        return parsed
+    for field in query.split("&"):
+        key, _, value = field.partition("=")
+        if not value:
+            continue
+        if "%" in key or "+" in key:
+            key = unquote_plus(key)
+        parsed[key] = unquote_plus(value) if "%" in value or "+" in value else value
+    return parsed
