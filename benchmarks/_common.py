@@ -54,3 +54,7 @@ class PubSubCannedHandle:
         self.backend = backend
         self.pid = os.getpid()
         self.config = config
+        from pytest_gcpfakes._faults import FaultPlan
+
+        # Empty, as a test's would be: the service layer checks it on every call.
+        self.faults = FaultPlan("pubsub")

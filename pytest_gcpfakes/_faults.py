@@ -1,10 +1,12 @@
-"""Injected faults and latency, by API method, raised inside the fake backend.
+"""Injected faults and latency, by API method.
 
 Faults are raised where the service would answer, so the client library's own retry logic
 runs: a ``ServiceUnavailable`` on ``Publish`` is retried by the publisher, on
 ``storage.objects.insert`` by the storage client. Method names are the APIs' own
 (``"Publish"``, ``"Pull"``, ``"Acknowledge"``, ``"StreamingPull"``;
 ``"storage.objects.insert"``, ``"storage.objects.get"``, …); ``"*"`` matches every method.
+Only calls from clients meet them: the fixtures' own helpers (``fake_pubsub.publish()`` …)
+go to the backends directly, so arranging a test never uses a fault up.
 
 Under freezegun, ``google.api_core``'s retry deadlines read the frozen ``time.monotonic()``:
 a retryable error injected on every call would be retried forever. So after
@@ -14,7 +16,6 @@ time is frozen, the fault stops being retryable: the call fails with a sentence 
 
 from __future__ import annotations
 
-import functools
 import random
 import sys
 import threading
@@ -178,9 +179,3 @@ def _instantiate(exception: Any, service: str, method: str) -> BaseException:
 def _time_is_frozen() -> bool:
     freezegun_api = sys.modules.get("freezegun.api")
     return bool(freezegun_api is not None and freezegun_api.freeze_factories)
-
-
-@functools.lru_cache(maxsize=64)
-def pubsub_method(rpc: str) -> str:
-    """``"create_topic"`` → ``"CreateTopic"``: the API's name for a GAPIC method."""
-    return "".join(part.capitalize() for part in rpc.split("_"))

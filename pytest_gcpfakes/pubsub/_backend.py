@@ -21,7 +21,6 @@ from google.protobuf import duration_pb2
 from google.pubsub_v1 import types
 
 from pytest_gcpfakes._clock import Clock, real_monotonic
-from pytest_gcpfakes._faults import FaultPlan, pubsub_method
 from pytest_gcpfakes.pubsub import _threads, _validation
 from pytest_gcpfakes.pubsub._delivery import (
     DeadLetter,
@@ -43,20 +42,6 @@ _DEFAULT_RETENTION = duration_pb2.Duration(seconds=7 * 24 * 3600)
 _SNAPSHOT_LIFETIME = timedelta(days=7)
 _PUBLISH_RESPONSE_PB = types.PublishResponse.pb()
 _PULL_RESPONSE_PB = types.PullResponse.pb()
-_SCHEMA_RPCS = frozenset(
-    {
-        "create_schema",
-        "get_schema",
-        "list_schemas",
-        "list_schema_revisions",
-        "commit_schema",
-        "rollback_schema",
-        "delete_schema_revision",
-        "delete_schema",
-        "validate_schema",
-        "validate_message",
-    }
-)
 
 
 @dataclass
@@ -103,7 +88,6 @@ class PubSubBackend:
         self._message_ids = itertools.count(1)
         self._serials = itertools.count(1)
         self._closed = False
-        self.faults = FaultPlan("pubsub")
         # Push delivery: the handle provides how to reach an endpoint.
         self.push_sender: Any = None
         self.push_log: list[Any] = []
@@ -145,38 +129,58 @@ class PubSubBackend:
     # -- dispatch ------------------------------------------------------------------------
 
     def call(self, rpc: str, request: Any, timeout: float | None) -> Any:
-        """Serve one unary RPC; ``request`` is a proto-plus message owned by the caller."""
+        """Run one unary RPC's handler; ``request`` is a proto-plus message owned by the caller.
+
+        Injected faults are not applied here but in the service layer (``_service``), so
+        that ``fake_pubsub``'s helpers, which call this directly, never use them up.
+        """
         handler = self._handlers.get(rpc)
-        if handler is None and rpc in _SCHEMA_RPCS:
-            handler = getattr(self.schemas, f"rpc_{rpc}", None)
-            # The schema registry keeps requests as they come: give it its own copy.
-            request = type(request).deserialize(type(request).serialize(request))
+        if handler is None:
+            from pytest_gcpfakes.pubsub._schemas import SchemaRegistry
+
+            if hasattr(SchemaRegistry, f"rpc_{rpc}"):
+                handler = getattr(self.schemas, f"rpc_{rpc}")
+                # The schema registry keeps requests as they come: give it its own copy.
+                request = type(request).deserialize(type(request).serialize(request))
         if handler is None:
             raise exceptions.MethodNotImplemented(
                 f"pytest-gcpfakes does not implement the Pub/Sub method {rpc!r} yet."
             )
-        if self.faults.active:
-            self.faults.before(pubsub_method(rpc))
         # Handlers copy what they keep (the wire would have copied everything), so a caller
         # editing its request object afterwards changes nothing here.
         return handler(request, timeout)
 
-    def call_stream(self, rpc: str, requests: Iterator[Any], timeout: float | None) -> Any:
-        """Serve a streaming RPC (only ``StreamingPull`` exists)."""
+    def call_stream(
+        self,
+        rpc: str,
+        requests: Iterator[Any],
+        timeout: float | None,
+        *,
+        refused: exceptions.GoogleAPICallError | None = None,
+    ) -> Any:
+        """Open a streaming RPC (only ``StreamingPull`` exists).
+
+        ``refused`` is an error to end the stream with at once (an injected fault).
+        """
         if rpc != "streaming_pull":
             raise exceptions.MethodNotImplemented(
                 f"pytest-gcpfakes does not implement the Pub/Sub method {rpc!r} yet."
             )
-        first = next(iter(requests))
+        first = next(iter(requests), None)
+        if first is None:
+            raise exceptions.InvalidArgument(
+                "The StreamingPull request stream ended before its first request, which must "
+                "name the subscription."
+            )
         first = types.StreamingPullRequest.deserialize(types.StreamingPullRequest.serialize(first))
-        missing: Exception | None = None
+        missing: Exception | None = refused
         sub = None
-        try:
-            self.faults.before("StreamingPull")  # an injected error ends the stream at once
-            _validation.parse_subscription_path(first.subscription, field="subscription")
-            sub = self._subscription(first.subscription)
-        except exceptions.GoogleAPICallError as error:
-            missing = error
+        if missing is None:
+            try:
+                _validation.parse_subscription_path(first.subscription, field="subscription")
+                sub = self._subscription(first.subscription)
+            except exceptions.GoogleAPICallError as error:
+                missing = error
         return StreamingPull(sub, first, requests, missing=missing, forward=self._forward)
 
     def close(self) -> None:
@@ -850,34 +854,17 @@ def _already_exists(resource: str) -> exceptions.AlreadyExists:
     )
 
 
-class _FailedCall:
-    """The parts of a failed ``grpc.Call`` that ``grpc_status.rpc_status.from_call`` reads.
+def _exactly_once_failure(ack_ids: list[str]) -> exceptions.GoogleAPICallError:
+    """The error GCP answers for acks of expired ack ids under exactly-once delivery.
 
-    With exactly-once delivery, the subscriber learns which ack ids failed from an
-    ``ErrorInfo`` inside the ``google.rpc.Status`` that GCP sends in the
-    ``grpc-status-details-bin`` trailer; the error's ``response`` carries it.
+    The subscriber learns which ack ids failed from an ``ErrorInfo`` in the
+    ``google.rpc.Status`` GCP sends in the ``grpc-status-details-bin`` trailer. The error is
+    made from that status, so a client in-process and one over gRPC get the same one.
     """
-
-    def __init__(self, status: Any) -> None:
-        import grpc
-
-        self._status = status
-        self._code = next(c for c in grpc.StatusCode if c.value[0] == status.code)
-
-    def code(self) -> Any:
-        return self._code
-
-    def details(self) -> str:
-        return str(self._status.message)
-
-    def trailing_metadata(self) -> list[tuple[str, bytes]]:
-        return [("grpc-status-details-bin", self._status.SerializeToString())]
-
-
-def _exactly_once_failure(ack_ids: list[str]) -> exceptions.InvalidArgument:
-    """The error GCP answers for acks of expired ack ids under exactly-once delivery."""
     from google.protobuf import any_pb2
     from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+    from pytest_gcpfakes.pubsub._service import error_from_status
 
     message = (
         "Some acknowledgement ids in the request were invalid. This could be because the "
@@ -891,4 +878,4 @@ def _exactly_once_failure(ack_ids: list[str]) -> exceptions.InvalidArgument:
     detail = any_pb2.Any()
     detail.Pack(info)
     status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message, details=[detail])
-    return exceptions.InvalidArgument(message, details=[info], response=_FailedCall(status))
+    return error_from_status(status)

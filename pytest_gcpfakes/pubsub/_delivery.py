@@ -531,6 +531,8 @@ class StreamingPull:
                     break
                 with self._sub.cond:
                     self._apply(request)
+        except exceptions.GoogleAPICallError as error:  # a request the service rejects
+            self._finish(error)
         except Exception as error:  # the client's generator failed: the stream is over
             self._finish(exceptions.Cancelled(f"The request stream failed: {error!r}"))
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from google.pubsub_v1 import types
 
+from pytest_gcpfakes._faults import FaultPlan
 from pytest_gcpfakes.pubsub._backend import PublishedMessage, PubSubBackend, Subscription
 
 if TYPE_CHECKING:
@@ -53,9 +54,12 @@ class FakePubSub:
         self.clock = fakes.clock
         self.project = fakes.project
         self.backend = PubSubBackend(fakes.clock)
+        # Applied by the service layer to calls from clients, never to this handle's own
+        # helpers (``create_topic``, ``publish`` …), which call the backend directly.
+        self.faults = FaultPlan("pubsub")
+        self.faults.configure(fakes.config.latency)
         self._routes: list[tuple[str, Any]] = []
         self.backend.push_sender = self._send_push
-        self.backend.faults.configure(fakes.config.latency)
 
     def close(self) -> None:
         """Stop pushers and wake every waiting pull so no library thread stays blocked."""
@@ -174,12 +178,13 @@ class FakePubSub:
         """Make an API method (``"Publish"``, ``"Pull"``, ``"Acknowledge"``,
         ``"StreamingPull"``, …, or ``"*"``) raise ``exception``; the client's own retry
         logic then runs. ``times=k`` fails the next k calls, ``probability=p`` (with
-        ``seed=``) fails calls at random."""
-        self.backend.faults.fail(method, exception, times=times, probability=probability, seed=seed)
+        ``seed=``) fails calls at random. Only calls from clients (in-process or over the
+        gRPC server) count: this handle's own helpers never use a fault up."""
+        self.faults.fail(method, exception, times=times, probability=probability, seed=seed)
 
     def latency(self, method: str, seconds: float) -> None:
         """Delay every call of an API method (or ``"*"``) by ``seconds``, to widen races."""
-        self.backend.faults.set_latency(method, seconds)
+        self.faults.set_latency(method, seconds)
 
     # -- inspect -------------------------------------------------------------------------
 

@@ -3,8 +3,10 @@
 The class is derived from the generated abstract transport (``PublisherTransport`` …) so the
 real client runs every line of its own code: request building, retries, timeouts, the
 streaming-pull machinery. Each RPC property returns the same callable every time (the
-client keys its ``_wrapped_methods`` dict by them), and each call looks up the *current*
-fake backend, which is what lets a client built at import time serve every test.
+client keys its ``_wrapped_methods`` dict by them), and each call goes to the service layer
+(``_service``), which looks up the *current* fake: that is what lets a client built at
+import time serve every test. The RPCs are those of the service layer's table, the same
+ones the gRPC server serves.
 """
 
 from __future__ import annotations
@@ -15,20 +17,21 @@ from typing import Any
 
 import grpc
 
-from pytest_gcpfakes import _registry
+from pytest_gcpfakes.pubsub import _service
 
-_NOT_RPCS = frozenset({"host", "kind"})
+_call = _service.call  # read per call: one global lookup instead of two
+_open_stream = _service.open_stream
 
 
 class _UnaryMethod(grpc.UnaryUnaryMultiCallable):  # type: ignore[misc]
-    """One unary RPC: hands the request to the current backend."""
+    """One unary RPC: hands the request to the service layer."""
 
-    def __init__(self, rpc: str) -> None:
+    def __init__(self, rpc: _service.Rpc) -> None:
         self.rpc = rpc
-        self.__name__ = rpc
+        self.__name__ = rpc.name
 
     def __call__(self, request: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        return _registry.current("pubsub").backend.call(self.rpc, request, timeout)
+        return _call(self.rpc, request, timeout)
 
     def with_call(self, request: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         return self(request, timeout), None
@@ -44,13 +47,13 @@ class _StreamMethod(grpc.StreamStreamMultiCallable):  # type: ignore[misc]
     stream; the subscriber client sets ``_prefetch_first_result_`` on this object.
     """
 
-    def __init__(self, rpc: str) -> None:
+    def __init__(self, rpc: _service.Rpc) -> None:
         self.rpc = rpc
-        self.__name__ = rpc
+        self.__name__ = rpc.name
         self._prefetch_first_result_ = True
 
     def __call__(self, request_iterator: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        return _registry.current("pubsub").backend.call_stream(self.rpc, request_iterator, timeout)
+        return _open_stream(self.rpc, request_iterator, timeout)
 
 
 class _FakeChannel:
@@ -70,11 +73,12 @@ def fake_transport_class(service_module: str, base_name: str) -> type:
         f"google.pubsub_v1.services.{service_module}.transports.base"
     )
     base: type = getattr(base_module, base_name)
-    rpcs = [
-        name
+    # Every property of the base that the table knows is an RPC (the rest: host, kind).
+    rpcs = {
+        name: rpc
         for name, value in vars(base).items()
-        if isinstance(value, property) and name not in _NOT_RPCS
-    ]
+        if isinstance(value, property) and (rpc := _service.rpc_named(name)) is not None
+    }
 
     def __init__(self: Any, *, host: str = base.DEFAULT_HOST, **kwargs: Any) -> None:  # type: ignore[attr-defined]
         from google.auth.credentials import AnonymousCredentials
@@ -92,8 +96,8 @@ def fake_transport_class(service_module: str, base_name: str) -> type:
             api_audience=kwargs.get("api_audience"),
         )
         self._fake_methods = {
-            name: _StreamMethod(name) if name == "streaming_pull" else _UnaryMethod(name)
-            for name in rpcs
+            name: _StreamMethod(rpc) if rpc.streaming else _UnaryMethod(rpc)
+            for name, rpc in rpcs.items()
         }
         self._channel = _FakeChannel()
         self._prep_wrapped_messages(self._fake_client_info(kwargs))
@@ -120,8 +124,8 @@ def fake_transport_class(service_module: str, base_name: str) -> type:
         "kind": property(lambda self: "grpc"),
         "grpc_channel": property(lambda self: self._channel),
     }
-    for rpc in rpcs:
-        namespace[rpc] = property(functools.partial(_method_of, rpc=rpc))
+    for name in rpcs:
+        namespace[name] = property(functools.partial(_method_of, rpc=name))
     return type(f"InMemory{base_name}", (base,), namespace)
 
 
