@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pytest_gcpfakes._fakes import GCPFakes
     from pytest_gcpfakes.assertions import (
         GCPUsage,
+        assert_no_cross_process_sharing,
         assert_no_cross_request_sharing,
         assert_no_leaked_clients,
         assert_no_use_after_close,
@@ -57,6 +58,7 @@ __all__ = [
     "RepeatResult",
     "Result",
     "SubscriptionState",
+    "assert_no_cross_process_sharing",
     "assert_no_cross_request_sharing",
     "assert_no_leaked_clients",
     "assert_no_use_after_close",
@@ -76,6 +78,7 @@ _WHERE = {
     "concurrent_requests": "pytest_gcpfakes.concurrency",
     "rendezvous": "pytest_gcpfakes.concurrency",
     "repeat": "pytest_gcpfakes.concurrency",
+    "assert_no_cross_process_sharing": "pytest_gcpfakes.assertions",
     "assert_no_cross_request_sharing": "pytest_gcpfakes.assertions",
     "assert_no_leaked_clients": "pytest_gcpfakes.assertions",
     "assert_no_use_after_close": "pytest_gcpfakes.assertions",

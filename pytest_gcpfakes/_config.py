@@ -28,8 +28,8 @@ class Config:
             after the library's batch timer (``BatchSettings.max_latency``, 10 ms by default),
             so ``future.result()`` returns sooner. Batching is then one message per request.
         check: lifecycle checks run at the end of every test using the fakes: any of
-            ``"sharing"``, ``"leaks"``, ``"use_after_close"``; a failure is an error of
-            that test.
+            ``"sharing"``, ``"leaks"``, ``"use_after_close"``, ``"processes"``; a failure is
+            an error of that test.
         rendezvous: hold each request at its first client use until this many requests
             have reached it (see ``pytest_gcpfakes.rendezvous``), for the whole test.
         latency: seconds of delay added to calls, keyed by service (``"pubsub"``,
@@ -51,11 +51,11 @@ _FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Config)}
 FIELD_HELP = {
     "project": "Project id of the fakes (default: $GOOGLE_CLOUD_PROJECT, else test-project).",
     "publish_immediately": "Commit each publish() at once instead of after the batch timer.",
-    "check": "Checks run after each test using the fakes: sharing, leaks, use_after_close.",
+    "check": "Checks run after each test: sharing, leaks, use_after_close, processes.",
     "rendezvous": "Hold each request at its first client use until this many have arrived.",
     "latency": "Delay per service or API method, e.g. 'Publish=0.01 storage=0.005'.",
 }
-_CHECKS = ("sharing", "leaks", "use_after_close")
+_CHECKS = ("sharing", "leaks", "use_after_close", "processes")
 
 
 def build_config(options: Mapping[str, Any], *, where: str = "gcpfakes") -> Config:

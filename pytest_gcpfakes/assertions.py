@@ -14,7 +14,7 @@ from typing import Any
 from pytest_gcpfakes.usage._model import ClientInfo, Recording, RequestInfo, Use
 from pytest_gcpfakes.usage._recorder import recorder
 
-CHECKS = ("sharing", "leaks", "use_after_close")
+CHECKS = ("sharing", "leaks", "use_after_close", "processes")
 
 
 class GCPUsage:
@@ -84,8 +84,19 @@ class GCPUsage:
         if findings:
             raise AssertionError(_report.use_after_close_message(rec, findings))
 
+    def assert_no_cross_process_sharing(self) -> None:
+        """Fail if a client was used in a process other than the one that created it."""
+        __tracebackhide__ = True
+        from pytest_gcpfakes.usage import _analysis, _report
+
+        rec = self.recording
+        findings = _analysis.find_cross_process(rec)
+        if findings:
+            raise AssertionError(_report.cross_process_message(rec, findings))
+
     def check(self, names: Iterable[str]) -> None:
-        """Run the named checks (``"sharing"``, ``"leaks"``, ``"use_after_close"``)."""
+        """Run the named checks (``"sharing"``, ``"leaks"``, ``"use_after_close"``,
+        ``"processes"``)."""
         __tracebackhide__ = True
         for name in names:
             if name == "sharing":
@@ -94,6 +105,8 @@ class GCPUsage:
                 self.assert_no_leaked_clients()
             elif name == "use_after_close":
                 self.assert_no_use_after_close()
+            elif name == "processes":
+                self.assert_no_cross_process_sharing()
             else:
                 raise TypeError(
                     f"Unknown check {name!r}; checks are {', '.join(repr(c) for c in CHECKS)}."
@@ -101,11 +114,18 @@ class GCPUsage:
 
 
 def all_findings(rec: Recording) -> list[Any]:
-    """Every verdict on a recording: shared, near misses, leaked, used after close."""
+    """Every verdict on a recording: shared, near misses, leaked, used after close, and
+    used in another process."""
     from pytest_gcpfakes.usage import _analysis
 
     failures, near = _analysis.find_sharing(rec)
-    return [*failures, *near, *_leaks(rec), *_analysis.find_use_after_close(rec)]
+    return [
+        *failures,
+        *near,
+        *_leaks(rec),
+        *_analysis.find_use_after_close(rec),
+        *_analysis.find_cross_process(rec),
+    ]
 
 
 def _leaks(rec: Recording) -> list[Any]:
@@ -179,3 +199,14 @@ def assert_no_use_after_close() -> None:
     """Fail if a client was used after it was closed."""
     __tracebackhide__ = True
     GCPUsage().assert_no_use_after_close()
+
+
+def assert_no_cross_process_sharing() -> None:
+    """Fail if a client created in one process was used in another (the ``fork`` hazard).
+
+    A module-level client built in gunicorn's master with ``--preload`` and used by every
+    forked worker is the classic case; Google documents that its gRPC clients must be
+    created after ``fork()``.
+    """
+    __tracebackhide__ = True
+    GCPUsage().assert_no_cross_process_sharing()

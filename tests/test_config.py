@@ -168,7 +168,7 @@ def test_check_option_takes_known_check_names() -> None:
         build_config({"check": ("sharing", "leakz")}, where="@pytest.mark.gcpfakes")
     assert str(caught.value) == (
         "@pytest.mark.gcpfakes option check= got unknown check 'leakz'; checks are "
-        "'sharing', 'leaks', 'use_after_close'."
+        "'sharing', 'leaks', 'use_after_close', 'processes'."
     )
 
 

@@ -1,4 +1,4 @@
-"""Verdicts over a ``Recording``: sharing, leaks, use after close. Pure functions, no state.
+"""Verdicts over a ``Recording``: sharing, leaks, use after close, processes. Pure, no state.
 
 The sharing check works on *windows* (DESIGN §4): the window of request R on client C runs from
 R's first to R's last use of C, in logical order (``seq``). Two requests share C concurrently when
@@ -28,6 +28,7 @@ SHARED_SEQUENTIALLY = "shared-sequentially"
 NEAR_MISS = "near-miss"
 LEAKED = "leaked"
 USED_AFTER_CLOSE = "used-after-close"
+CROSS_PROCESS = "cross-process"
 
 # The first word of a Finding's summary line, per kind: what a human greps CI logs for.
 _SUMMARY_PREFIX = {
@@ -36,6 +37,7 @@ _SUMMARY_PREFIX = {
     NEAR_MISS: "near-miss",
     LEAKED: "leaked-client",
     USED_AFTER_CLOSE: "use-after-close",
+    CROSS_PROCESS: "cross-process",
 }
 
 
@@ -281,6 +283,29 @@ def find_use_after_close(rec: Recording) -> list[Finding]:
             )
         )
     return findings
+
+
+def find_cross_process(rec: Recording) -> list[Finding]:
+    """Every client used in a process other than the one that created it (fork sharing).
+
+    Evidence: the first use in each other process, in order of those processes' first use.
+    """
+    clients = {info.serial: info for info in rec.clients}
+    first_per_pid: dict[int, dict[int, Use]] = {}
+    for use in sorted(rec.uses, key=_seq):
+        client = clients.get(use.client)
+        if client is not None and use.pid != client.pid:
+            first_per_pid.setdefault(use.client, {}).setdefault(use.pid, use)
+    return [
+        Finding(
+            kind=CROSS_PROCESS,
+            client=serial,
+            requests=tuple(_unique(u.request for u in uses.values() if u.request is not None)),
+            uses=tuple(uses.values()),
+            summary=summary_key(CROSS_PROCESS, clients[serial]),
+        )
+        for serial, uses in sorted(first_per_pid.items())
+    ]
 
 
 def _unique(items: Iterable[int]) -> list[int]:

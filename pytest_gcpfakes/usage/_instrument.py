@@ -25,7 +25,6 @@ from pytest_gcpfakes.usage._recorder import (
     TASK_CODES,
     _caller_cache,
     is_library_caller,
-    next_seq,
     recorder,
     task_site,
 )
@@ -180,6 +179,7 @@ def _use_wrapper(original: Callable[..., Any], qualified: str, spec: Spec, name:
     closing = name in spec.closing
     returns_future = name in spec.returns_futures
     owner = spec.owner
+    end_use = recorder.end_use
 
     @functools.wraps(original)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -209,7 +209,7 @@ def _use_wrapper(original: Callable[..., Any], qualified: str, spec: Spec, name:
             result = original(self, *args, **kwargs)
         finally:
             _guard.depth -= 1
-            entry[-1] = next_seq()  # the call returned: the end of this use
+            end_use(entry)  # the call returned: the end of this use
             if closing:
                 recorder.closed(serial, frame)
         if returns_future and hasattr(result, "__dict__"):

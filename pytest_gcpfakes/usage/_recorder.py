@@ -84,6 +84,80 @@ class Recorder:
         # A list, so that the end can be filled in when the call returns.
         self._uses: list[list[Any]] = []
         self._session_start = 0
+        # In a child process: where its events go (see forward_to); None records here.
+        self._sink: Any = None
+        self._remote_uses: dict[int, list[Any]] = {}  # uses of children still running
+        self._remote_use_ids = itertools.count(1)
+
+    # -- children ------------------------------------------------------------------------
+
+    def forward_to(self, sink: Any) -> None:
+        """Send every event to another process's recorder (this process is its child).
+
+        ``sink.send(event: dict) -> Any`` delivers one event and returns the parent's
+        answer (a serial for new clients and requests, a use id for uses). Serials, and the
+        logical order of every event, are the parent's: children's uses then compare with
+        the parent's and with each other's.
+        """
+        self._sink = sink
+
+    def apply(self, event: dict[str, Any]) -> Any:
+        """Record an event a child process sent (the parent's half of ``forward_to``)."""
+        kind = event["event"]
+        site = tuple(event["site"]) if event.get("site") else None
+        if kind == "client":
+            serial = next(self._client_serials)
+            info = ClientInfo(
+                serial=serial,
+                class_name=str(event["class_name"]),
+                created_at=CallSite(*site) if site else CallSite("<unknown>", 0, "<unknown>"),
+                created_thread=str(event["thread"]),
+                created_thread_ident=int(event["ident"]),
+                created_request=event["request"],
+                pid=int(event["pid"]),
+                created_seq=logical_now(),
+            )
+            with self._lock:
+                self._clients[serial] = info
+            return serial
+        if kind == "closed":
+            self._close(int(event["serial"]), CallSite(*site) if site else None)
+            return None
+        if kind == "use":
+            entry = [
+                event["serial"],
+                event["method"],
+                event["thread"],
+                event["ident"],
+                event["request"],
+                event["pid"],
+                *(site or ("<unknown>", 0, "<unknown>")),
+                next_seq(),
+                None,
+            ]
+            use_id = next(self._remote_use_ids)
+            with self._lock:
+                self._uses.append(entry)
+                self._remote_uses[use_id] = entry
+            return use_id
+        if kind == "use_end":
+            with self._lock:
+                ended = self._remote_uses.pop(int(event["id"]), [])
+            if ended:
+                ended[-1] = next_seq()
+            return None
+        if kind == "request":
+            return self._new_request(
+                str(event["method"]),
+                str(event["path"]),
+                str(event["thread"]),
+                int(event["ident"]),
+                int(event["pid"]),
+            )
+        if kind == "request_end":
+            self._end_request(int(event["serial"]))
+            return None
+        raise ValueError(f"unknown recorder event {kind!r}")
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -135,9 +209,26 @@ class Recorder:
         existing = self.serial_of(client)
         if existing is not None:
             return existing
+        thread = threading.current_thread()
+        if self._sink is not None:
+            site = user_site(frame)
+            serial = int(
+                self._sink.send(
+                    {
+                        "event": "client",
+                        "class_name": class_name,
+                        "site": [site.filename, site.lineno, site.function],
+                        "thread": thread.name,
+                        "ident": thread.ident or 0,
+                        "request": current_request(),
+                        "pid": os.getpid(),
+                    }
+                )
+            )
+            client.__dict__[_SERIAL_ATTR] = serial
+            return serial
         serial = next(self._client_serials)
         client.__dict__[_SERIAL_ATTR] = serial
-        thread = threading.current_thread()
         info = ClientInfo(
             serial=serial,
             class_name=class_name,
@@ -166,6 +257,19 @@ class Recorder:
 
     def closed(self, serial: int, frame: FrameType | None) -> None:
         """Record that a client was closed (the first close counts)."""
+        site = user_site(frame)
+        if self._sink is not None:
+            self._sink.send(
+                {
+                    "event": "closed",
+                    "serial": serial,
+                    "site": [site.filename, site.lineno, site.function],
+                }
+            )
+            return
+        self._close(serial, site)
+
+    def _close(self, serial: int, site: CallSite | None) -> None:
         with self._lock:
             info = self._clients.get(serial)
             if info is None or info.closed_seq is not None:
@@ -174,7 +278,7 @@ class Recorder:
                 **{
                     **info.__dict__,
                     "closed_seq": logical_now(),
-                    "closed_at": user_site(frame),
+                    "closed_at": site,
                 }
             )
 
@@ -183,6 +287,8 @@ class Recorder:
     def use(self, serial: int, method: str, site: tuple[str, int, str]) -> list[Any]:
         """Record the start of one use of client ``serial`` at ``site``; return its entry."""
         thread = threading.current_thread()
+        if self._sink is not None:
+            return self._remote_use(serial, method, site, thread)
         filename, lineno, function = site
         entry = [
             serial,
@@ -200,24 +306,67 @@ class Recorder:
         self._uses.append(entry)
         return entry
 
+    def end_use(self, entry: list[Any]) -> None:
+        """Record that the use ``entry`` (from :meth:`use`) returned."""
+        if self._sink is not None and isinstance(entry, _RemoteUse):
+            self._sink.send({"event": "use_end", "id": entry.use_id})
+            return
+        entry[-1] = next_seq()
+
+    def _remote_use(
+        self, serial: int, method: str, site: tuple[str, int, str], thread: threading.Thread
+    ) -> list[Any]:
+        request = current_request()
+        use_id = self._sink.send(
+            {
+                "event": "use",
+                "serial": serial,
+                "method": method,
+                "thread": thread.name,
+                "ident": thread.ident,
+                "request": request,
+                "pid": os.getpid(),
+                "site": list(site),
+            }
+        )
+        return _RemoteUse(use_id, request)
+
     # -- requests ------------------------------------------------------------------------
 
     def start_request(self, method: str, path: str) -> int:
         """Record the start of a request in the current thread and make it current."""
-        serial = next(self._request_serials)
         thread = threading.current_thread()
+        if self._sink is not None:
+            serial = int(
+                self._sink.send(
+                    {
+                        "event": "request",
+                        "method": method,
+                        "path": path,
+                        "thread": thread.name,
+                        "ident": thread.ident or 0,
+                        "pid": os.getpid(),
+                    }
+                )
+            )
+        else:
+            serial = self._new_request(method, path, thread.name, thread.ident or 0, os.getpid())
+        _stack().append(serial)
+        return serial
+
+    def _new_request(self, method: str, path: str, thread: str, ident: int, pid: int) -> int:
+        serial = next(self._request_serials)
         info = RequestInfo(
             serial=serial,
             method=method,
             path=path,
-            thread=thread.name,
-            thread_ident=thread.ident or 0,
-            pid=os.getpid(),
+            thread=thread,
+            thread_ident=ident,
+            pid=pid,
             start_seq=logical_now(),
         )
         with self._lock:
             self._requests[serial] = info
-        _stack().append(serial)
         return serial
 
     def end_request(self, serial: int) -> None:
@@ -225,10 +374,24 @@ class Recorder:
         stack = _stack()
         if serial in stack:
             stack.remove(serial)
+        if self._sink is not None:
+            self._sink.send({"event": "request_end", "serial": serial})
+            return
+        self._end_request(serial)
+
+    def _end_request(self, serial: int) -> None:
         with self._lock:
             info = self._requests.get(serial)
             if info is not None and info.end_seq is None:
                 self._requests[serial] = RequestInfo(**{**info.__dict__, "end_seq": logical_now()})
+
+
+class _RemoteUse(list):  # type: ignore[type-arg]
+    """A child's use: shaped as a local entry (index 4 is its request), with its id."""
+
+    def __init__(self, use_id: int, request: int | None) -> None:
+        super().__init__([None, None, None, None, request, None, None, None, None, None, None])
+        self.use_id = use_id
 
 
 # -- the current request of a thread or task -----------------------------------------------

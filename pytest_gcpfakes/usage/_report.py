@@ -46,7 +46,8 @@ field                                  meaning
 ``uses[].site``                        site object: the call site in user code
 ``findings[]``                         the verdicts passed in, in that order
 ``findings[].kind``                    str: ``"shared"``, ``"shared-sequentially"``,
-                                       ``"near-miss"``, ``"leaked"``, ``"used-after-close"``
+                                       ``"near-miss"``, ``"leaked"``, ``"used-after-close"``,
+                                       ``"cross-process"``
 ``findings[].client``                  int, serial of the client judged
 ``findings[].requests``                list of int, serials of the requests involved
 ``findings[].uses``                    list of int, ``seq`` of the evidence uses (see
@@ -62,6 +63,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from pytest_gcpfakes.usage._analysis import (
+    CROSS_PROCESS,
     LEAKED,
     NEAR_MISS,
     SHARED,
@@ -101,6 +103,7 @@ _VERDICTS = {
     NEAR_MISS: "near miss",
     LEAKED: "leaked",
     USED_AFTER_CLOSE: "used after close",
+    CROSS_PROCESS: "used in another process",
 }
 
 
@@ -237,6 +240,35 @@ def use_after_close_message(rec: Recording, findings: Sequence[Finding]) -> str:
         "new one after close()."
     )
     lines.append(f"Docs: {DOCS}#use-after-close")
+    return "\n".join(lines)
+
+
+def cross_process_message(rec: Recording, findings: Sequence[Finding]) -> str:
+    """The AssertionError text of ``assert_no_cross_process_sharing``."""
+    index = _Index(rec)
+    lines = [f"{_clients(len(findings))} used in a process other than the one that created it."]
+    for finding in findings[:MAX_CLIENTS]:
+        client = index.clients[finding.client]
+        lines.append(f"{index.created(finding.client)}, pid {client.pid}, then used in:")
+        for use in finding.uses[:MAX_LINES]:
+            who = (
+                "(outside any request)"
+                if use.request is None
+                else request_label(index.requests, use.request)
+            )
+            lines.append(
+                f"- pid {use.pid}  {who}  thread={use.thread!r}  at {use.site}  {use.method}()"
+            )
+        _more(lines, len(finding.uses) - MAX_LINES)
+        lines.append(f"summary: {finding.summary}")
+    _more_clients(lines, len(findings))
+    lines.append(
+        "Hint: build clients after the fork: in gunicorn's post_fork or post_worker_init "
+        "hook, or lazily once per worker process; with --preload keep no module-level "
+        "clients (a gRPC client does not survive fork(), and forked copies share one "
+        "connection pool)."
+    )
+    lines.append(f"Docs: {DOCS}#processes")
     return "\n".join(lines)
 
 

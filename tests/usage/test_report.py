@@ -6,9 +6,15 @@ import dataclasses
 import itertools
 import json
 
-from pytest_gcpfakes.usage._analysis import find_leaks, find_sharing, find_use_after_close
+from pytest_gcpfakes.usage._analysis import (
+    find_cross_process,
+    find_leaks,
+    find_sharing,
+    find_use_after_close,
+)
 from pytest_gcpfakes.usage._model import CallSite, ClientInfo, Recording, RequestInfo, Use
 from pytest_gcpfakes.usage._report import (
+    cross_process_message,
     leak_message,
     near_miss_note,
     sharing_message,
@@ -47,7 +53,7 @@ class Rec:
         )
         return serial
 
-    def start(self, path: str = "/publish", *, thread: str = "") -> int:
+    def start(self, path: str = "/publish", *, thread: str = "", pid: int = 7) -> int:
         serial = len(self.requests) + 1
         self.requests[serial] = RequestInfo(
             serial=serial,
@@ -55,7 +61,7 @@ class Rec:
             path=path,
             thread=thread or SERVER_THREAD.format(serial + 3),
             thread_ident=100 + serial,
-            pid=7,
+            pid=pid,
             start_seq=next(self.seq),
         )
         return serial
@@ -64,11 +70,19 @@ class Rec:
         self.requests[request] = dataclasses.replace(self.requests[request], end_seq=next(self.seq))
 
     def use(
-        self, client: int, request: int | None, *, line: int = 31, method: str = "publish"
+        self,
+        client: int,
+        request: int | None,
+        *,
+        line: int = 31,
+        method: str = "publish",
+        pid: int | None = None,
     ) -> None:
         thread = self.requests[request].thread if request is not None else "MainThread"
+        if pid is None:
+            pid = self.requests[request].pid if request is not None else 7
         site = CallSite("app.py", line, "view")
-        self.uses.append(Use(client, method, thread, 1, request, 7, site, next(self.seq)))
+        self.uses.append(Use(client, method, thread, 1, request, pid, site, next(self.seq)))
 
     def close(self, client: int, *, line: int | None = None) -> None:
         site = CallSite("app.py", line, "teardown") if line is not None else None
@@ -243,6 +257,47 @@ def test_use_after_close_message_lists_each_late_use() -> None:
             f"{DOCS}#use-after-close",
         ]
     )
+
+
+def test_cross_process_message_names_every_process_that_used_the_client() -> None:
+    rec = Rec()
+    publisher = rec.client()  # built in the master (pid 7), as with gunicorn --preload
+    rec.use(publisher, None, line=14, method="topic_path")
+    first = rec.start("/publish", thread="MainThread", pid=41)
+    second = rec.start("/publish", thread="MainThread", pid=42)
+    rec.use(publisher, first)
+    rec.use(publisher, second)
+    rec.use(publisher, first, line=33)  # a second use in pid 41 is no new evidence
+    built = rec.build()
+    assert cross_process_message(built, find_cross_process(built)) == "\n".join(
+        [
+            "1 client was used in a process other than the one that created it.",
+            "PublisherClient #1, created at app.py:12 in 'MainThread' (outside any request),"
+            " pid 7, then used in:",
+            "- pid 41  GET /publish  thread='MainThread'  at app.py:31  publish()",
+            "- pid 42  GET /publish  thread='MainThread'  at app.py:31  publish()",
+            "summary: cross-process PublisherClient app.py:12",
+            "Hint: build clients after the fork: in gunicorn's post_fork or post_worker_init"
+            " hook, or lazily once per worker process; with --preload keep no module-level"
+            " clients (a gRPC client does not survive fork(), and forked copies share one"
+            " connection pool).",
+            f"{DOCS}#processes",
+        ]
+    )
+
+
+def test_a_client_used_only_in_the_process_that_made_it_is_not_cross_process() -> None:
+    rec = Rec()
+    worker = rec.start("/publish", thread="MainThread", pid=41)
+    publisher = rec.client(request=None)
+    rec.use(publisher, None)
+    made_in_worker = rec.client(line=20)
+    built = rec.build()
+    per_worker = dataclasses.replace(built.clients[1], pid=41)
+    built = dataclasses.replace(built, clients=(built.clients[0], per_worker))
+    rec.use(made_in_worker, worker)
+    built = dataclasses.replace(built, uses=tuple(rec.uses))
+    assert find_cross_process(built) == []
 
 
 def test_a_client_used_by_many_requests_lists_ten_of_them() -> None:
