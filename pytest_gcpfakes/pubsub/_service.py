@@ -125,6 +125,12 @@ class _RecordingChannel:
         return _Stub(False, method, request_serializer, response_deserializer)
 
     @staticmethod
+    def unary_stream(method: str, *args: Any, **kwargs: Any) -> _Stub:
+        raise RuntimeError(f"pytest-gcpfakes does not serve server-streaming RPCs ({method}).")
+
+    stream_unary = unary_stream
+
+    @staticmethod
     def stream_stream(
         method: str,
         request_serializer: Any = None,
@@ -151,14 +157,10 @@ def _stubs_of(transport_class: type) -> dict[str, _Stub]:
     transport._grpc_channel = channel
     stubs = {}
     for name, value in vars(transport_class).items():
-        if not isinstance(value, property):
-            continue
-        try:
-            stub = getattr(transport, name)
-        except Exception:  # a property that is not an RPC (grpc_channel …)
-            continue
-        if isinstance(stub, _Stub):
-            stubs[name] = stub
+        if isinstance(value, property):
+            stub = getattr(transport, name)  # other properties (kind …) answer something else
+            if isinstance(stub, _Stub):
+                stubs[name] = stub
     return stubs
 
 
