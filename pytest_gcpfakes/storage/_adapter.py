@@ -18,6 +18,7 @@ import requests.adapters
 from urllib3.response import HTTPResponse
 
 from pytest_gcpfakes import _registry
+from pytest_gcpfakes.storage._wire import RAW_HEADERS
 
 
 class StorageAdapter(requests.adapters.HTTPAdapter):
@@ -54,8 +55,11 @@ class StorageAdapter(requests.adapters.HTTPAdapter):
 
 
 def _environ(request: requests.PreparedRequest) -> dict[str, Any]:
+    """The WSGI environ a server would build for ``request`` (see ``_wire`` for the two
+    things WSGI loses that this face, like the HTTP one, keeps)."""
     url = urlsplit(str(request.url))
     body = request.body
+    chunked = False
     if body is None:
         payload = b""
     elif isinstance(body, str):
@@ -65,6 +69,9 @@ def _environ(request: requests.PreparedRequest) -> dict[str, Any]:
     else:  # a file-like object or an iterable of chunks
         read = getattr(body, "read", None)
         payload = read() if read is not None else b"".join(body)  # type: ignore[arg-type]
+        # requests sends a body of unknown length (a generator) chunked, with no
+        # Content-Length: hand it over as a server that decodes chunks does.
+        chunked = "Content-Length" not in request.headers
     environ: dict[str, Any] = {
         "REQUEST_METHOD": str(request.method),
         "SCRIPT_NAME": "",
@@ -74,7 +81,6 @@ def _environ(request: requests.PreparedRequest) -> dict[str, Any]:
         "SERVER_NAME": url.hostname or "",
         "SERVER_PORT": str(url.port or (443 if url.scheme == "https" else 80)),
         "SERVER_PROTOCOL": "HTTP/1.1",
-        "CONTENT_LENGTH": str(len(payload)),
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": url.scheme,
         "wsgi.input": io.BytesIO(payload),
@@ -83,13 +89,22 @@ def _environ(request: requests.PreparedRequest) -> dict[str, Any]:
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
+    if chunked:
+        environ["wsgi.input_terminated"] = True
+    else:
+        environ["CONTENT_LENGTH"] = str(len(payload))
+    raw_headers = []
     for key, value in request.headers.items():
         text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        raw_headers.append((key, text))
+        if "_" in key:
+            continue  # HTTP_* cannot tell "_" from "-": only in RAW_HEADERS, as servers do
         name = key.upper().replace("-", "_")
         if name == "CONTENT_TYPE":
             environ["CONTENT_TYPE"] = text
         elif name != "CONTENT_LENGTH":
             environ[f"HTTP_{name}"] = text
+    environ[RAW_HEADERS] = raw_headers
     return environ
 
 
