@@ -221,19 +221,25 @@ def download(app: StorageApp, request: Request, bucket: str, name: str) -> Respo
         "x-goog-stored-content-encoding": version.content_encoding or "identity",
         "Accept-Ranges": "bytes",
     }
+    transcoded = None
     if version.content_encoding:
         if version.content_encoding == "gzip" and _transcodes(request, version):
             transcoded = _gunzip(version.data)
-            if transcoded is not None:
-                return _transcoded_response(transcoded, headers)
-        headers["Content-Encoding"] = version.content_encoding
+        if transcoded is None:
+            headers["Content-Encoding"] = version.content_encoding
     range_header = request.header("Range")
-    if not range_header:
-        return Response(200, version.data, headers)
-    start, end = _parse_range(range_header, version.size)
-    headers["Content-Range"] = f"bytes {start}-{end}/{version.size}"
-    # Slicing copies only the range asked for, never the whole object.
-    return Response(206, version.data[start : end + 1], headers)
+    if transcoded is not None:
+        response = _transcoded_response(transcoded, headers)
+    elif not range_header:
+        response = Response(200, version.data, headers)
+    else:
+        start, end = _parse_range(range_header, version.size)
+        headers["Content-Range"] = f"bytes {start}-{end}/{version.size}"
+        # Slicing copies only the range asked for, never the whole object.
+        response = Response(206, version.data[start : end + 1], headers)
+    if request.method == "HEAD":
+        response.body = b""  # Content-Length still tells the size of what a GET gets
+    return response
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int]:

@@ -59,9 +59,11 @@ class Route:
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        shape = _PARAM.sub(
-            lambda m: f"(?P<{m.group(1)}>{'.+' if m.group(2) else '[^/]+'})", self.path
-        )
+        parts = _PARAM.split(self.path)  # literal, name, "..." or None, literal, ...
+        shape = re.escape(parts[0])
+        for index in range(1, len(parts), 3):
+            name, rest, literal = parts[index : index + 3]
+            shape += f"(?P<{name}>{'.+' if rest else '[^/]+'})" + re.escape(literal)
         object.__setattr__(self, "pattern", re.compile(shape + "/?"))
 
     @property

@@ -73,8 +73,6 @@ def signed_read(app: StorageApp, request: Request, bucket: str, name: str) -> Re
         value = request.query.get(param)
         if value:
             response.headers[header] = value
-    if request.method == "HEAD":
-        response.body = b""  # Content-Length still tells the object's size
     return response
 
 

@@ -141,6 +141,19 @@ def test_download_and_ranged_download(gcs: Any, served: Served, fake_storage: An
     assert ranges[-1] == "bytes=100-199"
 
 
+def test_a_head_of_the_media_link_answers_the_size_without_a_body(
+    gcs: Any, fake_storage: Any
+) -> None:
+    fake_storage.put("files", "data.bin", _payload(KIB))
+    blob = gcs.bucket("files").get_blob("data.bin")
+    answer = requests.head(blob.media_link)
+    assert (answer.status_code, answer.headers["Content-Length"], answer.content) == (
+        200,
+        str(KIB),
+        b"",
+    )
+
+
 def test_blob_open_reads_over_the_socket(gcs: Any, fake_storage: Any) -> None:
     data = _payload(20 * KIB)
     fake_storage.put("files", "data.bin", data)
