@@ -44,3 +44,40 @@ def client_transport(client: Any) -> Any:
     (publisher/client.py, subscriber/client.py; 2.44), as do the generated clients.
     """
     return getattr(client, "_transport", None)
+
+
+# The generated REST transports' HTTP bindings (google.api.http), one nested class per RPC
+# (``_BasePublisherRestTransport._BaseCreateTopic._get_http_options()``) in
+# ``services/<service>/transports/rest_base.py`` (2.44). The proto-plus descriptors carry
+# no service definitions, so this is where the bindings can be read.
+_REST_BASES = (
+    ("publisher", "_BasePublisherRestTransport", "google.pubsub.v1.Publisher"),
+    ("subscriber", "_BaseSubscriberRestTransport", "google.pubsub.v1.Subscriber"),
+    ("schema_service", "_BaseSchemaServiceRestTransport", "google.pubsub.v1.SchemaService"),
+)
+
+
+def rest_bindings() -> list[tuple[str, str, str, str, str]]:
+    """``(proto service, method, HTTP verb, URI template, body)`` for every REST binding.
+
+    IAM methods (``GetIamPolicy``…) are listed under each generated service; the caller
+    decides which service serves them.
+    """
+    import importlib
+
+    bindings: list[tuple[str, str, str, str, str]] = []
+    for module_name, class_name, service in _REST_BASES:
+        module = importlib.import_module(
+            f"google.pubsub_v1.services.{module_name}.transports.rest_base"
+        )
+        base = getattr(module, class_name)
+        for attr, value in vars(base).items():
+            options = getattr(value, "_get_http_options", None)
+            if not attr.startswith("_Base") or options is None:
+                continue
+            method = attr.removeprefix("_Base")
+            for rule in options():
+                bindings.append(
+                    (service, method, rule["method"].upper(), rule["uri"], rule.get("body", ""))
+                )
+    return bindings

@@ -7,16 +7,16 @@ credentials gets :class:`FakeSigningCredentials`: anonymous for requests (it add
 and never refreshes), able to sign. Credentials the application passes in are never
 replaced, so a real key still signs with itself.
 
-The signature is an HMAC-SHA256 under a key that lives only in this process. It is not an
-RSA signature and no Google service would accept it; only the fakes can check it
-(:func:`verify`), which server mode does when a signed URL is fetched.
+The signature is an HMAC-SHA256 under a fixed key that every process of the fakes shares, so
+a URL signed in one (a test, a forked worker, a subprocess) is checked by another (the test's
+fakes, ``gcpfakes serve``). It is not an RSA signature and no Google service would accept
+it; it proves nothing but that the fakes signed it, which is all a test needs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from typing import Any
 
 from google.auth.credentials import AnonymousCredentials, Signing
@@ -24,7 +24,7 @@ from google.auth.credentials import AnonymousCredentials, Signing
 #: The service account a fake-signed URL names in ``X-Goog-Credential``.
 SIGNER_EMAIL = "gcpfakes-signer@gcpfakes.iam.gserviceaccount.com"
 
-_KEY = secrets.token_bytes(32)
+_KEY = hashlib.sha256(b"pytest-gcpfakes fake URL signer").digest()
 
 
 def sign(message: bytes) -> bytes:
