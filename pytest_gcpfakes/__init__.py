@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     )
     from pytest_gcpfakes.pubsub._delivery import PublishedMessage
     from pytest_gcpfakes.pubsub._handle import FakePubSub, Outstanding, SubscriptionState
+    from pytest_gcpfakes.server._servers import GCPFakesServer
     from pytest_gcpfakes.storage._handle import FakeStorage
     from pytest_gcpfakes.usage._requests import request_scope, track_wsgi
 
@@ -50,6 +51,7 @@ __all__ = [
     "ForkedProcessError",
     "GCPFakes",
     "GCPFakesError",
+    "GCPFakesServer",
     "GCPUsage",
     "LiveServer",
     "Outstanding",
@@ -93,6 +95,7 @@ _WHERE = {
     "ForkedProcessError": "pytest_gcpfakes._errors",
     "GCPFakes": "pytest_gcpfakes._fakes",
     "GCPFakesError": "pytest_gcpfakes._errors",
+    "GCPFakesServer": "pytest_gcpfakes.server._servers",
     "Outstanding": "pytest_gcpfakes.pubsub._handle",
     "PublishedMessage": "pytest_gcpfakes.pubsub._delivery",
     "SubscriptionState": "pytest_gcpfakes.pubsub._handle",

@@ -21,8 +21,8 @@ What gets patched, and why:
 - ``storage.Client.__init__``: anonymous credentials, the configured project and the fake
   base URL, so construction never looks for credentials or a project.
 - ``BucketMetadataCache``: no background prefetch thread (it only labels tracing spans).
-- ``transfer_manager``: process workers fail up front; a child process would write into a
-  copy of the backend (fork) or reach no fake at all (spawn, forkserver).
+- ``multiprocessing``'s ``Process.start``: a child started while a fake is active can
+  reach it (``_processes``); transfer_manager's process workers need nothing more.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 from pytest_gcpfakes._internals import pubsub as _pubsub_internals
 from pytest_gcpfakes._internals import storage as _storage_internals
-from pytest_gcpfakes._registry import STORAGE_BASE_URL, client_project, current, peek
+from pytest_gcpfakes._registry import STORAGE_BASE_URL, client_project, current
 
 _HTTP = _storage_internals.HTTP_ARGUMENT
 
@@ -348,19 +348,21 @@ def _patch_bucket_metadata_cache(module: ModuleType) -> None:
     _storage_internals.disable_bucket_metadata_prefetch(module, _state.patches.replace)
 
 
-def _patch_transfer_manager(module: ModuleType) -> None:
-    original = getattr(module, _storage_internals.POOL_FUNCTION)
+def _patch_multiprocessing(module: ModuleType) -> None:
+    # Wraps around start(): the Process object, its target and its arguments stay the
+    # caller's. A child started while a fake is active finds GCPFAKES_LINK in its
+    # environment (spawn, forkserver) or its parent's servers running (fork).
+    process_cls = module.BaseProcess
+    original = process_cls.start
 
     @functools.wraps(original)
-    def pool_for(worker_type: str) -> Any:
-        if worker_type == module.PROCESS and peek("storage") is not None:
-            from pytest_gcpfakes._errors import ProcessWorkersError
+    def start(self: Any) -> None:
+        from pytest_gcpfakes import _processes
 
-            caller = sys._getframe(1).f_code.co_name
-            raise ProcessWorkersError(caller)
-        return original(worker_type)
+        _processes.before_process_start()
+        original(self)
 
-    _state.patches.replace(module, _storage_internals.POOL_FUNCTION, pool_for)
+    _state.patches.replace(process_cls, "start", start)
 
 
 def _copy_options(options: Any) -> Any:
@@ -388,6 +390,7 @@ _CALLBACKS: dict[str, list[Callable[[ModuleType], None]]] = {
     "threading": [_usage("patch_threading")],
     "concurrent.futures.thread": [_usage("patch_executor")],
     "flask.ctx": [_usage("patch_flask")],
+    "multiprocessing.process": [_patch_multiprocessing],
     "grpc": [_patch_grpc],
     "requests": [_patch_requests],
     f"{_PUBSUB_GAPIC}.publisher.client": [
@@ -411,7 +414,6 @@ _CALLBACKS: dict[str, list[Callable[[ModuleType], None]]] = {
     "google.cloud.storage.blob": [_usage("patch_module")],
     "google.cloud.storage.batch": [_usage("patch_module")],
     "google.cloud.storage._bucket_metadata_cache": [_patch_bucket_metadata_cache],
-    "google.cloud.storage.transfer_manager": [_patch_transfer_manager],
 }
 
 
@@ -433,6 +435,8 @@ _state = _State()
 
 def install() -> None:
     """Install interception (reference-counted: every ``install()`` needs an ``uninstall()``)."""
+    from pytest_gcpfakes import _processes  # noqa: F401  (registers the at-fork hooks)
+
     with _state.lock:
         _state.count += 1
         if _state.count > 1:

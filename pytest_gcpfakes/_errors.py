@@ -40,28 +40,21 @@ class FakeNotActiveError(GCPFakesError):
 
 
 class ForkedProcessError(GCPFakesError):
-    """A client was used in a process forked from the one that owns the fake backends."""
+    """A forked child could not reach the fakes of the process it was forked from.
 
-    def __init__(self, service: str, pid: int, owner_pid: int) -> None:
-        self._init_args = (service, pid, owner_pid)
+    Forked children normally reach their parent's fakes over loopback (server mode); this
+    is raised only where the parent could not serve them, instead of letting the child
+    write into a private copy of the backends that the test never sees.
+    """
+
+    def __init__(self, service: str, pid: int, owner_pid: int, reason: str = "") -> None:
+        self._init_args = (service, pid, owner_pid, reason)
         self.service = service
+        why = reason or "the fakes were not being served when it was forked"
         super().__init__(  # type: ignore[no-untyped-call]
             f"pytest-gcpfakes: this {_SERVICE_TITLE[service]} call ran in forked process "
-            f"{pid}, where the in-memory fakes of process {owner_pid} are a private copy and "
-            "writes would be lost; use threads instead (transfer_manager: "
-            "worker_type=transfer_manager.THREAD)."
-        )
-
-
-class ProcessWorkersError(GCPFakesError):
-    """``transfer_manager`` was asked for process workers, which cannot reach in-memory fakes."""
-
-    def __init__(self, function: str) -> None:
-        self._init_args = (function,)
-        super().__init__(  # type: ignore[no-untyped-call]
-            f"pytest-gcpfakes: transfer_manager.{function}() with worker_type=PROCESS (the "
-            "default) runs in other processes, which cannot reach the in-memory fakes of this "
-            "one; pass worker_type=transfer_manager.THREAD."
+            f"{pid}, which cannot reach the fakes of process {owner_pid} ({why}); its writes "
+            "would be lost, so the call fails: fix the cause, or use threads instead."
         )
 
 

@@ -87,6 +87,9 @@ class GCPFakes:
             handle.close()
             errors.extend(getattr(handle, "errors", list)())
         _activation.uninstall()
+        from pytest_gcpfakes import _processes
+
+        _processes.fakes_closed()
         if errors:
             # Errors of the fakes' own threads are raised on the test's thread, not lost.
             raise errors[0]
@@ -112,6 +115,21 @@ class GCPFakes:
         from pytest_gcpfakes.storage._handle import FakeStorage
 
         return FakeStorage(self)
+
+    def serve(self) -> Any:
+        """Serve these fakes on loopback too; return the process's ``Servers``.
+
+        Storage (HTTP) and the link start in this process; Pub/Sub's gRPC face runs in a
+        relay process, so this one hosts no gRPC server and may still fork. The servers
+        follow whichever fakes are current, and stay up until the process exits.
+        """
+        if not self._entered:
+            raise RuntimeError("Enter the GCPFakes (`with GCPFakes() as fakes:`) before serve().")
+        from pytest_gcpfakes import _processes
+
+        servers = _processes.host().start_pubsub(relay=True)
+        _processes.export_link()
+        return servers
 
     def usage(self) -> Any:
         """What the usage recorder saw since this GCPFakes was entered (a ``Recording``)."""

@@ -54,10 +54,19 @@ def current(service: str) -> Any:
     handle = stack[-1]
     pid = os.getpid()
     if pid != handle.pid:
+        # A forked child gets remote handles (see _processes) unless its parent could not
+        # serve the fakes; then its writes would land in a private copy and be lost.
         from pytest_gcpfakes._errors import ForkedProcessError
+        from pytest_gcpfakes._processes import fork_failure
 
-        raise ForkedProcessError(service, pid, handle.pid)
+        raise ForkedProcessError(service, pid, handle.pid, fork_failure)
     return handle
+
+
+def replace(service: str, handle: Any) -> None:
+    """Make ``handle`` the only fake of ``service`` (a child replacing its parent's copies)."""
+    with _stack_lock:
+        _stacks[service][:] = [handle]
 
 
 def peek(service: str) -> Any | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from pytest_gcpfakes._fakes import GCPFakes
 if TYPE_CHECKING:
     from pytest_gcpfakes.assertions import GCPUsage
     from pytest_gcpfakes.pubsub._handle import FakePubSub
+    from pytest_gcpfakes.server._servers import GCPFakesServer
     from pytest_gcpfakes.storage._handle import FakeStorage
 
 # Installed at import, before conftest files and test modules import the application, so
@@ -175,6 +177,29 @@ def concurrent_requests_fixture() -> Callable[..., Any]:
     from pytest_gcpfakes.concurrency import concurrent_requests
 
     return concurrent_requests
+
+
+@pytest.fixture
+def gcpfakes_server(gcpfakes: GCPFakes) -> Iterator[GCPFakesServer]:
+    """Loopback servers for this test's fakes, for subprocesses and non-Python clients.
+
+    For the test's duration ``os.environ`` carries ``PUBSUB_EMULATOR_HOST``,
+    ``STORAGE_EMULATOR_HOST`` and ``GCPFAKES_LINK``; ``.env`` is that environment for
+    ``subprocess``. The servers themselves live for the session (per xdist worker).
+    """
+    from pytest_gcpfakes.server._servers import GCPFakesServer
+
+    server = GCPFakesServer(gcpfakes.serve())
+    saved = {name: os.environ.get(name) for name in server.env_names}
+    os.environ.update(server.variables)
+    try:
+        yield server
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture

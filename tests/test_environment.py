@@ -13,7 +13,7 @@ from google.cloud import pubsub_v1, storage
 from google.cloud.storage import transfer_manager
 
 from pytest_gcpfakes import ForkedProcessError
-from pytest_gcpfakes._errors import BlockedCallError, FakeNotActiveError, ProcessWorkersError
+from pytest_gcpfakes._errors import BlockedCallError, FakeNotActiveError
 
 
 def test_pubsub_emulator_host_still_gets_the_in_process_fake(
@@ -34,9 +34,8 @@ def test_storage_emulator_host_still_gets_the_in_process_fake(
     assert fake_storage.buckets == ["emulated-bucket"]
 
 
-def test_client_call_in_forked_child_fails_instead_of_writing_a_copy(fake_storage: Any) -> None:
-    client = storage.Client()
-    client.create_bucket("parent-bucket")
+def _in_forked_child(action: Any) -> str:
+    """Run ``action`` in a child made by a bare ``os.fork()``; return what it raised."""
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads, 3.12+
@@ -44,7 +43,7 @@ def test_client_call_in_forked_child_fails_instead_of_writing_a_copy(fake_storag
     if pid == 0:  # the child: report what the call raised, then leave at once
         outcome = "no error"
         try:
-            client.bucket("parent-bucket").blob("from-child").upload_from_string("lost?")
+            action()
         except Exception as error:
             outcome = f"{type(error).__name__}: {error}"
         os.write(write_end, outcome.encode())
@@ -52,22 +51,42 @@ def test_client_call_in_forked_child_fails_instead_of_writing_a_copy(fake_storag
     os.close(write_end)
     os.waitpid(pid, 0)
     with os.fdopen(read_end, "rb") as pipe:
-        outcome = pipe.read().decode()
-    assert outcome.startswith("ForkedProcessError: 400 pytest-gcpfakes: this Cloud Storage call")
-    assert "use threads instead (transfer_manager: worker_type=transfer_manager.THREAD)" in outcome
-    assert fake_storage.objects("parent-bucket") == []
+        return pipe.read().decode()
 
 
-def test_transfer_manager_process_workers_fail_up_front(fake_storage: Any, tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_text("a")
-    bucket = storage.Client().create_bucket("transfer-bucket")
-    with pytest.raises(ProcessWorkersError) as caught:
-        transfer_manager.upload_many_from_filenames(bucket, ["a.txt"], source_directory=tmp_path)
-    assert caught.value.message == (
-        "pytest-gcpfakes: transfer_manager.upload_many() with worker_type=PROCESS (the "
-        "default) runs in other processes, which cannot reach the in-memory fakes of this "
-        "one; pass worker_type=transfer_manager.THREAD."
+def test_a_forked_childs_write_lands_in_the_parents_fake(fake_storage: Any) -> None:
+    client = storage.Client()
+    client.create_bucket("parent-bucket")
+    outcome = _in_forked_child(
+        lambda: client.bucket("parent-bucket").blob("from-child").upload_from_string("kept")
     )
+    assert outcome == "no error"
+    assert fake_storage.get("parent-bucket", "from-child") == b"kept"
+
+
+def test_a_forked_child_that_cannot_reach_the_fakes_fails_instead_of_writing_a_copy(
+    fake_storage: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_gcpfakes import _processes
+
+    def no_servers() -> None:
+        raise OSError("no free port")
+
+    monkeypatch.setattr(_processes, "host", no_servers)
+    client = storage.Client()
+    client.create_bucket("parent-bucket")
+    outcome = _in_forked_child(
+        lambda: client.bucket("parent-bucket").blob("from-child").upload_from_string("lost?")
+    )
+    child = outcome.split("forked process ", 1)[-1].split(",", 1)[0]
+    assert outcome == (
+        f"ForkedProcessError: 400 pytest-gcpfakes: this Cloud Storage call ran in forked "
+        f"process {child}, which cannot reach the fakes of process {os.getpid()} (its servers "
+        "did not start: OSError: no free port); its writes would be lost, so the call fails: "
+        "fix the cause, or use threads instead."
+    )
+    assert child.isdigit()
+    assert fake_storage.objects("parent-bucket") == []
 
 
 def test_transfer_manager_thread_workers_reach_the_fake(fake_storage: Any, tmp_path: Path) -> None:
@@ -89,9 +108,8 @@ def test_transfer_manager_thread_workers_reach_the_fake(fake_storage: Any, tmp_p
     "error",
     [
         FakeNotActiveError("storage"),
-        ForkedProcessError("pubsub", 12, 34),
+        ForkedProcessError("pubsub", 12, 34, "its servers did not start: OSError: x"),
         BlockedCallError("pubsub.googleapis.com:443", "pubsub"),
-        ProcessWorkersError("upload_many"),
     ],
     ids=lambda e: type(e).__name__,
 )

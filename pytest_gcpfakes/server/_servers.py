@@ -23,10 +23,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from pytest_gcpfakes._processes import LINK_ENV
 from pytest_gcpfakes.server._link import PREFIX, LinkApp, WSGIApp
 from pytest_gcpfakes.server._switch import check_host
 
-LINK_ENV = "GCPFAKES_LINK"
 RELAY_READY = "gcpfakes-relay-ready"
 _RELAY_START_SECONDS = 60.0
 

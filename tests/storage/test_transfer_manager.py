@@ -113,11 +113,3 @@ def test_upload_chunks_concurrently_joins_the_parts(
         {"origin": "chunks"},
     )
     assert bucket.get_blob("joined.bin").component_count == 6
-
-
-def test_process_workers_are_refused_in_process(bucket: Any, tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_text("a")
-    with pytest.raises(Exception, match=r"pass worker_type=transfer_manager\.THREAD"):
-        transfer_manager.upload_many_from_filenames(
-            bucket, ["a.txt"], source_directory=str(tmp_path)
-        )

@@ -1,0 +1,49 @@
+"""Start-up hook of a process started to reach another process's fakes.
+
+``pytest_gcpfakes.pth`` (installed with the package, as pytest-cov installs its own) calls
+:func:`attach` at interpreter start-up when ``GCPFAKES_LINK`` is set: in a multiprocessing
+child spawned during a test, a fork server, or a subprocess run with
+``gcpfakes_server.env``. The clients of such a process are faked as under the plugin and
+reach the fakes of the process behind the link. Without the variable nothing is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_attached: list[str] = []
+
+
+def attach() -> None:
+    """Fake this process's clients against the fakes behind ``$GCPFAKES_LINK`` (once)."""
+    from pytest_gcpfakes._processes import LINK_ENV
+
+    url = os.environ.get(LINK_ENV, "")
+    if not url or _attached:
+        return
+    try:
+        from pytest_gcpfakes import _activation, _registry
+        from pytest_gcpfakes.server._remote import (
+            RemotePubSub,
+            RemoteStorage,
+            config_from,
+            fetch_info,
+        )
+
+        info = fetch_info(url)
+        config = config_from(info)
+        project = str(info["project"])
+        from pytest_gcpfakes.server._link import RemoteCaller
+        from pytest_gcpfakes.usage._recorder import recorder
+
+        _activation.install()
+        recorder.forward_to(RemoteCaller(url))
+        _registry.replace("pubsub", RemotePubSub(url, config, project))
+        _registry.replace("storage", RemoteStorage(str(info["storage_url"]), config, project))
+        _attached.append(url)
+    except Exception as error:  # a start-up hook must never stop the interpreter
+        sys.stderr.write(
+            f"pytest-gcpfakes: {LINK_ENV}={url} is set but the fakes there cannot be reached "
+            f"({type(error).__name__}: {error}); this process's GCP clients are not faked.\n"
+        )

@@ -1,0 +1,299 @@
+"""The fakes of another process: what a forked or spawned child's clients reach.
+
+A child gets these handles in its registry instead of the in-memory ones (a forked child's
+copy of its parent's backends would silently split the state). The faked clients of the
+child run unchanged, through the same in-memory transport and ``requests`` adapter as in
+the parent; only the handle behind them forwards each call to the process that owns the
+fakes: Pub/Sub over the link, Storage over the parent's Storage server.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from pytest_gcpfakes._config import Config, build_config
+
+# Headers that describe one hop, not the request (RFC 9110 §7.6.1): never forwarded.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+
+
+class _Remote:
+    """What every remote handle shares: it holds no state, so it serves any process.
+
+    A remote handle is inherited by the processes its process forks (gunicorn's workers of
+    a master that reached the fakes): they reach the same fakes with connections of their
+    own, so the handle's ``pid`` is always the current process's.
+    """
+
+    remote = True
+
+    @property
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RemoteStorage(_Remote):
+    """The Storage fake of another process, reached over its Storage server."""
+
+    service = "storage"
+
+    def __init__(self, storage_url: str, config: Config, project: str) -> None:
+        self.config = config
+        self.project = project
+        self.app = ForwardingApp(storage_url)
+
+
+class ForwardingApp:
+    """A WSGI app that replays each request on another server and returns its answer.
+
+    The original scheme and host travel as ``X-Forwarded-Proto`` / ``X-Forwarded-Host``,
+    so the links in the answer (``mediaLink``, session URIs) still name the address the
+    client used, which its ``requests`` adapter routes back here.
+    """
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 80
+        self._local = threading.local()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
+            conn.connect()
+            assert conn.sock is not None
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._local.conn = conn
+            self._local.pid = os.getpid()
+        return conn
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        target = environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
+        if "?" not in target and environ.get("QUERY_STRING"):
+            target += "?" + environ["QUERY_STRING"]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = _request_headers(environ)
+        headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
+        headers["X-Forwarded-Host"] = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        headers["Content-Length"] = str(len(body))
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                conn.request(environ["REQUEST_METHOD"], target, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                break
+            except (ConnectionError, http.client.HTTPException):
+                conn.close()  # an idle keep-alive connection the server dropped: once more
+                self._local.conn = None
+                if attempt == 2:
+                    raise
+        reply = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP]
+        reply.append(("Content-Length", str(len(data))))
+        start_response(f"{response.status} {response.reason}", reply)
+        return [data]
+
+
+def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
+    raw = environ.get("gcpfakes.raw_headers")
+    if raw is not None:  # the adapter's own list keeps names such as x-goog-meta-key_a
+        return {str(k): str(v) for k, v in raw if str(k).lower() not in _HOP_BY_HOP}
+    headers = {
+        key[5:].replace("_", "-").title(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_") and key[5:].replace("_", "-").lower() not in _HOP_BY_HOP
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    return headers
+
+
+def fetch_info(link_url: str) -> dict[str, Any]:
+    """What a child needs to know of the owning process: its Storage URL and its config."""
+    from pytest_gcpfakes.server._link import PREFIX
+
+    parts = urlsplit(link_url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=30)
+    try:
+        conn.request("GET", f"{PREFIX}/info")
+        info: dict[str, Any] = json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+    return info
+
+
+def config_from(info: dict[str, Any]) -> Config:
+    """Rebuild the owning process's ``Config`` from its JSON form."""
+    options = dict(info.get("config") or {})
+    if "check" in options:
+        options["check"] = tuple(options["check"])
+    return build_config(options, where="the parent process's gcpfakes options")
+
+
+# -- Pub/Sub ---------------------------------------------------------------------------------
+
+
+class _NoFaults:
+    """Faults are injected where the fakes live: the owning process applies them."""
+
+    active = False
+
+
+class RemotePubSub(_Remote):
+    """The Pub/Sub fake of another process, reached over its link."""
+
+    service = "pubsub"
+    faults = _NoFaults()
+
+    def __init__(self, link_url: str, config: Config, project: str) -> None:
+        from pytest_gcpfakes.server._link import RemoteCaller
+
+        self.config = config
+        self.project = project
+        self.backend = _RemoteBackend(RemoteCaller(link_url))
+
+
+class _RemoteBackend:
+    """What the service layer calls on a handle's backend, forwarded in serialized form."""
+
+    def __init__(self, caller: Any) -> None:
+        self._caller = caller
+
+    def call(self, name: str, request: Any, timeout: float | None) -> Any:
+        from pytest_gcpfakes.pubsub._service import rpc_named
+
+        rpc = rpc_named(name)
+        assert rpc is not None  # the transport only has the table's RPCs
+        answer = self._caller.unary(rpc.path, _serialize(request))
+        return _parse(rpc, answer)
+
+    def call_stream(
+        self, name: str, requests: Any, timeout: float | None, *, refused: Any = None
+    ) -> Any:
+        from pytest_gcpfakes.pubsub._service import rpc_named
+
+        rpc = rpc_named(name)
+        assert rpc is not None
+        return RemoteStream(rpc, requests, self._caller)
+
+
+def _serialize(request: Any) -> bytes:
+    to_pb = getattr(type(request), "pb", None)
+    pb = to_pb(request) if to_pb is not None else request
+    return bytes(pb.SerializeToString())
+
+
+def _parse(rpc: Any, payload: bytes) -> Any:
+    if rpc.response_type is not None:
+        return rpc.response_type.deserialize(payload)
+    return rpc.response_pb.FromString(payload)
+
+
+class RemoteStream:
+    """A ``StreamingPull`` call object (as ``google.api_core.bidi`` drives it) over the link."""
+
+    def __init__(self, rpc: Any, requests: Any, caller: Any) -> None:
+        self._rpc = rpc
+        self._active = True
+        self._error: Exception | None = None
+        self._callbacks: list[Callable[[Any], None]] = []
+        self._cancels: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._responses = caller.stream(
+            rpc.path, (_serialize(r) for r in requests), self._cancels.append
+        )
+
+    def __iter__(self) -> RemoteStream:
+        return self
+
+    def __next__(self) -> Any:
+        from google.api_core import exceptions
+
+        if not self._active:
+            raise self._error or exceptions.Cancelled("The operation was cancelled.")
+        try:
+            payload = next(self._responses)
+        except StopIteration:
+            error: Exception = self._error or exceptions.Cancelled("The operation was cancelled.")
+            self._finish(error)
+            raise error from None
+        except exceptions.GoogleAPICallError as failure:
+            self._finish(failure)
+            raise
+        return _parse(self._rpc, payload)
+
+    def is_active(self) -> bool:
+        return self._active
+
+    def cancel(self) -> bool:
+        from google.api_core import exceptions
+
+        self._finish(exceptions.Cancelled("The operation was cancelled."))
+        for cancel in list(self._cancels):
+            cancel()
+        return True
+
+    def add_done_callback(self, callback: Callable[[Any], None]) -> None:
+        with self._lock:
+            if self._active:
+                self._callbacks.append(callback)
+                return
+        callback(self._error)
+
+    def _finish(self, error: Exception) -> None:
+        with self._lock:
+            if not self._active:
+                return
+            self._active = False
+            self._error = error
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback(error)
+
+    def code(self) -> Any:
+        return None
+
+    def details(self) -> str | None:
+        return None
+
+    def initial_metadata(self) -> list[tuple[str, str]]:
+        return []
+
+    def trailing_metadata(self) -> list[tuple[str, str]]:
+        return []
+
+    def time_remaining(self) -> float | None:
+        return None
+
+    def exception(self) -> Exception | None:
+        return self._error
+
+
+def remote_handle(service: str, link_url: str, storage_url: str, like: Any) -> Any:
+    """A handle for ``service`` of the process behind ``link_url``, with ``like``'s options."""
+    if service == "pubsub":
+        return RemotePubSub(link_url, like.config, like.project)
+    return RemoteStorage(storage_url, like.config, like.project)
