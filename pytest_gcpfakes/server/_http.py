@@ -181,7 +181,9 @@ def storage_server_app(
     """WSGI app serving whichever Storage fake is current when each request arrives.
 
     So one long-lived server follows every test's fresh fake. With none active it answers
-    503 with a GCS-style JSON error body saying how to activate one.
+    400 ``failedPrecondition`` (as ``FakeNotActiveError`` is in-process) with a GCS-style
+    JSON error body saying how to activate one: a status no client retries, so the call
+    fails at once instead of after two minutes of retried 503s.
     """
     from pytest_gcpfakes._errors import FakeNotActiveError
 
@@ -194,12 +196,12 @@ def storage_server_app(
 
 
 def _no_storage_fake(start_response: Callable[..., Any]) -> Iterable[bytes]:
-    detail = {"message": NO_STORAGE_FAKE, "domain": "global", "reason": "backendError"}
+    detail = {"message": NO_STORAGE_FAKE, "domain": "global", "reason": "failedPrecondition"}
     body = json.dumps(
-        {"error": {"code": 503, "message": NO_STORAGE_FAKE, "errors": [detail]}}
+        {"error": {"code": 400, "message": NO_STORAGE_FAKE, "errors": [detail]}}
     ).encode()
     start_response(
-        "503 Service Unavailable",
+        "400 Bad Request",
         [("Content-Type", "application/json; charset=UTF-8"), ("Content-Length", str(len(body)))],
     )
     return [body]

@@ -148,6 +148,4 @@ def test_clients_built_after_fork_pass(
     assert fake_storage.objects("uploads") == ["a", "b"]
     assert_no_cross_process_sharing()
     # Each worker's clients were recorded with that worker's pid.
-    assert {c.pid for c in gcp_usage.clients if c.class_name == "PublisherClient"} >= set(
-        workers
-    )
+    assert {c.pid for c in gcp_usage.clients if c.class_name == "PublisherClient"} >= set(workers)

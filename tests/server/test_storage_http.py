@@ -269,16 +269,18 @@ def test_notification_payload_links_name_the_servers_address(
     assert payload["mediaLink"].startswith(f"{served.url}/download/")
 
 
-def test_without_a_storage_fake_the_server_answers_503_saying_how_to_get_one(
+def test_without_a_storage_fake_the_server_answers_400_saying_how_to_get_one(
     served: Served,
 ) -> None:
     answer = requests.get(f"{served.url}/storage/v1/b?project=test-project")
-    assert answer.status_code == 503
+    assert answer.status_code == 400  # not retried: the client fails at once
     assert answer.json() == {
         "error": {
-            "code": 503,
+            "code": 400,
             "message": NO_STORAGE_FAKE,
-            "errors": [{"message": NO_STORAGE_FAKE, "domain": "global", "reason": "backendError"}],
+            "errors": [
+                {"message": NO_STORAGE_FAKE, "domain": "global", "reason": "failedPrecondition"}
+            ],
         }
     }
     assert "fake_storage fixture" in NO_STORAGE_FAKE
