@@ -38,43 +38,17 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
+from pytest_gcpfakes import _registry
+from pytest_gcpfakes._hosts import (
+    grpc_target_host,
+    is_google_host,
+    is_servable_endpoint,
+)
 from pytest_gcpfakes._internals import pubsub as _pubsub_internals
 from pytest_gcpfakes._internals import storage as _storage_internals
-from pytest_gcpfakes._registry import STORAGE_BASE_URL, client_project, current
+from pytest_gcpfakes._registry import STORAGE_BASE_URL, client_project, current, peek
 
 _HTTP = _storage_internals.HTTP_ARGUMENT
-
-_GOOGLE_DOMAINS = ("googleapis.com", "storage.cloud.google.com", "accounts.google.com")
-_METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "169.254.169.254"})
-
-
-# ---------------------------------------------------------------------------------------
-# Google hosts
-
-
-def is_google_host(host: str | None) -> bool:
-    """Tell whether ``host`` is a Google API endpoint or the metadata server."""
-    if not host:
-        return False
-    host = host.lower().rstrip(".")
-    if host in _METADATA_HOSTS:
-        return True
-    return any(host == d or host.endswith("." + d) for d in _GOOGLE_DOMAINS)
-
-
-def grpc_target_host(target: str) -> str:
-    """Extract the host from a gRPC target such as ``dns:///pubsub.googleapis.com:443``."""
-    rest = target
-    for prefix in ("dns:///", "dns://", "dns:", "ipv4:", "ipv6:", "unix:"):
-        if rest.startswith(prefix):
-            rest = rest[len(prefix) :]
-            break
-    if "/" in rest:  # dns://authority/host
-        rest = rest.rsplit("/", 1)[-1]
-    if rest.startswith("["):
-        return rest[1:].split("]", 1)[0]
-    return rest.rsplit(":", 1)[0] if rest.count(":") == 1 else rest
-
 
 # ---------------------------------------------------------------------------------------
 # Patching with explicit save/restore
@@ -218,13 +192,37 @@ def _patch_requests(module: ModuleType) -> None:
             from pytest_gcpfakes.storage._adapter import storage_adapter
 
             return storage_adapter()
-        if _state.count and is_google_host(urlsplit(url).hostname):
-            from pytest_gcpfakes._guard import blocked_adapter
+        if _state.count:
+            parts = urlsplit(url)
+            if is_google_host(parts.hostname):
+                from pytest_gcpfakes._guard import blocked_adapter
 
-            return blocked_adapter()
+                return blocked_adapter()
+            if (
+                parts.netloc in _local_storage_endpoints
+                and not _registry.serves(parts.port)
+                and peek("storage") is not None
+            ):
+                # A storage client's explicit loopback or $STORAGE_EMULATOR_HOST endpoint,
+                # while a Storage fake is active: served by it, as the default endpoint is.
+                # (A server of this process is left to its socket; so is any other URL.)
+                from pytest_gcpfakes.storage._adapter import storage_adapter
+
+                return storage_adapter()
+            if parts.netloc in _foreign_storage_endpoints:
+                from pytest_gcpfakes._guard import foreign_endpoint_adapter
+
+                return foreign_endpoint_adapter()
         return original(self, url)
 
     _state.patches.replace_permanently(session_cls, "get_adapter", get_adapter)
+
+
+# netlocs of storage clients' explicit endpoints. Local ones (loopback, the emulator's)
+# are served by the fake while one is active; foreign ones fail at once (a network wait of
+# minutes otherwise, and nothing may leave anyway).
+_local_storage_endpoints: set[str] = set()
+_foreign_storage_endpoints: set[str] = set()
 
 
 def _gapic_registry_patch(service_module: str, transport_base: str) -> Callable[[ModuleType], None]:
@@ -250,6 +248,7 @@ def _patch_publisher(module: ModuleType) -> None:
     def publish(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not _is_faked(self):  # e.g. an explicit transport to a loopback emulator
             return original(self, *args, **kwargs)
+        _refuse_foreign_endpoint(self)
         handle = current("pubsub")
         _record_publisher(signature, self, args, kwargs)
         future = original(self, *args, **kwargs)
@@ -263,6 +262,15 @@ def _patch_publisher(module: ModuleType) -> None:
 def _is_faked(client: Any) -> bool:
     """Whether a Pub/Sub client runs on the in-memory transport (not a channel of its own)."""
     return hasattr(_pubsub_internals.client_transport(client), "_fake_methods")
+
+
+def _refuse_foreign_endpoint(client: Any) -> None:
+    """Raise from publish()/subscribe() themselves for an endpoint the fakes cannot serve."""
+    endpoint = _pubsub_internals.client_transport(client).refused_endpoint
+    if endpoint:
+        from pytest_gcpfakes._errors import ForeignEndpointError
+
+        raise ForeignEndpointError("pubsub", endpoint)
 
 
 def _record_publisher(signature: inspect.Signature, client: Any, args: Any, kwargs: Any) -> None:
@@ -294,6 +302,7 @@ def _patch_subscriber(module: ModuleType) -> None:
     @functools.wraps(original)
     def subscribe(self: Any, *args: Any, **kwargs: Any) -> Any:
         if _is_faked(self):
+            _refuse_foreign_endpoint(self)
             current("pubsub")
         return original(self, *args, **kwargs)
 
@@ -321,8 +330,13 @@ def _patch_storage_client(module: ModuleType) -> None:
             options = from_dict(options)
         options = ClientOptions() if options is None else _copy_options(options)
         endpoint = options.api_endpoint
-        if not endpoint or is_google_host(urlsplit(str(endpoint)).hostname):
+        parts = urlsplit(str(endpoint or ""))
+        if not endpoint or is_google_host(parts.hostname):
             options.api_endpoint = STORAGE_BASE_URL
+        elif is_servable_endpoint(str(endpoint), "STORAGE_EMULATOR_HOST"):
+            _local_storage_endpoints.add(parts.netloc)
+        else:
+            _foreign_storage_endpoints.add(parts.netloc)
         arguments["client_options"] = options
         if arguments["credentials"] is None and not arguments.get("api_key"):
             # Anonymous for requests, but able to sign URLs (a fake signer).

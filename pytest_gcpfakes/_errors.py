@@ -58,6 +58,22 @@ class ForkedProcessError(GCPFakesError):
         )
 
 
+class ForeignEndpointError(GCPFakesError):
+    """A client built with an explicit endpoint that is neither Google's nor a local one."""
+
+    def __init__(self, service: str, target: str) -> None:
+        self._init_args = (service, target)
+        self.target = target
+        variable = "STORAGE_EMULATOR_HOST" if service == "storage" else "PUBSUB_EMULATOR_HOST"
+        super().__init__(  # type: ignore[no-untyped-call]
+            f"pytest-gcpfakes: refused {target}: the client's api_endpoint is neither Google's "
+            f"nor a loopback or ${variable} address, so the fakes cannot serve it and nothing "
+            f"may leave this machine; build the client without api_endpoint (or with "
+            f"${variable}) to use `{FIXTURE_FOR_SERVICE[service]}`, or run such tests with "
+            "`-p no:gcpfakes`."
+        )
+
+
 class BlockedCallError(GCPFakesError):
     """A request or channel was headed for Google (``*.googleapis.com``, the metadata server)."""
 

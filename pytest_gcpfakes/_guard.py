@@ -74,6 +74,24 @@ class BlockedAdapter(requests.adapters.BaseAdapter):
         """Nothing to close."""
 
 
+class ForeignEndpointAdapter(requests.adapters.BaseAdapter):
+    """A requests adapter for an explicit endpoint the fakes cannot serve: fails at once."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        from pytest_gcpfakes._errors import ForeignEndpointError
+
+        raise ForeignEndpointError("storage", str(request.url))
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+@functools.cache
+def foreign_endpoint_adapter() -> ForeignEndpointAdapter:
+    """Return the process-wide adapter for endpoints the fakes cannot serve."""
+    return ForeignEndpointAdapter()
+
+
 @functools.cache
 def blocked_adapter() -> BlockedAdapter:
     """Return the process-wide blocked adapter."""

@@ -75,6 +75,27 @@ def peek(service: str) -> Any | None:
     return stack[-1] if stack else None
 
 
+_served_ports: set[int] = set()
+
+
+def serving(port: int, *, up: bool) -> None:
+    """Note that a server of this process listens on ``port`` (or no longer does)."""
+    with _stack_lock:
+        if up:
+            _served_ports.add(port)
+        else:
+            _served_ports.discard(port)
+
+
+def serves(port: int | None) -> bool:
+    """Whether a server of this process listens on loopback ``port``.
+
+    Requests to it are left to the socket: it serves the current fakes anyway, and a test
+    of the server itself must reach it.
+    """
+    return port in _served_ports
+
+
 def set_default_project(project: str | None) -> None:
     """Set the project used when neither a marker nor ``GOOGLE_CLOUD_PROJECT`` names one."""
     global _default_project

@@ -17,7 +17,10 @@ from typing import Any
 
 import grpc
 
+from pytest_gcpfakes._hosts import is_servable_endpoint
 from pytest_gcpfakes.pubsub import _service
+
+_EMULATOR = "PUBSUB_EMULATOR_HOST"
 
 _call = _service.call  # read per call: one global lookup instead of two
 _open_stream = _service.open_stream
@@ -54,6 +57,24 @@ class _StreamMethod(grpc.StreamStreamMultiCallable):  # type: ignore[misc]
 
     def __call__(self, request_iterator: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         return _open_stream(self.rpc, request_iterator, timeout)
+
+
+class _RefusedMethod:
+    """Any RPC of a transport whose endpoint the fakes cannot serve: fails at once."""
+
+    def __init__(self, rpc: _service.Rpc, endpoint: str) -> None:
+        self.rpc = rpc
+        self.__name__ = rpc.name
+        self._endpoint = endpoint
+        self._prefetch_first_result_ = True  # the subscriber sets it on StreamingPull
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from pytest_gcpfakes._errors import ForeignEndpointError
+
+        raise ForeignEndpointError("pubsub", f"{self._endpoint} ({self.rpc.method})")
+
+    with_call = __call__
+    future = __call__
 
 
 class _FakeChannel:
@@ -95,8 +116,15 @@ def fake_transport_class(service_module: str, base_name: str) -> type:
             client_info=kwargs.get("client_info") or base_module.DEFAULT_CLIENT_INFO,
             api_audience=kwargs.get("api_audience"),
         )
+        # An api_endpoint the fakes cannot serve (neither Google's, nor this machine's,
+        # nor $PUBSUB_EMULATOR_HOST's) makes every call fail at once, naming it.
+        self.refused_endpoint = None if is_servable_endpoint(host, _EMULATOR) else host
         self._fake_methods = {
-            name: _StreamMethod(rpc) if rpc.streaming else _UnaryMethod(rpc)
+            name: _RefusedMethod(rpc, host)
+            if self.refused_endpoint
+            else _StreamMethod(rpc)
+            if rpc.streaming
+            else _UnaryMethod(rpc)
             for name, rpc in rpcs.items()
         }
         self._channel = _FakeChannel()

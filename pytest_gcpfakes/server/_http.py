@@ -49,6 +49,10 @@ NO_STORAGE_FAKE = (
 class _RequestHandler(WSGIRequestHandler):
     """werkzeug's request handler, keeping header names with ``_``, logging nothing."""
 
+    # Answers are written in several small sends (status, headers, body): with Nagle's
+    # algorithm on, each exchange could wait for a delayed ACK (socketserver's own switch).
+    disable_nagle_algorithm = True
+
     def make_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().make_environ()
         # self.headers is the request's own header block (http.client.HTTPMessage):
@@ -78,6 +82,7 @@ class HttpServer:
             daemon=True,
         )
         self._thread.start()
+        _registry.serving(self.port, up=True)
 
     def stop(self, timeout: float = STOP_SECONDS) -> None:
         """Stop serving, wait (at most ``timeout`` seconds) for the thread, free the port.
@@ -90,6 +95,7 @@ class HttpServer:
             self._server.shutdown()
             self._thread.join(timeout)
         self._server.server_close()
+        _registry.serving(self.port, up=False)
 
     def check(self) -> None:
         """Raise the first exception the app raised while serving, if any."""

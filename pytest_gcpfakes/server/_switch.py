@@ -16,6 +16,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from pytest_gcpfakes import _registry
+
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _CHUNK = 256 * 1024
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -64,6 +66,7 @@ class Switch:
             target=self._accept_loop, name=f"gcpfakes-switch-{self.port}", daemon=True
         )
         self._thread.start()
+        _registry.serving(self.port, up=True)
 
     def stop(self) -> None:
         """Stop accepting and close every connection the switch carries."""
@@ -74,6 +77,7 @@ class Switch:
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
+        _registry.serving(self.port, up=False)
         with self._lock:
             connections, self._connections = list(self._connections), set()
         for sock in connections:
