@@ -23,6 +23,10 @@ What gets patched, and why:
 - ``BucketMetadataCache``: no background prefetch thread (it only labels tracing spans).
 - ``multiprocessing``'s ``Process.start``: a child started while a fake is active can
   reach it (``_processes``); transfer_manager's process workers need nothing more.
+- freezegun's default ignore list gets ``grpc.``: gRPC takes wire deadlines from
+  ``time.time()``, so real channels (to ``gcpfakes_server``) work under a past freeze.
+- ``requests``: a storage client's explicit loopback or ``$STORAGE_EMULATOR_HOST`` endpoint
+  is served by the active fake; any other explicit endpoint fails at once.
 """
 
 from __future__ import annotations
@@ -362,6 +366,21 @@ def _patch_bucket_metadata_cache(module: ModuleType) -> None:
     _storage_internals.disable_bucket_metadata_prefetch(module, _state.patches.replace)
 
 
+def _patch_freezegun_config(module: ModuleType) -> None:
+    # gRPC over a real socket takes its deadlines from time.time() (grpc/_channel.py,
+    # _deadline): under a freeze in the past every RPC on a real channel (an explicit
+    # channel to gcpfakes_server, the parity suite's server leg) would miss its deadline at
+    # once. freeze_time() reads this list when it is called, so freezes made after the
+    # plugin loaded let grpc see real time; their own ignore lists are left alone.
+    settings = module.settings
+    listed = list(settings.default_ignore_list)
+    if _FREEZEGUN_IGNORED not in listed:
+        _state.patches.replace(settings, "default_ignore_list", [*listed, _FREEZEGUN_IGNORED])
+
+
+_FREEZEGUN_IGNORED = "grpc."
+
+
 def _patch_multiprocessing(module: ModuleType) -> None:
     # Wraps around start(): the Process object, its target and its arguments stay the
     # caller's. A child started while a fake is active finds GCPFAKES_LINK in its
@@ -405,6 +424,7 @@ _CALLBACKS: dict[str, list[Callable[[ModuleType], None]]] = {
     "concurrent.futures.thread": [_usage("patch_executor")],
     "flask.ctx": [_usage("patch_flask")],
     "multiprocessing.process": [_patch_multiprocessing],
+    "freezegun.config": [_patch_freezegun_config],
     "grpc": [_patch_grpc],
     "requests": [_patch_requests],
     f"{_PUBSUB_GAPIC}.publisher.client": [
