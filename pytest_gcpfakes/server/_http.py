@@ -158,13 +158,11 @@ def _kept_errors(app: WSGIApp, errors: list[BaseException]) -> WSGIApp:
     def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
             result = app(environ, start_response)
-            try:
-                # Drawn here so that an error while producing the body is caught too.
-                return list(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
+            if isinstance(result, list):
+                return result
+            # A streamed body (the link's frames) must go out as it is produced: drawing it
+            # all here would hold every frame of a stream until the stream ends.
+            return _streamed(result, errors)
         except Exception as error:
             errors.append(error)
             body = (
@@ -179,6 +177,18 @@ def _kept_errors(app: WSGIApp, errors: list[BaseException]) -> WSGIApp:
             return [body]
 
     return serve
+
+
+def _streamed(result: Iterable[bytes], errors: list[BaseException]) -> Iterable[bytes]:
+    """Yield ``result``'s chunks; an error while producing them is kept, the answer cut."""
+    try:
+        yield from result
+    except Exception as error:  # the status line is already sent: keep it for check()
+        errors.append(error)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
 
 
 def storage_server_app(

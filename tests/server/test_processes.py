@@ -37,6 +37,28 @@ def publish_with_own_client(tag: str) -> None:
     own.publish(TOPIC, f"own {tag}".encode()).result(timeout=30)
 
 
+def receive_in_child() -> None:
+    """Stream-pull one message in the child, ack it, and check its payload."""
+    import threading
+
+    got: list[bytes] = []
+    done = threading.Event()
+
+    def callback(message: Any) -> None:
+        got.append(message.data)
+        message.ack()
+        done.set()
+
+    with pubsub_v1.SubscriberClient() as subscriber:
+        future = subscriber.subscribe("projects/test-project/subscriptions/jobs-sub", callback)
+        try:
+            assert done.wait(30), "no message reached the child's subscriber"
+        finally:
+            future.cancel()
+            future.result(timeout=30)
+    assert got == [b"for the child"]
+
+
 def upload_from_child(name: str) -> None:
     bucket = storage.Client().bucket("shared")
     bucket.blob(name).upload_from_string(f"written by {os.getpid()}")
@@ -63,6 +85,17 @@ def test_a_child_process_reads_and_writes_the_tests_storage(fake_storage: Any, m
     fake_storage.put("shared", "from-parent.txt", b"parent")
     _run(method, upload_from_child, f"{method}.txt")
     assert fake_storage.get("shared", f"{method}.txt").startswith(b"written by ")
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_child_process_stream_pulls_and_acks(fake_pubsub: Any, method: str) -> None:
+    fake_pubsub.create_topic("jobs")
+    fake_pubsub.create_subscription("jobs-sub", "jobs")
+    fake_pubsub.publish("jobs", b"for the child")
+    _run(method, receive_in_child)
+    state = fake_pubsub.state("jobs-sub")
+    assert [m.data for m in state.acked] == [b"for the child"]
+    assert state.unacked == 0
 
 
 def test_a_forked_child_using_the_parents_client_is_recorded_with_its_pid(
