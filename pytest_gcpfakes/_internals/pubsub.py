@@ -5,6 +5,7 @@ Checked against google-cloud-pubsub 2.44 (the generated GAPIC layer of the same 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -81,3 +82,65 @@ def rest_bindings() -> list[tuple[str, str, str, str, str]]:
                     (service, method, rule["method"].upper(), rule["uri"], rule.get("body", ""))
                 )
     return bindings
+
+
+@dataclass(frozen=True)
+class Stub:
+    """What a generated transport asked its channel for: one RPC's wire definition."""
+
+    streaming: bool
+    path: str
+    request_serializer: Any
+    response_deserializer: Any
+
+
+class _RecordingChannel:
+    """Stands in for the channel of a generated gRPC transport and records each stub."""
+
+    @staticmethod
+    def unary_unary(
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        _registered_method: bool = False,
+    ) -> Stub:
+        return Stub(False, method, request_serializer, response_deserializer)
+
+    @staticmethod
+    def unary_stream(method: str, *args: Any, **kwargs: Any) -> Stub:
+        raise RuntimeError(f"pytest-gcpfakes does not serve server-streaming RPCs ({method}).")
+
+    stream_unary = unary_stream
+
+    @staticmethod
+    def stream_stream(
+        method: str,
+        request_serializer: Any = None,
+        response_deserializer: Any = None,
+        _registered_method: bool = False,
+    ) -> Stub:
+        return Stub(True, method, request_serializer, response_deserializer)
+
+
+def grpc_stubs(transport_class: type) -> dict[str, Stub]:
+    """Each RPC property of a generated gRPC transport and the stub it defines.
+
+    Touch point (google-cloud-pubsub 2.44): each RPC property of ``*GrpcTransport`` builds
+    its stub on first access as ``self._stubs[name] = self._logged_channel.unary_unary(path,
+    request_serializer=..., response_deserializer=...)`` (older releases:
+    ``self.grpc_channel``) and returns ``self._stubs[name]``. google.pubsub_v1 ships no
+    protobuf service descriptors (its proto-plus files have no services), so the generated
+    transport is the one machine-readable definition of the wire the clients speak.
+    """
+    transport: Any = object.__new__(transport_class)
+    channel = _RecordingChannel()
+    transport._stubs = {}
+    transport._logged_channel = channel
+    transport._grpc_channel = channel
+    stubs = {}
+    for name, value in vars(transport_class).items():
+        if isinstance(value, property):
+            stub = getattr(transport, name)  # other properties (kind …) answer something else
+            if isinstance(stub, Stub):
+                stubs[name] = stub
+    return stubs

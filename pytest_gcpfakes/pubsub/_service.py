@@ -31,6 +31,7 @@ from google.protobuf import any_pb2, descriptor_pool, message, message_factory
 from google.rpc import status_pb2
 
 from pytest_gcpfakes import _registry
+from pytest_gcpfakes._internals.pubsub import Stub, grpc_stubs
 
 __all__ = [
     "LOCAL",
@@ -102,69 +103,7 @@ class Rpc:
         return data
 
 
-@dataclass(frozen=True)
-class _Stub:
-    """What a generated transport asked its channel for: one RPC's wire definition."""
-
-    streaming: bool
-    path: str
-    request_serializer: Any
-    response_deserializer: Any
-
-
-class _RecordingChannel:
-    """Stands in for the channel of a generated gRPC transport and records each stub."""
-
-    @staticmethod
-    def unary_unary(
-        method: str,
-        request_serializer: Any = None,
-        response_deserializer: Any = None,
-        _registered_method: bool = False,
-    ) -> _Stub:
-        return _Stub(False, method, request_serializer, response_deserializer)
-
-    @staticmethod
-    def unary_stream(method: str, *args: Any, **kwargs: Any) -> _Stub:
-        raise RuntimeError(f"pytest-gcpfakes does not serve server-streaming RPCs ({method}).")
-
-    stream_unary = unary_stream
-
-    @staticmethod
-    def stream_stream(
-        method: str,
-        request_serializer: Any = None,
-        response_deserializer: Any = None,
-        _registered_method: bool = False,
-    ) -> _Stub:
-        return _Stub(True, method, request_serializer, response_deserializer)
-
-
-def _stubs_of(transport_class: type) -> dict[str, _Stub]:
-    """Each RPC property of a generated gRPC transport and the stub it defines.
-
-    Touch point (google-cloud-pubsub 2.44): each RPC property of ``*GrpcTransport`` builds
-    its stub on first access as ``self._stubs[name] = self._logged_channel.unary_unary(path,
-    request_serializer=..., response_deserializer=...)`` (older releases:
-    ``self.grpc_channel``) and returns ``self._stubs[name]``. google.pubsub_v1 ships no
-    protobuf service descriptors (its proto-plus files have no services), so the generated
-    transport is the one machine-readable definition of the wire the clients speak.
-    """
-    transport: Any = object.__new__(transport_class)
-    channel = _RecordingChannel()
-    transport._stubs = {}
-    transport._logged_channel = channel
-    transport._grpc_channel = channel
-    stubs = {}
-    for name, value in vars(transport_class).items():
-        if isinstance(value, property):
-            stub = getattr(transport, name)  # other properties (kind …) answer something else
-            if isinstance(stub, _Stub):
-                stubs[name] = stub
-    return stubs
-
-
-def _message_classes(stub: _Stub, method: str) -> tuple[Any, type[message.Message], Any, Any]:
+def _message_classes(stub: Stub, method: str) -> tuple[Any, type[message.Message], Any, Any]:
     """(proto-plus request, raw request, proto-plus response, raw response) of one stub.
 
     The generated stubs serialize proto-plus requests with ``Type.serialize`` and read
@@ -212,7 +151,7 @@ def rpc_table() -> Mapping[str, Rpc]:
     table: dict[str, Rpc] = {}
     for module_name, class_name in _GRPC_TRANSPORTS:
         module = importlib.import_module(f"google.pubsub_v1.services.{module_name}.transports.grpc")
-        for name, stub in _stubs_of(getattr(module, class_name)).items():
+        for name, stub in grpc_stubs(getattr(module, class_name)).items():
             if stub.path in table:  # the IAMPolicy mixin is on every service
                 continue
             service, _, method = stub.path.strip("/").partition("/")
