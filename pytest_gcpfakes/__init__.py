@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pytest_gcpfakes._errors import (
         BlockedCallError,
         FakeNotActiveError,
+        ForeignEndpointError,
         ForkedProcessError,
         GCPFakesError,
     )
@@ -48,6 +49,7 @@ __all__ = [
     "FakeNotActiveError",
     "FakePubSub",
     "FakeStorage",
+    "ForeignEndpointError",
     "ForkedProcessError",
     "GCPFakes",
     "GCPFakesError",
@@ -92,6 +94,7 @@ _WHERE = {
     "FakeNotActiveError": "pytest_gcpfakes._errors",
     "FakePubSub": "pytest_gcpfakes.pubsub._handle",
     "FakeStorage": "pytest_gcpfakes.storage._handle",
+    "ForeignEndpointError": "pytest_gcpfakes._errors",
     "ForkedProcessError": "pytest_gcpfakes._errors",
     "GCPFakes": "pytest_gcpfakes._fakes",
     "GCPFakesError": "pytest_gcpfakes._errors",

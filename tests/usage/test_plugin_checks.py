@@ -235,3 +235,47 @@ def test_use_after_close_message_in_full(pytester: pytest.Pytester) -> None:
             "#use-after-close",
         ]
     )
+
+
+FORKING_TEST = """
+import multiprocessing
+import pytest
+from google.cloud import pubsub_v1
+
+publisher = pubsub_v1.PublisherClient()
+TOPIC = "projects/test-project/topics/jobs"
+
+def work():
+    publisher.publish(TOPIC, b"from the child").result(timeout=30)
+
+@pytest.mark.gcpfakes(check="processes")
+def test_jobs(fake_pubsub):
+    fake_pubsub.create_topic("jobs")
+    child = multiprocessing.get_context("fork").Process(target=work)
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert [m.data for m in fake_pubsub.published("jobs")] == [b"from the child"]
+"""
+
+
+def test_check_processes_makes_a_client_used_after_fork_an_error_of_the_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_jobs=FORKING_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_jobs*",
+            "E*AssertionError: 1 client was used in a process other than the one that created"
+            " it.",
+            "E*PublisherClient #1, created at test_jobs.py:5 in 'MainThread' (outside any"
+            " request), pid *, then used in:",
+            "E*- pid *  (outside any request)  thread='MainThread'  at test_jobs.py:9  publish()",
+            "E*summary: cross-process PublisherClient test_jobs.py:5",
+            "E*Hint: build clients after the fork: in gunicorn's post_fork or post_worker_init"
+            " hook*",
+            "E*Docs: https://pytest-gcpfakes.readthedocs.io/en/latest/assertions.html#processes",
+        ]
+    )
