@@ -268,8 +268,7 @@ def test_check_processes_makes_a_client_used_after_fork_an_error_of_the_test(
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_jobs*",
-            "E*AssertionError: 1 client was used in a process other than the one that created"
-            " it.",
+            "E*AssertionError: 1 client was used in a process other than the one that created it.",
             "E*PublisherClient #1, created at test_jobs.py:5 in 'MainThread' (outside any"
             " request), pid *, then used in:",
             "E*- pid *  (outside any request)  thread='MainThread'  at test_jobs.py:9  publish()",
