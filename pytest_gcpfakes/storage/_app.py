@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from google.api_core.exceptions import GoogleAPICallError
 
 from pytest_gcpfakes._faults import FaultPlan
-from pytest_gcpfakes.storage import _errors, _routes, _signed_urls, _xml_api
+from pytest_gcpfakes.storage import _addressing, _errors, _routes, _signed_urls, _xml_api
 from pytest_gcpfakes.storage._backend import StorageBackend
 from pytest_gcpfakes.storage._wire import STATUS_TEXT, Request, Response, StartResponse, bill
 
@@ -63,6 +63,11 @@ class StorageApp:
     def serve(self, request: Request) -> Response:
         """Answer one request (a batch's parts too): route, faults, billing, handler."""
         try:
+            # The host may name the bucket (virtual-hosted-style, bucket-bound hostname):
+            # the XML API's routes come in both addressings and this picks between them.
+            request.host_bucket = _addressing.host_bucket(
+                request.host, request.path, self.backend.buckets.__contains__
+            )
             found = _routes.find(request)
             if found is None:
                 self._refuse_unrouted(request)
@@ -87,6 +92,7 @@ class StorageApp:
         json_api = request.path.startswith(("/storage/", "/upload/", "/download/", "/batch/"))
         if not json_api and _signed_urls.is_signed(request.query):
             _xml_api.check_signature(self, request)
+            raise _errors.not_implemented(request.method, request.path, api="XML")
         raise _errors.not_implemented(request.method, request.path)
 
     def _inject(self, api_method: str) -> None:

@@ -606,10 +606,10 @@ def invalid_argument(message: str) -> GCSError:
     return GCSError(400, message, "invalid")
 
 
-def not_implemented(method: str, path: str) -> GCSError:
-    """501: a JSON API call pytest-gcpfakes does not serve (yet)."""
+def not_implemented(method: str, path: str, *, api: str = "JSON") -> GCSError:
+    """501: a JSON (or XML) API call pytest-gcpfakes does not serve (yet)."""
     return GCSError(
         501,
-        f"pytest-gcpfakes does not implement {method} {path} of the Cloud Storage JSON API yet.",
+        f"pytest-gcpfakes does not implement {method} {path} of the Cloud Storage {api} API yet.",
         "notImplemented",
     )

@@ -11,6 +11,11 @@ it as ``%2F``, other clients may not); both are percent-decoded before the handl
 them. A shape matches with or without a trailing ``/``. Routes are tried in table order;
 the first whose method, path and conditions all hold serves the request.
 
+Every XML API route comes twice, once for each way of naming the bucket: path-style
+(``/bucket/object``), and addressed by host (``/object``, the bucket named by a
+virtual-hosted-style host or a bucket-bound hostname, see :mod:`._addressing`), whose
+handler gets that bucket as its ``bucket`` parameter all the same.
+
 API method ids are the JSON API's (cloud.google.com/storage/docs/json_api/v1). Requests
 outside the JSON API take the id of what they do: uploads of any kind (media, resumable
 sessions and their chunks, XML multipart, signed PUTs, POST forms)
@@ -56,6 +61,10 @@ class Route:
     signed: bool = False
     #: Path parameters naming buckets that bill a requester-pays project.
     billed: tuple[str, ...] = ()
+    #: XML API routes: how the request names its bucket, by its ``"path"``'s first segment
+    #: or by its ``"host"`` (``Request.host_bucket``). ``None``: the path says it all on
+    #: any host (JSON API, uploads, downloads, batch).
+    addressed_by: Literal["path", "host"] | None = None
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -76,6 +85,10 @@ class Route:
         """The decoded path parameters if this route serves ``request``, else ``None``."""
         if request.method not in self.methods:
             return None
+        if self.addressed_by is not None:
+            by_host = request.host_bucket is not None
+            if by_host != (self.addressed_by == "host"):
+                return None
         found = self.pattern.fullmatch(request.path)
         if found is None:
             return None
@@ -92,7 +105,10 @@ class Route:
             return None
         if self.signed and not _signed_urls.is_signed(request.query):
             return None
-        return {key: unquote(value) for key, value in found.groupdict().items()}
+        params = {key: unquote(value) for key, value in found.groupdict().items()}
+        if self.addressed_by == "host":
+            params["bucket"] = str(request.host_bucket)
+        return params
 
 
 def _json(method: str, path: str, api_method: str, handler: Handler, **options: Any) -> Route:
@@ -108,11 +124,21 @@ def _media_route(method: str, path: str, handler: Handler, **options: Any) -> Ro
     return Route(methods, path, api_method, handler, "media", **options)
 
 
-def _xml(method: str, path: str, api_method: str, handler: Handler, **options: Any) -> Route:
-    """An XML API route (``/bucket/object``); billed through ``x-goog-user-project``."""
+def _xml(
+    method: str, path: str, api_method: str, handler: Handler, **options: Any
+) -> tuple[Route, Route]:
+    """An XML API route path-style (``/bucket/object``) and addressed by host (``/object``
+    on ``bucket.storage.googleapis.com`` or a bucket-bound hostname); billed through
+    ``x-goog-user-project``."""
     options.setdefault("billed", ("bucket",))
     methods = ("GET", "HEAD") if method == "GET" else (method,)
-    return Route(methods, path, api_method, handler, "xml", **options)
+    if not path.startswith(_BUCKET):
+        raise ValueError(f"an XML API path starts with its bucket: {path!r}")
+    by_host = path.removeprefix(_BUCKET) or "/"
+    return (
+        Route(methods, path, api_method, handler, "xml", addressed_by="path", **options),
+        Route(methods, by_host, api_method, handler, "xml", addressed_by="host", **options),
+    )
 
 
 _BUCKET = "/{bucket}"
@@ -172,15 +198,15 @@ ROUTES: tuple[Route, ...] = (
     _media_route("GET", _DOWNLOAD, M.download, **_BILLED),
     # Batch: each part goes through this table again, faults and all.
     Route(("POST",), "/batch/storage/v1", "storage.batch", _batch.serve_batch, "batch"),
-    # XML API: multipart uploads, signed or not.
-    _xml("POST", _XML_OBJECT, INSERT, X.start_multipart, query={"uploads": True, **_NO_ID}),
-    _xml("PUT", _XML_OBJECT, INSERT, X.upload_part, query=_MULTIPART),
-    _xml("POST", _XML_OBJECT, INSERT, X.complete_multipart, query=_MULTIPART),
-    _xml("DELETE", _XML_OBJECT, INSERT, X.abort_multipart, query=_MULTIPART),
+    # XML API (each route path-style and addressed by host): multipart uploads, signed or not.
+    *_xml("POST", _XML_OBJECT, INSERT, X.start_multipart, query={"uploads": True, **_NO_ID}),
+    *_xml("PUT", _XML_OBJECT, INSERT, X.upload_part, query=_MULTIPART),
+    *_xml("POST", _XML_OBJECT, INSERT, X.complete_multipart, query=_MULTIPART),
+    *_xml("DELETE", _XML_OBJECT, INSERT, X.abort_multipart, query=_MULTIPART),
     # XML API: signed URLs (a resumable session is started by a signed POST).
-    _xml("GET", _XML_OBJECT, GET, X.signed_read, signed=True),
-    _xml("PUT", _XML_OBJECT, INSERT, X.signed_write, signed=True),
-    _xml(
+    *_xml("GET", _XML_OBJECT, GET, X.signed_read, signed=True),
+    *_xml("PUT", _XML_OBJECT, INSERT, X.signed_write, signed=True),
+    *_xml(
         "POST",
         _XML_OBJECT,
         INSERT,
@@ -188,9 +214,9 @@ ROUTES: tuple[Route, ...] = (
         signed=True,
         headers={"x-goog-resumable": "start"},
     ),
-    _xml("DELETE", _XML_OBJECT, "storage.objects.delete", X.signed_delete, signed=True),
+    *_xml("DELETE", _XML_OBJECT, "storage.objects.delete", X.signed_delete, signed=True),
     # XML API: POST policy forms (billed by the handler, once the policy holds).
-    _xml(
+    *_xml(
         "POST",
         _BUCKET,
         INSERT,
@@ -201,7 +227,8 @@ ROUTES: tuple[Route, ...] = (
 )
 
 # Candidates by the path's first segment, in table order: routes with that literal first
-# segment and those whose first segment is a bucket (the XML API's paths).
+# segment and those whose first segment is a parameter (the XML API's paths: a bucket, or
+# an object's name when the host names the bucket).
 _ANY_PREFIX = tuple(r for r in ROUTES if r.prefix is None)
 _BY_PREFIX = {
     prefix: tuple(r for r in ROUTES if r.prefix in (prefix, None))

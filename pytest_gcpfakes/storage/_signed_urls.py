@@ -57,19 +57,29 @@ def check(
     headers: Mapping[str, str],
     host: str,
     now: float,
+    *,
+    host_bucket: str | None = None,
 ) -> None:
     """Raise :class:`~._errors.XmlError` unless the signed request may be served at ``now``.
 
     ``path`` is the request path as sent (still percent-encoded), ``raw_query`` the query
     string as sent, ``headers`` the request headers by lower-case name, ``host`` the host
-    the request was sent to, ``now`` the fakes' clock in seconds since the epoch.
+    the request was sent to (V4 signs it), ``now`` the fakes' clock in seconds since the
+    epoch, ``host_bucket`` the bucket the host names (virtual-hosted-style or a
+    bucket-bound hostname), if it does.
     """
     pairs = parse_qsl(raw_query, keep_blank_values=True)
     lowered = {name.lower(): value for name, value in pairs}
     if _V4_SIGNATURE in lowered:
+        # V4 signs the path as sent and the host: a URL addressed by host is checked as is.
         _check_v4(method, path, pairs, lowered, headers, host, now)
     else:
-        _check_v2(method, path, pairs, lowered, headers, now)
+        # V2's resource always starts with the bucket, wherever the URL names it: GCS
+        # refuses a virtual-hosted V2 URL signed over "/object" and shows StringToSign
+        # ending "/bucket/object" (googleapis/python-storage#1031; the client still signs
+        # "/object" for virtual_hosted_style and bucket_bound_hostname, #1180 unmerged).
+        resource = f"/{host_bucket}{path}" if host_bucket is not None else path
+        _check_v2(method, resource, pairs, lowered, headers, now)
 
 
 # -- V4 ------------------------------------------------------------------------------------

@@ -68,6 +68,9 @@ class Request:
         self.content_type: str = environ.get("CONTENT_TYPE", "")
         self.environ = environ
         self.signed = False  # a signed URL's request: answered as the XML API answers
+        #: The bucket the host names (virtual-hosted-style or a bucket-bound hostname),
+        #: set by the app before routing; ``None``: the path names it, if anything does.
+        self.host_bucket: str | None = None
         self.body: bytes = _read_body(environ)
 
     @functools.cached_property
@@ -87,6 +90,18 @@ class Request:
             if port and port != ("443" if scheme == "https" else "80"):
                 host = f"{host}:{port}"
         return f"{scheme}://{host}"
+
+    @functools.cached_property
+    def host(self) -> str:
+        """The host the client addressed, ``name[:port]``: the host a V4 signature signs and
+        the one that names a bucket in virtual-hosted-style and bucket-bound URLs.
+
+        Behind a proxy that rewrites ``Host`` it is the first ``X-Forwarded-Host``.
+        """
+        forwarded = self.environ.get("HTTP_X_FORWARDED_HOST")
+        if forwarded:
+            return str(forwarded).split(",", 1)[0].strip()
+        return self.base_url.split("://", 1)[1]
 
     def header(self, name: str) -> str | None:
         value: str | None = self.environ.get("HTTP_" + name.upper().replace("-", "_"))

@@ -1,8 +1,9 @@
 """The XML API's object requests: signed URLs, POST policy forms, multipart uploads.
 
-Each handler serves one route of :mod:`._routes`. Paths are the XML API's
-``/bucket/object``; errors are XML bodies (``_errors.XmlError``). A signed URL's
-signature is checked by the app before its handler runs (:mod:`._signed_urls`).
+Each handler serves two routes of :mod:`._routes`: path-style, ``/bucket/object``, and
+addressed by host, ``/object`` on a host that names the bucket (:mod:`._addressing`); the
+handler gets the bucket either way. Errors are XML bodies (``_errors.XmlError``). A signed
+URL's signature is checked by the app before its handler runs (:mod:`._signed_urls`).
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ def check_signature(app: StorageApp, request: Request) -> None:
         request.path,
         environ.get("QUERY_STRING", ""),
         header_map(environ),
-        environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+        request.host,
         app.backend.clock.time(),
+        host_bucket=request.host_bucket,
     )
 
 
@@ -167,8 +169,8 @@ def post_object(app: StorageApp, request: Request, bucket: str) -> Response:
     if status == "201":
         body = (
             "<?xml version='1.0' encoding='UTF-8'?><PostResponse>"
-            f"<Location>{escape(request.base_url)}/{escape(bucket)}/"
-            f"{escape(quote_segment(key))}</Location><Bucket>{escape(bucket)}</Bucket>"
+            f"<Location>{escape(_object_url(request, bucket, quote_segment(key)))}</Location>"
+            f"<Bucket>{escape(bucket)}</Bucket>"
             f"<Key>{escape(key)}</Key><ETag>{escape(tag)}</ETag></PostResponse>"
         )
         return Response(201, body.encode(), {"Content-Type": "application/xml", "ETag": tag})
@@ -225,8 +227,8 @@ def complete_multipart(app: StorageApp, request: Request, bucket: str, name: str
     version = app.backend.complete_multipart(request.query["uploadId"], numbers)
     body = (
         f"<?xml version='1.0' encoding='UTF-8'?><CompleteMultipartUploadResult "
-        f'xmlns="{_S3_NAMESPACE}"><Location>{request.base_url}/{escape(bucket)}/'
-        f"{escape(quote(name))}</Location><Bucket>{escape(bucket)}</Bucket>"
+        f'xmlns="{_S3_NAMESPACE}"><Location>{escape(_object_url(request, bucket, quote(name)))}'
+        f"</Location><Bucket>{escape(bucket)}</Bucket>"
         f'<Key>{escape(name)}</Key><ETag>"{etag(version)}"</ETag>'
         f"</CompleteMultipartUploadResult>"
     )
@@ -236,6 +238,14 @@ def complete_multipart(app: StorageApp, request: Request, bucket: str, name: str
 def abort_multipart(app: StorageApp, request: Request, bucket: str, name: str) -> Response:
     app.backend.abort_multipart(request.query["uploadId"])
     return Response(204)
+
+
+def _object_url(request: Request, bucket: str, quoted_name: str) -> str:
+    """An object's XML API URL in the addressing the request used: on a host that names
+    the bucket (virtual-hosted-style, bucket-bound hostname) the path is the name alone."""
+    if request.host_bucket is not None:
+        return f"{request.base_url}/{quoted_name}"
+    return f"{request.base_url}/{bucket}/{quoted_name}"
 
 
 # -- object fields from headers and form fields ---------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import pytest
@@ -253,6 +254,119 @@ def test_a_post_response_location_names_the_servers_address(
     assert answer.status_code == 201, answer.text
     location = ElementTree.fromstring(answer.content).findtext("Location")
     assert location == f"{served.url}/inbox/a.bin"
+
+
+def _by_host(served: Served, method: str, url: str, **kwargs: Any) -> requests.Response:
+    """Send ``url`` to the server with the Host it names (no resolver knows these names)."""
+    parts = urlsplit(url)
+    headers = {"Host": parts.netloc, **kwargs.pop("headers", {})}
+    return requests.request(
+        method, f"{served.url}{parts.path}?{parts.query}", headers=headers, **kwargs
+    )
+
+
+def _code(answer: requests.Response) -> str:
+    return ElementTree.fromstring(answer.content).findtext("Code") or ""
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "host"),
+    [
+        (None, "signed.127.0.0.1:{port}"),
+        ("http://localhost:{port}", "signed.localhost:{port}"),
+        ("https://storage.googleapis.com", "signed.storage.googleapis.com"),
+    ],
+    ids=["loopback-ip", "localhost", "google"],
+)
+def test_virtual_hosted_signed_urls_are_served_by_their_host_header(
+    signer: Any, served: Served, fake_storage: Any, endpoint: str | None, host: str
+) -> None:
+    fake_storage.put("signed", "report.pdf", b"%PDF")
+    blob = signer.bucket("signed").blob("report.pdf")
+    port = served.server.port
+    options: dict[str, Any] = {"version": "v4", "expiration": 300, "virtual_hosted_style": True}
+    if endpoint is not None:
+        options["api_access_endpoint"] = endpoint.format(port=port)
+
+    url = blob.generate_signed_url(**options)
+    assert urlsplit(url)[1:3] == (host.format(port=port), "/report.pdf")
+    got = _by_host(served, "GET", url)
+    assert (got.status_code, got.content) == (200, b"%PDF")
+    assert served.seen.requests[-1]["HTTP_HOST"] == host.format(port=port)
+    head = _by_host(served, "HEAD", blob.generate_signed_url(method="HEAD", **options))
+    assert (head.status_code, head.headers["Content-Length"], head.content) == (200, "4", b"")
+    put_url = signer.bucket("signed").blob("new.txt").generate_signed_url(method="PUT", **options)
+    assert _by_host(served, "PUT", put_url, data=b"new").status_code == 200
+    assert fake_storage.get("signed", "new.txt") == b"new"
+    deleted = _by_host(served, "DELETE", blob.generate_signed_url(method="DELETE", **options))
+    assert deleted.status_code == 204
+    assert fake_storage.objects("signed") == ["new.txt"]
+
+
+def test_bucket_bound_hostname_signed_urls_are_served_from_the_bucket_named_by_the_host(
+    signer: Any, served: Served, fake_storage: Any
+) -> None:
+    fake_storage.create_bucket("cdn.example.com")
+    bucket = signer.bucket("cdn.example.com")
+    options = {"version": "v4", "expiration": 300, "bucket_bound_hostname": "cdn.example.com"}
+    put_url = bucket.blob("img/logo.png").generate_signed_url(method="PUT", **options)
+    assert put_url.startswith("http://cdn.example.com/img/logo.png?")
+    assert _by_host(served, "PUT", put_url, data=b"PNG").status_code == 200
+    got = _by_host(served, "GET", bucket.blob("img/logo.png").generate_signed_url(**options))
+    assert (got.status_code, got.content) == (200, b"PNG")
+    head_url = bucket.blob("img/logo.png").generate_signed_url(method="HEAD", **options)
+    assert _by_host(served, "HEAD", head_url).headers["Content-Length"] == "3"
+    delete_url = bucket.blob("img/logo.png").generate_signed_url(method="DELETE", **options)
+    assert _by_host(served, "DELETE", delete_url).status_code == 204
+    assert fake_storage.objects("cdn.example.com") == []
+
+
+def test_urls_addressed_by_host_keep_the_xml_apis_errors_over_the_socket(
+    signer: Any, served: Served, fake_storage: Any
+) -> None:
+    fake_storage.create_bucket("signed")
+    options = {"version": "v4", "expiration": 300, "virtual_hosted_style": True}
+    gone = signer.bucket("signed").blob("gone.pdf").generate_signed_url(**options)
+    missing = _by_host(served, "GET", gone)
+    assert (missing.status_code, _code(missing)) == (404, "NoSuchKey")
+    nowhere = signer.bucket("nowhere").blob("a.txt").generate_signed_url(**options)
+    assert _code(_by_host(served, "GET", nowhere)) == "NoSuchBucket"
+    unbound = (
+        signer.bucket("files.example.org")
+        .blob("a.txt")
+        .generate_signed_url(
+            version="v4", expiration=300, bucket_bound_hostname="files.example.org"
+        )
+    )
+    assert _code(_by_host(served, "GET", unbound)) == "NoSuchBucket"
+    # The host is signed: the same URL sent with another bucket's host is refused.
+    fake_storage.put("other", "gone.pdf", b"other")
+    moved = _by_host(served, "GET", gone, headers={"Host": f"other.127.0.0.1:{served.server.port}"})
+    assert (moved.status_code, _code(moved)) == (403, "SignatureDoesNotMatch")
+
+
+def test_a_post_policy_form_on_a_virtual_host_over_the_socket(
+    signer: Any, served: Served, fake_storage: Any
+) -> None:
+    fake_storage.create_bucket("inbox")
+    policy = signer.generate_signed_post_policy_v4(
+        "inbox",
+        "a.bin",
+        expiration=60,
+        fields={"success_action_status": "201"},
+        virtual_hosted_style=True,
+    )
+    host = f"inbox.127.0.0.1:{served.server.port}"
+    assert policy["url"] == f"http://{host}/"
+    answer = requests.post(
+        f"{served.url}/",
+        data=policy["fields"],
+        files={"file": io.BytesIO(b"a")},
+        headers={"Host": host},
+    )
+    assert answer.status_code == 201, answer.text
+    assert ElementTree.fromstring(answer.content).findtext("Location") == f"http://{host}/a.bin"
+    assert fake_storage.get("inbox", "a.bin") == b"a"
 
 
 def test_notification_payload_links_name_the_servers_address(
