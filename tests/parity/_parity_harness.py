@@ -7,9 +7,10 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ class Backend:
     """One Pub/Sub backend as a parity test sees it: real clients and the names to use."""
 
     kind: str
-    """``"fake"`` or ``"emulator"``."""
+    """``"fake"``, ``"server"`` or ``"emulator"``."""
     project: str
     publisher: pubsub_v1.PublisherClient
     subscriber: pubsub_v1.SubscriberClient
@@ -87,28 +88,108 @@ def fake_backend(project: str) -> Backend:
     )
 
 
+def server_backend(address: str, project: str) -> Backend:
+    """Clients with an explicit gRPC transport to our own server (``gcpfakes_server``).
+
+    The server serves the test's fresh ``fake_pubsub``, so the fake's project is clean.
+    """
+    return Backend(
+        kind="server",
+        project=project,
+        publisher=channel_publisher(address),
+        subscriber=channel_subscriber(address),
+        _new_publisher=lambda **options: channel_publisher(address, **options),
+    )
+
+
 def emulator_backend(address: str) -> Backend:
     """Clients with an explicit gRPC transport to the emulator, in a project of their own."""
     return Backend(
         kind="emulator",
         # The emulator cannot be reset: a fresh project per test isolates the tests.
         project=f"parity-{uuid.uuid4().hex[:12]}",
-        publisher=emulator_publisher(address),
-        subscriber=emulator_subscriber(address),
-        _new_publisher=lambda **options: emulator_publisher(address, **options),
+        publisher=channel_publisher(address),
+        subscriber=channel_subscriber(address),
+        _new_publisher=lambda **options: channel_publisher(address, **options),
     )
 
 
-def emulator_publisher(address: str, **options: Any) -> pubsub_v1.PublisherClient:
-    # An explicit transport bypasses the plugin's in-memory one; the plugin's channel guard
-    # blocks only Google hosts, so a loopback channel goes through.
+def channel_publisher(address: str, **options: Any) -> pubsub_v1.PublisherClient:
+    """A publisher on a gRPC channel of its own to ``address`` (emulator or our server).
+
+    An explicit transport bypasses the plugin's in-memory one (the ``"grpc"`` entry of the
+    transport registry); the plugin's channel guard blocks only Google hosts, so a
+    loopback channel goes through.
+    """
     channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
     return pubsub_v1.PublisherClient(transport=PublisherGrpcTransport(channel=channel), **options)
 
 
-def emulator_subscriber(address: str) -> pubsub_v1.SubscriberClient:
+def channel_subscriber(address: str) -> pubsub_v1.SubscriberClient:
     channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
     return pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
+
+
+# ---------------------------------------------------------------------------------------
+# Where the fake's calls came from
+
+
+@dataclass
+class ServedCalls:
+    """The RPCs this process's Pub/Sub service layer served, by the face that asked.
+
+    ``wire`` holds the gRPC method paths that arrived as bytes, through a wire face (the
+    relay's gRPC face over the link, the REST face); ``in_process`` those that came from
+    the plugin's in-memory transport. A server-leg test that made its RPCs over the wire
+    has the first and not the second.
+    """
+
+    wire: list[str] = field(default_factory=list)
+    in_process: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _add(self, into: list[str], path: str) -> None:
+        with self._lock:
+            into.append(path)
+
+
+@contextlib.contextmanager
+def served_calls() -> Iterator[ServedCalls]:
+    """Record, for the block's duration, which face each served Pub/Sub RPC came through.
+
+    Wraps the service layer's two bytes entry points (what ``LocalCaller``, behind the
+    link and the REST face, calls) and the two functions the in-memory transport calls,
+    restoring all four afterwards. Calls from every thread are counted.
+    """
+    from pytest_gcpfakes.pubsub import _service, _transport
+
+    seen = ServedCalls()
+    call_bytes, stream_bytes = _service.call_bytes, _service.stream_bytes
+    call, open_stream = _transport._call, _transport._open_stream
+
+    def wire_unary(path: str, *args: Any, **kwargs: Any) -> Any:
+        seen._add(seen.wire, path)
+        return call_bytes(path, *args, **kwargs)
+
+    def wire_stream(path: str, *args: Any, **kwargs: Any) -> Any:
+        seen._add(seen.wire, path)
+        return stream_bytes(path, *args, **kwargs)
+
+    def local_unary(rpc: Any, *args: Any, **kwargs: Any) -> Any:
+        seen._add(seen.in_process, rpc.path)
+        return call(rpc, *args, **kwargs)
+
+    def local_stream(rpc: Any, *args: Any, **kwargs: Any) -> Any:
+        seen._add(seen.in_process, rpc.path)
+        return open_stream(rpc, *args, **kwargs)
+
+    _service.call_bytes, _service.stream_bytes = wire_unary, wire_stream
+    _transport._call, _transport._open_stream = local_unary, local_stream
+    try:
+        yield seen
+    finally:
+        _service.call_bytes, _service.stream_bytes = call_bytes, stream_bytes
+        _transport._call, _transport._open_stream = call, open_stream
 
 
 # ---------------------------------------------------------------------------------------

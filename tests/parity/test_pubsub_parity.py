@@ -1,9 +1,12 @@
-"""Pub/Sub fidelity tests written once, run against the fake and (``--pubsub-parity``) the emulator.
+"""Pub/Sub fidelity tests written once, run on the fake, our server and the emulator.
 
-Where the fake and the emulator word an error differently, the test pins the class on both
-and GCP's wording on the fake; docs/fidelity.md records each such difference. A behaviour one
+The emulator leg runs with ``--pubsub-parity`` (see conftest.py).
+
+Where the fake and the emulator word an error differently, the test pins the class on all
+backends and GCP's wording on the fake and our server (the same service layer, so the wording
+must survive the wire); docs/fidelity.md records each such difference. A behaviour one
 backend lacks gets ``@pytest.mark.xfail_on("fake", reason="fake: not implemented yet ([2/9])")``
-(or ``"emulator"``), a strict xfail on that backend only.
+(or ``"server"``, ``"emulator"``), a strict xfail on that backend only.
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ def _subscription(backend: Backend, topic: str, name: str = "worker", **fields: 
 
 
 def _fake_says(backend: Backend, error: exceptions.GoogleAPICallError, message: str) -> None:
-    """Pin GCP's wording on the fake; the emulator's differs (see docs/fidelity.md)."""
-    if backend.kind == "fake":
+    """Pin GCP's wording on the fake and our server; the emulator's differs (docs/fidelity.md)."""
+    if backend.kind in ("fake", "server"):
         assert error.message == message
 
 
