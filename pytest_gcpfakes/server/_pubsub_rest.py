@@ -27,7 +27,26 @@ if TYPE_CHECKING:
     from pytest_gcpfakes.server._grpc import Caller
 
 _IAM_METHODS = frozenset({"GetIamPolicy", "SetIamPolicy", "TestIamPermissions"})
-_SEGMENT = {"*": "[^/]+", "**": ".+"}  # path template wildcards (google/api/http.proto)
+# Google's system parameters (cloud.google.com/apis/docs/system-parameters) configure the
+# call, not the request message, so they are never bound to a field. google-api-core's REST
+# transports send ``$alt=json;enum-encoding=int`` on every call; any may carry a ``$``.
+_SYSTEM_PARAMETERS = frozenset(
+    {
+        ".xgafv",
+        "access_token",
+        "alt",
+        "callback",
+        "fields",
+        "key",
+        "oauth_token",
+        "prettyPrint",
+        "quotaUser",
+        "upload_protocol",
+        "uploadType",
+        "userIp",
+        "userProject",
+    }
+)
 _VARIABLE = re.compile(r"\{([a-zA-Z0-9_.]+)(?:=([^}]*))?\}")
 
 
@@ -38,6 +57,7 @@ class _Route:
     fields: tuple[tuple[str, str], ...]  # (regex group, dotted request field)
     body: str
     rpc: Any  # pytest_gcpfakes.pubsub._service.Rpc
+    custom: bool  # the template ends with a custom verb (":publish")
 
 
 def _compile(template: str) -> tuple[re.Pattern[str], tuple[tuple[str, str], ...]]:
@@ -76,7 +96,8 @@ def _routes() -> tuple[_Route, ...]:
         if rpc is None:
             continue
         pattern, fields = _compile(template)
-        routes.append(_Route(verb, pattern, fields, body, rpc))
+        custom = ":" in template.rsplit("}", 1)[-1].rsplit("/", 1)[-1]
+        routes.append(_Route(verb, pattern, fields, body, rpc, custom))
     return tuple(routes)
 
 
@@ -92,12 +113,17 @@ class PubSubRestApp:
         verb = environ["REQUEST_METHOD"]
         raw_path = environ.get("RAW_URI") or environ.get("PATH_INFO", "")
         path = unquote(raw_path.split("?", 1)[0])
+        query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        fields = [(n, v) for n, v in query if n.removeprefix("$") not in _SYSTEM_PARAMETERS]
+        alt = {n.removeprefix("$"): v for n, v in query}.get("alt", "json")
         try:
             route, match = self._route(verb, path)
-            request = self._transcode(route, match, environ)
+            request = self._transcode(route, match, environ, fields)
             payload = self._caller.unary(route.rpc.path, request.SerializeToString())
             answer = route.rpc.response_pb.FromString(payload)
-            body = json_format.MessageToJson(answer).encode()
+            body = json_format.MessageToJson(
+                answer, use_integers_for_enums="enum-encoding=int" in alt.split(";")
+            ).encode()
             status = "200 OK"
         except exceptions.GoogleAPICallError as error:
             status, body = _error(error)
@@ -112,7 +138,13 @@ class PubSubRestApp:
 
     @staticmethod
     def _route(verb: str, path: str) -> tuple[_Route, re.Match[str]]:
+        # A template's "*" matches any one segment, ":getIamPolicy" included; in the
+        # template grammar the custom verb is not part of the last segment, so a path with
+        # one takes only routes with one (GET .../topics/t:getIamPolicy is not GetTopic).
+        custom = ":" in path.rsplit("/", 1)[-1]
         for route in _routes():
+            if route.custom != custom:
+                continue
             match = route.pattern.match(path)
             if match is not None and route.verb == verb:
                 return route, match
@@ -120,7 +152,12 @@ class PubSubRestApp:
         raise exceptions.NotFound(f"The requested URL {path} was not found on this server.")
 
     @staticmethod
-    def _transcode(route: _Route, match: re.Match[str], environ: dict[str, Any]) -> message.Message:
+    def _transcode(
+        route: _Route,
+        match: re.Match[str],
+        environ: dict[str, Any],
+        query: list[tuple[str, str]],
+    ) -> message.Message:
         request = route.rpc.request_pb()
         data = _read_body(environ)
         try:
@@ -128,13 +165,19 @@ class PubSubRestApp:
                 json_format.Parse(data, request)
             elif route.body and data.strip():
                 json_format.Parse(data, _field(request, route.body))
-            for name, value in parse_qsl(environ.get("QUERY_STRING", "")):
+            for name, value in query:
                 _set(request, name, value)
             for group, field in route.fields:
                 _set(request, field, match.group(group))
+        except _BadParameter as error:
+            raise exceptions.InvalidArgument(str(error)) from None
         except (json_format.ParseError, ValueError, AttributeError, KeyError) as error:
             raise exceptions.InvalidArgument(f"Invalid JSON payload received. {error}") from None
         return request
+
+
+class _BadParameter(Exception):
+    """A query parameter that names no field or does not parse: GCP's sentence."""
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -159,16 +202,32 @@ def _set(request: message.Message, dotted: str, value: str) -> None:
     """Set a scalar field given by a dotted (JSON or proto) path from a string value."""
     *parents, leaf = dotted.split(".")
     target: Any = request
-    for part in parents:
-        target = getattr(target, _proto_name(target, part))
-    name = _proto_name(target, leaf)
+    try:
+        for part in parents:
+            target = getattr(target, _proto_name(target, part))
+        name = _proto_name(target, leaf)
+    except KeyError:
+        raise _BadParameter(
+            f'Invalid JSON payload received. Unknown name "{dotted}": Cannot bind query '
+            f"parameter. Field '{dotted}' could not be found in request message."
+        ) from None
     field = target.DESCRIPTOR.fields_by_name[name]
-    if _repeated(field):
-        getattr(target, name).append(_scalar(field, value))
-    elif field.message_type is not None:
-        json_format.Parse(json.dumps(value), getattr(target, name))  # a well-known type
-    else:
-        setattr(target, name, _scalar(field, value))
+    try:
+        if _repeated(field):
+            getattr(target, name).append(_scalar(field, value))
+        elif field.message_type is not None:
+            json_format.Parse(json.dumps(value), getattr(target, name))  # a well-known type
+        else:
+            setattr(target, name, _scalar(field, value))
+    except (ValueError, KeyError, json_format.ParseError):
+        kind = (
+            f"type.googleapis.com/{field.enum_type.full_name}"
+            if field.enum_type is not None
+            else f"TYPE_{_TYPE_NAMES.get(field.type, 'MESSAGE')}"
+        )
+        raise _BadParameter(
+            f"Invalid value at '{field.name}' ({kind}), {json.dumps(value)}"
+        ) from None
 
 
 def _repeated(field: Any) -> bool:
@@ -186,13 +245,27 @@ def _proto_name(target: message.Message, name: str) -> str:
     for field in fields.values():
         if field.json_name == name:
             return str(field.name)
-    raise KeyError(f"Cannot bind query parameter. Field '{name}' could not be found in request.")
+    raise KeyError(name)
+
+
+def _type_names() -> dict[int, str]:
+    from google.protobuf.descriptor import FieldDescriptor
+
+    return {
+        number: name.removeprefix("TYPE_")
+        for name, number in vars(FieldDescriptor).items()
+        if name.startswith("TYPE_") and isinstance(number, int)
+    }
+
+
+_TYPE_NAMES = _type_names()
+"""``FieldDescriptor`` type number → ``INT32``…, as GCP names a query parameter's type."""
 
 
 def _scalar(field: Any, value: str) -> Any:
     if field.type == field.TYPE_BOOL:
         if value.lower() not in ("true", "false"):
-            raise ValueError(f"Invalid value for bool field {field.name}: {value}")
+            raise ValueError(value)
         return value.lower() == "true"
     if field.type in (field.TYPE_STRING,):
         return value
