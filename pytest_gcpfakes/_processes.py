@@ -9,8 +9,10 @@ spawned child would look for credentials). So:
   stays safe. They live until the process exits, at stable addresses, because a forkserver
   keeps the environment of the moment it started.
 - **fork** (``os.fork``, multiprocessing's ``fork``, gunicorn's workers of a test's app):
-  an at-fork hook starts the host servers in the parent while a fake is active; in the
-  child, the registry's handles are replaced by remote ones that forward every call.
+  an at-fork hook starts the host servers in the parent while a fake is active (with none
+  active, it binds their sockets before the fork and serves them right after, so that no
+  server thread exists at the fork); in the child, the registry's handles are replaced by
+  remote ones that forward every call to whichever fakes are active when it calls.
 - **spawn / forkserver** (and ``ProcessPoolExecutor``, transfer_manager's process
   workers): while a fake is active, ``multiprocessing`` process starts put
   ``GCPFAKES_LINK`` in the environment; the child's ``pytest_gcpfakes.pth`` start-up hook
@@ -33,6 +35,11 @@ _host: Any = None  # the Servers of this process, once started
 _host_pid = 0
 _env_set = False  # whether LINK_ENV in os.environ is ours (removed when the fakes end)
 fork_failure = ""  # why the last fork's child cannot reach the fakes ("" if it can)
+# Sockets bound (not yet served) at a fork made while no fake was active: (storage, link).
+_reserved: tuple[Any, Any] | None = None
+# Imported by an application that may use GCP clients in a child forked before any test's
+# fakes are active (pytest-flask's live_server forks once per session).
+_CLIENT_MODULES = ("google.cloud.storage.client", "google.cloud.pubsub_v1")
 
 
 def _active_handles() -> dict[str, Any]:
@@ -48,15 +55,26 @@ def _active_handles() -> dict[str, Any]:
 
 def host() -> Any:
     """This process's host servers (Storage and the link), started on first use."""
-    global _host, _host_pid
+    global _host, _host_pid, _reserved
     with _lock:
         if _host is None or _host_pid != os.getpid():
             from pytest_gcpfakes.server._servers import Servers
 
-            _host = Servers().start()
+            listeners, _reserved = _reserved, None
+            _host = Servers(listeners=listeners).start()
             _host_pid = os.getpid()
             atexit.register(_host.stop)
         return _host
+
+
+def _addresses() -> tuple[str, str] | None:
+    """``(storage_url, link_url)`` a child forked now reaches, if any."""
+    if _host is not None and _host.link_url:
+        return _host.storage_url, _host.link_url
+    if _reserved is not None:
+        storage, link = (sock.getsockname()[1] for sock in _reserved)
+        return f"http://127.0.0.1:{storage}", f"http://127.0.0.1:{link}"
+    return None
 
 
 def export_link() -> None:
@@ -93,38 +111,79 @@ def _restart_stale_forkserver() -> None:
 
 
 def _before_fork() -> None:
-    global fork_failure
+    global fork_failure, _reserved
     fork_failure = ""
-    if _active_handles():
-        try:
+    try:
+        if _active_handles():
             host()  # the child can only reach servers that exist before it does
-        except Exception as error:  # never break a fork; the child says why it is cut off
-            fork_failure = f"its servers did not start: {type(error).__name__}: {error}"
+        elif _host is None and _reserved is None and _may_use_clients():
+            # No fake yet (a session-scoped server process, say): bind the addresses now,
+            # without a thread, and serve them right after the fork (_after_fork_in_parent),
+            # so the child can reach whichever fakes are active when it calls.
+            from pytest_gcpfakes.server._http import listen
+
+            _reserved = (listen(), listen())
+    except Exception as error:  # never break a fork; the child says why it is cut off
+        fork_failure = f"its servers did not start: {type(error).__name__}: {error}"
+
+
+def _may_use_clients() -> bool:
+    """Whether a child of this process may use GCP clients that no fake serves yet.
+
+    Not in a process that itself reaches another's fakes (a gunicorn master started with
+    ``gcpfakes_server.env``): its children inherit its remote handles, which work in any
+    process, and their records go straight to the fakes' owner.
+    """
+    import sys
+
+    from pytest_gcpfakes import _activation
+
+    if any(getattr(_registry.peek(s), "remote", False) for s in _registry.SERVICES):
+        return False
+    return _activation.installed() and any(name in sys.modules for name in _CLIENT_MODULES)
+
+
+def _after_fork_in_parent() -> None:
+    if _reserved is not None and _host is None:
+        try:
+            host()
+        except Exception:  # the child's calls then fail to connect, each with its error
+            return
 
 
 def _after_fork_in_child() -> None:
-    global _host, _host_pid, _env_set
-    servers, parent = _host, _host_pid
-    _host, _host_pid, _env_set = None, 0, False  # the servers' threads stay with the parent
-    if fork_failure or servers is None or not servers.link_url:
+    global _host, _host_pid, _env_set, _reserved
+    addresses, parent = _addresses(), _host_pid or os.getppid()
+    if _reserved is not None:
+        for sock in _reserved:
+            sock.close()  # the parent serves them; the child's copies are not needed
+    _host, _host_pid, _env_set, _reserved = None, 0, False, None  # threads stay in the parent
+    if fork_failure or addresses is None:
         return  # current() then raises ForkedProcessError, naming fork_failure
+    storage_url, link_url = addresses
     from pytest_gcpfakes.server._link import RemoteCaller
     from pytest_gcpfakes.server._remote import remote_handle
     from pytest_gcpfakes.usage._recorder import recorder
 
-    recorder.forward_to(RemoteCaller(servers.link_url))
+    recorder.forward_to(RemoteCaller(link_url))
     for service in _registry.SERVICES:
         handle = _registry.peek(service)
-        if handle is not None and handle.pid == parent:
-            _registry.replace(
-                service, remote_handle(service, servers.link_url, servers.storage_url, handle)
-            )
+        if handle is None or handle.pid == parent:
+            _registry.replace(service, remote_handle(service, link_url, storage_url, handle))
 
 
-os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
 
 
 def before_process_start() -> None:
-    """Called as ``multiprocessing`` starts a process: let it reach the active fakes."""
-    if _active_handles():
+    """Called as ``multiprocessing`` starts a process: let it reach the active fakes.
+
+    Also with none active yet, if the application uses GCP clients: a worker pool started
+    at session scope then reaches each test's fakes when it calls.
+    """
+    if _active_handles() or _may_use_clients():
         export_link()

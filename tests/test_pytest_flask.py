@@ -40,3 +40,47 @@ def test_pytest_flask_client_fixture_hits_the_fakes_and_is_recorded(
         """
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_pytest_flask_live_server_runs_in_a_forked_process_that_reaches_the_fakes(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+        from flask import Flask
+        from google.cloud import storage
+
+        gcs = storage.Client()
+
+        @pytest.fixture(scope="session")  # live_server is session-scoped
+        def app():
+            app = Flask(__name__)
+
+            @app.post("/notes/<name>")
+            def write(name):
+                gcs.bucket("notes").blob(name).upload_from_string("from the live server")
+                return {"written": name}
+
+            return app
+        """
+    )
+    pytester.makepyfile(
+        """
+        import os
+
+        import requests
+
+        def test_live(live_server, fake_storage, gcp_usage):
+            fake_storage.create_bucket("notes")
+            url = f"http://127.0.0.1:{live_server.port}/notes/a.txt"
+            answer = requests.post(url, timeout=30)
+            assert answer.json() == {"written": "a.txt"}
+            assert fake_storage.get("notes", "a.txt") == b"from the live server"
+            (request,) = gcp_usage.requests
+            assert request.label == "POST /notes/a.txt"
+            assert request.pid != os.getpid()  # the forked server process
+            assert {u.pid for u in gcp_usage.uses} == {request.pid}
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

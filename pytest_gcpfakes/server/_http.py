@@ -113,13 +113,31 @@ class HttpServer:
         return f"<HttpServer {self.url}>"
 
 
+def listen(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket for :func:`serve_wsgi`, bound now and served later.
+
+    Connections made before it is served wait in its backlog: a child forked before the
+    fakes were active may learn the address at fork time and be answered once they are.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=_BACKLOG)
+
+
 def serve_wsgi(
-    app: WSGIApp, *, host: str = "127.0.0.1", port: int = 0, allow_remote: bool = False
+    app: WSGIApp,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    allow_remote: bool = False,
+    listener: socket.socket | None = None,
 ) -> HttpServer:
     """Serve ``app`` on ``host:port`` (0: a free port) in a daemon thread; return the server.
 
     Only loopback addresses unless ``allow_remote=True``: the fakes check no credentials.
+    ``listener`` (from :func:`listen`) serves a socket bound earlier instead.
     """
+    if listener is not None:
+        host, port = listener.getsockname()[:2]
     if not allow_remote and not _is_loopback(host):
         raise ValueError(
             f"serve_wsgi() listens on loopback addresses only; pass allow_remote=True to "
@@ -127,8 +145,8 @@ def serve_wsgi(
         )
     errors: list[BaseException] = []
     # Bound here rather than by werkzeug, which answers a port in use with sys.exit(1).
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.create_server((host, port), family=family, backlog=_BACKLOG)
+    if listener is None:
+        listener = listen(host, port)
     try:
         server = make_server(
             host,

@@ -293,7 +293,14 @@ class RemoteStream:
 
 
 def remote_handle(service: str, link_url: str, storage_url: str, like: Any) -> Any:
-    """A handle for ``service`` of the process behind ``link_url``, with ``like``'s options."""
+    """A handle for ``service`` of the process behind ``link_url``, with ``like``'s options
+    (or the defaults, for a child forked before any fake was active)."""
+    if like is not None:
+        config, project = like.config, like.project
+    else:
+        from pytest_gcpfakes._registry import client_project
+
+        config, project = Config(), client_project()
     if service == "pubsub":
-        return RemotePubSub(link_url, like.config, like.project)
-    return RemoteStorage(storage_url, like.config, like.project)
+        return RemotePubSub(link_url, config, project)
+    return RemoteStorage(storage_url, config, project)

@@ -42,6 +42,7 @@ class Servers:
         storage_port: int = 0,
         allow_remote: bool = False,
         on_reset: Callable[[], None] | None = None,
+        listeners: tuple[Any, Any] | None = None,
     ) -> None:
         check_host(host, allow_remote)
         self.host = host
@@ -50,6 +51,8 @@ class Servers:
         self._allow_remote = allow_remote
         self._link_port = 0
         self._caller: Any = None
+        # (storage, link) sockets bound earlier (see _processes: reserved at a fork).
+        self._listeners = listeners
         self._on_reset = on_reset
         self._stops: list[Callable[[], object]] = []
         self.pubsub_port = 0
@@ -97,11 +100,14 @@ class Servers:
         storage_app: WSGIApp = ProxyFix(storage_server_app, x_proto=1, x_host=1)
         if self._on_reset is not None:
             storage_app = _with_reset(storage_app, self._on_reset)
+        storage_socket, link_socket = self._listeners or (None, None)
+        self._listeners = None
         storage = serve_wsgi(
             storage_app,
             host=self.host,
             port=self._storage_port,
             allow_remote=self._allow_remote,
+            listener=storage_socket,
         )
         self._stops.append(storage.stop)
         self.storage_port = storage.port
@@ -114,6 +120,7 @@ class Servers:
             ),
             host="127.0.0.1",
             port=0,
+            listener=link_socket,
         )
         self._stops.append(link.stop)
         self._link_port = link.port

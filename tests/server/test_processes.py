@@ -199,3 +199,20 @@ def test_a_subprocess_with_the_server_env_reaches_the_fakes_and_is_recorded(
     assert len(child_pids) == 1
     classes = {c.class_name for c in gcp_usage.clients if c.pid in child_pids}
     assert classes == {"PublisherClient", "storage.Client"}
+
+
+@pytest.fixture(scope="module", params=["fork", "spawn"])
+def early_pool(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A worker pool started before any test's fakes are active (as a session fixture is)."""
+    pool = multiprocessing.get_context(request.param).Pool(1)
+    yield pool
+    pool.close()
+    pool.join()
+
+
+def test_a_pool_started_before_the_fakes_reaches_each_tests_fakes(
+    early_pool: Any, fake_storage: Any
+) -> None:
+    fake_storage.put("shared", "from-parent.txt", b"parent")
+    early_pool.apply(upload_from_child, ("early.txt",))
+    assert fake_storage.get("shared", "early.txt").startswith(b"written by ")
