@@ -47,3 +47,20 @@ def attach() -> None:
             f"pytest-gcpfakes: {LINK_ENV}={url} is set but the fakes there cannot be reached "
             f"({type(error).__name__}: {error}); this process's GCP clients are not faked.\n"
         )
+
+
+def detach() -> None:
+    """Stop reaching another process's fakes: this process runs fakes of its own.
+
+    A pytest run started from a test (pytester, a subprocess) inherits ``GCPFAKES_LINK``
+    and attaches at start-up; once it enters ``GCPFakes`` its own fakes and its own
+    recording are the ones that count.
+    """
+    if not _attached:
+        return
+    from pytest_gcpfakes import _registry
+    from pytest_gcpfakes.usage._recorder import recorder
+
+    recorder.forward_to(None)
+    _registry.drop_remote()
+    _attached.clear()

@@ -60,7 +60,10 @@ class GCPFakes:
         if self._entered:
             raise RuntimeError("This GCPFakes is already active; create a new GCPFakes() instead.")
         _activation.install()
+        from pytest_gcpfakes import _child
         from pytest_gcpfakes.usage._recorder import recorder
+
+        _child.detach()  # a process with fakes of its own records and serves itself
 
         recorder.begin()  # each GCPFakes (each test) records from a clean slate
         self._entered = True

@@ -69,6 +69,13 @@ def replace(service: str, handle: Any) -> None:
         _stacks[service][:] = [handle]
 
 
+def drop_remote() -> None:
+    """Forget the handles that reach another process's fakes (see ``_child.detach``)."""
+    with _stack_lock:
+        for stack in _stacks.values():
+            stack[:] = [h for h in stack if not getattr(h, "remote", False)]
+
+
 def peek(service: str) -> Any | None:
     """Return the active handle for ``service`` or ``None``, never raising."""
     stack = _stacks[service]

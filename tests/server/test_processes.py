@@ -216,3 +216,21 @@ def test_a_pool_started_before_the_fakes_reaches_each_tests_fakes(
     fake_storage.put("shared", "from-parent.txt", b"parent")
     early_pool.apply(upload_from_child, ("early.txt",))
     assert fake_storage.get("shared", "early.txt").startswith(b"written by ")
+
+
+def test_a_pytest_run_started_from_a_test_keeps_its_own_fakes_and_recording(
+    pytester: pytest.Pytester, gcpfakes_server: GCPFakesServer, fake_storage: Any
+) -> None:
+    assert os.environ["GCPFAKES_LINK"]  # the inner run inherits it, and attaches at start-up
+    pytester.makepyfile(
+        """
+        from google.cloud import storage
+
+        def test_inner(fake_storage, gcp_usage):
+            storage.Client().create_bucket("inner")
+            assert fake_storage.buckets == ["inner"]
+            assert [c.class_name for c in gcp_usage.clients] == ["storage.Client"]
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert fake_storage.buckets == []  # the inner run's writes stayed in its own fakes
