@@ -232,3 +232,37 @@ def test_the_gcpfakes_console_script_is_installed() -> None:
     assert done.returncode == 0
     assert "serve" in done.stdout
     assert "reset" in done.stdout
+
+
+def test_curl_uploads_a_browser_form_under_a_signed_post_policy(
+    served: Served, tmp_path: Path
+) -> None:
+    gcs = _storage(served.storage)
+    gcs.create_bucket("forms")
+    policy = gcs.generate_signed_post_policy_v4(
+        "forms", "report.txt", expiration=300, fields={"content-type": "text/plain"}
+    )
+    upload = tmp_path / "report.txt"
+    upload.write_text("sent as a form")
+    fields = [arg for name, value in policy["fields"].items() for arg in ("-F", f"{name}={value}")]
+    done = subprocess.run(
+        ["curl", "-sS", "--fail-with-body", *fields, "-F", f"file=@{upload}", policy["url"]],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    blob = gcs.bucket("forms").get_blob("report.txt")
+    assert blob is not None
+    assert (blob.download_as_bytes(), blob.content_type) == (b"sent as a form", "text/plain")
+
+
+def test_the_batch_endpoint_serves_a_client_batch(served: Served) -> None:
+    gcs = _storage(served.storage)
+    bucket = gcs.create_bucket("batched")
+    for name in ("a", "b", "c"):
+        bucket.blob(name).upload_from_string(name)
+    with gcs.batch():
+        bucket.delete_blob("a")
+        bucket.delete_blob("b")
+    assert [b.name for b in gcs.list_blobs("batched")] == ["c"]
