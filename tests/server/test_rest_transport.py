@@ -7,8 +7,10 @@ How the tests build a REST client, and why (google-cloud-pubsub 2.44):
   in-memory transport: it is served in-process and never reaches a socket.
 - ``transport=PublisherRestTransport`` (the class) skips the registry, but while
   ``PUBSUB_EMULATOR_HOST`` is set (``gcpfakes_server`` sets it) the generated client hands
-  every transport class a gRPC ``channel=`` keyword, which the REST class does not take
-  (``TypeError``): the library's emulator support is gRPC-only, against any emulator.
+  every transport class but the registry's ``"grpc"`` one a ``grpc.aio`` channel: the REST
+  class fails (``TypeError: unexpected keyword argument 'channel'``, or ``RuntimeError``
+  from ``grpc.aio`` when the thread has no event loop). The library's emulator support is
+  gRPC-only, against any emulator.
 - A transport *instance*, ``PublisherRestTransport(host="http://HOST:PORT",
   credentials=AnonymousCredentials())``, is used as given: that is what these tests do.
 
@@ -71,23 +73,15 @@ def rest(fake_pubsub: Any, gcpfakes_server: GCPFakesServer) -> Iterator[RestClie
 # -- the REST transport ------------------------------------------------------------------------
 
 
-def test_rest_by_name_is_served_in_process_and_the_class_meets_the_emulator_variable(
+def test_rest_by_name_is_served_in_process_and_an_instance_reaches_the_server(
     fake_pubsub: Any, gcpfakes_server: GCPFakesServer, rest: RestClients
 ) -> None:
-    options = {"api_endpoint": f"http://{gcpfakes_server.pubsub_address}"}
-    by_name = pubsub_v1.PublisherClient(
-        transport="rest", client_options=options, credentials=AnonymousCredentials()
-    )
+    endpoint = f"http://{gcpfakes_server.pubsub_address}"
+    by_name = pubsub_v1.PublisherClient(transport="rest", client_options={"api_endpoint": endpoint})
     assert not isinstance(by_name.transport, PublisherRestTransport)
-    with pytest.raises(TypeError, match="unexpected keyword argument 'channel'"):
-        pubsub_v1.PublisherClient(
-            transport=PublisherRestTransport,
-            client_options=options,
-            credentials=AnonymousCredentials(),
-        )
     assert isinstance(rest.publisher.transport, PublisherRestTransport)
-    assert rest.publisher.transport._host == options["api_endpoint"]
     assert isinstance(rest.subscriber.transport, SubscriberRestTransport)
+    assert rest.publisher.transport._host == rest.subscriber.transport._host == endpoint
 
 
 def test_topic_and_subscription_created_over_rest_are_in_fake_pubsub(
