@@ -16,15 +16,33 @@ time is frozen, the fault stops being retryable: the call fails with a sentence 
 
 from __future__ import annotations
 
+import enum
 import random
 import sys
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 MAX_FROZEN_RETRIES = 5  # the retry sleeps are real: keep the total short
+
+
+class DefaultTimes(enum.Enum):
+    """The type of ``fail(times=)``'s default, which depends on ``probability``.
+
+    ``times=1`` would be the wrong default for ``probability=p``: the first call that draws
+    a failure would use the fault up, so ``probability=0.5`` would fail one call in a run
+    instead of half of them. Unless ``times`` is given, a fault with a probability lasts.
+    """
+
+    DEFAULT = "default"
+
+    def __repr__(self) -> str:
+        return "1 (every call with probability=)"
+
+
+DEFAULT_TIMES: Final = DefaultTimes.DEFAULT
 
 _RETRYABLE_NAMES = frozenset(
     {
@@ -66,7 +84,7 @@ class FaultPlan:
         method: str,
         exception: Any,
         *,
-        times: int | None = 1,
+        times: int | DefaultTimes | None = DEFAULT_TIMES,
         probability: float | None = None,
         seed: int | None = None,
     ) -> None:
@@ -74,8 +92,11 @@ class FaultPlan:
 
         ``times=k`` fails the next k calls (``None``: every call); ``probability=p`` fails
         each call with probability p, drawn from ``random.Random(seed)`` so a failing run
-        can be replayed.
+        can be replayed. ``times`` defaults to 1 alone and to every call with
+        ``probability``; both together fail at most k calls, at random.
         """
+        if isinstance(times, DefaultTimes):
+            times = 1 if probability is None else None
         if not _is_api_exception(exception):
             raise TypeError(
                 "fail() takes a google.api_core.exceptions class or instance, such as "

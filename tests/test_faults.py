@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from typing import Any
 
@@ -139,3 +140,59 @@ def test_latency_ini_value_is_parsed_as_key_seconds_pairs() -> None:
     }
     with pytest.raises(TypeError, match="takes KEY=SECONDS pairs"):
         parse_ini_value("latency", "Publish")
+
+
+def _expected_failures(probability: float, seed: int, calls: int) -> int:
+    draws = random.Random(seed)
+    return sum(draws.random() < probability for _ in range(calls))
+
+
+def test_probability_fault_lasts_unless_times_is_given(fake_pubsub: Any) -> None:
+    topic = fake_pubsub.create_topic("orders")
+    fake_pubsub.fail("GetTopic", exceptions.PermissionDenied, probability=0.5, seed=7)
+    publisher = pubsub_v1.PublisherClient()
+    failed = 0
+    for _ in range(100):
+        try:
+            publisher.get_topic(topic=topic)
+        except exceptions.PermissionDenied:
+            failed += 1
+    assert failed == _expected_failures(0.5, 7, 100)
+    assert 30 < failed < 70  # about half, not the first failure only
+
+
+def test_probability_fault_with_times_fails_at_most_that_many_calls(fake_pubsub: Any) -> None:
+    topic = fake_pubsub.create_topic("orders")
+    fake_pubsub.fail("GetTopic", exceptions.PermissionDenied, times=3, probability=1.0)
+    publisher = pubsub_v1.PublisherClient()
+    outcomes = []
+    for _ in range(5):
+        try:
+            publisher.get_topic(topic=topic)
+            outcomes.append("ok")
+        except exceptions.PermissionDenied:
+            outcomes.append("failed")
+    assert outcomes == ["failed", "failed", "failed", "ok", "ok"]
+
+
+def test_storage_probability_fault_lasts_unless_times_is_given(fake_storage: Any) -> None:
+    fake_storage.create_bucket("uploads")
+    fake_storage.fail("storage.buckets.get", exceptions.Forbidden, probability=0.5, seed=7)
+    client = storage.Client()
+    failed = 0
+    for _ in range(40):
+        try:
+            client.get_bucket("uploads")
+        except exceptions.Forbidden:
+            failed += 1
+    assert failed == _expected_failures(0.5, 7, 40)
+    assert failed > 1
+
+
+def test_fault_without_probability_still_fails_once_by_default(fake_pubsub: Any) -> None:
+    topic = fake_pubsub.create_topic("orders")
+    fake_pubsub.fail("GetTopic", exceptions.PermissionDenied)
+    publisher = pubsub_v1.PublisherClient()
+    with pytest.raises(exceptions.PermissionDenied):
+        publisher.get_topic(topic=topic)
+    assert publisher.get_topic(topic=topic).name == topic

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from google.pubsub_v1 import types
 
-from pytest_gcpfakes._faults import FaultPlan
+from pytest_gcpfakes._faults import DEFAULT_TIMES, DefaultTimes, FaultPlan
 from pytest_gcpfakes.pubsub._backend import PublishedMessage, PubSubBackend, Subscription
 
 if TYPE_CHECKING:
@@ -171,15 +171,16 @@ class FakePubSub:
         method: str,
         exception: Any,
         *,
-        times: int | None = 1,
+        times: int | DefaultTimes | None = DEFAULT_TIMES,
         probability: float | None = None,
         seed: int | None = None,
     ) -> None:
         """Make an API method (``"Publish"``, ``"Pull"``, ``"Acknowledge"``,
         ``"StreamingPull"``, …, or ``"*"``) raise ``exception``; the client's own retry
-        logic then runs. ``times=k`` fails the next k calls, ``probability=p`` (with
-        ``seed=``) fails calls at random. Only calls from clients (in-process or over the
-        gRPC server) count: this handle's own helpers never use a fault up."""
+        logic then runs. ``times=k`` fails the next k calls (default 1), ``probability=p``
+        (with ``seed=``) fails calls at random, every call unless ``times`` says otherwise.
+        Only calls from clients (in-process or over the gRPC server) count: this handle's
+        own helpers never use a fault up."""
         self.faults.fail(method, exception, times=times, probability=probability, seed=seed)
 
     def latency(self, method: str, seconds: float) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_gcpfakes import _registry
+from pytest_gcpfakes._faults import DEFAULT_TIMES, DefaultTimes
 from pytest_gcpfakes._registry import STORAGE_BASE_URL
 from pytest_gcpfakes.storage._app import StorageApp
 from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion, StorageBackend
@@ -124,13 +125,15 @@ class FakeStorage:
         method: str,
         exception: Any,
         *,
-        times: int | None = 1,
+        times: int | DefaultTimes | None = DEFAULT_TIMES,
         probability: float | None = None,
         seed: int | None = None,
     ) -> None:
         """Make a JSON API method (``"storage.objects.insert"``, ``"storage.objects.get"``,
         ``"storage.buckets.get"``, …, or ``"*"``) answer with ``exception``'s HTTP status;
-        the client's own retry logic then runs."""
+        the client's own retry logic then runs. ``times=k`` fails the next k calls (default
+        1), ``probability=p`` (with ``seed=``) fails calls at random, every call unless
+        ``times`` says otherwise."""
         self.app.faults.fail(method, exception, times=times, probability=probability, seed=seed)
 
     def latency(self, method: str, seconds: float) -> None:
