@@ -170,12 +170,10 @@ def _guarded_channel(original: Callable[..., Any], sync: bool) -> Callable[..., 
     @functools.wraps(original)
     def channel(target: str, *args: Any, **kwargs: Any) -> Any:
         if is_google_host(grpc_target_host(str(target))):
-            from pytest_gcpfakes._errors import BlockedCallError
+            from pytest_gcpfakes._guard import BlockedChannel, grpc_called_service
 
-            if not sync:
-                raise BlockedCallError(str(target), "pubsub")
-            from pytest_gcpfakes._guard import BlockedChannel
-
+            if not sync:  # an aio channel's calls are coroutines: refuse the channel itself
+                raise grpc_called_service(str(target)).error(str(target))
             return BlockedChannel(str(target))
         return original(target, *args, **kwargs)
 

@@ -75,21 +75,42 @@ class ForeignEndpointError(GCPFakesError):
 
 
 class BlockedCallError(GCPFakesError):
-    """A request or channel was headed for Google (``*.googleapis.com``, the metadata server)."""
+    """A request or channel was headed for Google (``*.googleapis.com``, the metadata server).
 
-    def __init__(self, target: str, service: str | None = None) -> None:
-        self._init_args = (target, service)
+    ``service`` is what was called: ``"pubsub"`` or ``"storage"`` for a service the plugin
+    fakes, else the display name of another one (``"Firestore"``, ``"the metadata
+    server"``); ``lookup`` marks a credentials or project lookup (the metadata server, a
+    token service), whose fix is different. The message says which, so that a Firestore
+    client is never sent to look for a ``fake_pubsub`` fixture.
+    """
+
+    def __init__(self, target: str, service: str | None = None, lookup: bool = False) -> None:
+        self._init_args = (target, service, lookup)
         self.target = target
-        if service is None:
+        self.service = service
+        if service is not None and service in FIXTURE_FOR_SERVICE:
+            name = _SERVICE_TITLE[service]
             fix = (
-                "build GCP clients without a custom channel, session or endpoint so that "
-                "`fake_pubsub` / `fake_storage` can serve them"
-            )
-        else:
-            fix = (
-                f"build the client without a custom channel, session or endpoint and add the "
+                "build the client without a custom channel, session or endpoint and add the "
                 f"`{FIXTURE_FOR_SERVICE[service]}` fixture"
             )
+        else:
+            name = service or "a Google API"
+            unfaked = (
+                f"pytest-gcpfakes fakes only Pub/Sub and Cloud Storage, not {service or 'this API'}"
+            )
+            if lookup:
+                fix = (
+                    f"{unfaked}: give the code that looked up credentials or a project its own "
+                    "(such as AnonymousCredentials() and project=), or run this test with "
+                    "`-p no:gcpfakes`"
+                )
+            else:
+                fix = (
+                    f"{unfaked}: point its client at an emulator on this machine or mock it, "
+                    "or run this test with `-p no:gcpfakes`"
+                )
         super().__init__(  # type: ignore[no-untyped-call]
-            f"pytest-gcpfakes: blocked a call to {target}, which would reach Google; {fix}."
+            f"pytest-gcpfakes: blocked a call to {name} ({target}), so nothing reached "
+            f"Google; {fix}."
         )

@@ -67,7 +67,7 @@ def test_both_fakes_work_without_any_socket_or_grpc_channel(
 def test_grpc_channel_to_google_is_replaced_by_a_blocked_channel(fake_pubsub: Any) -> None:
     transport = PublisherGrpcTransport(credentials=AnonymousCredentials())
     client = pubsub_v1.PublisherClient(transport=transport)
-    with pytest.raises(BlockedCallError, match=r"blocked a call to pubsub\.googleapis\.com"):
+    with pytest.raises(BlockedCallError, match=r"blocked a call to Pub/Sub \(pubsub\.googleapis"):
         client.get_topic(topic=fake_pubsub.topic_path("top"))
 
 
@@ -87,7 +87,7 @@ def test_grpc_channel_to_loopback_is_left_alone() -> None:
     ],
 )
 def test_requests_to_google_hosts_are_blocked(url: str) -> None:
-    with pytest.raises(BlockedCallError, match="which would reach Google"):
+    with pytest.raises(BlockedCallError, match="so nothing reached Google"):
         requests.get(url, timeout=1)
 
 
@@ -118,3 +118,142 @@ def test_client_on_an_explicit_loopback_channel_is_not_checked_for_a_fake() -> N
     future.cancel()
     future.result(timeout=30)  # the stream's threads are done before the channel closes
     subscriber.close()
+
+
+UNFAKED = (
+    "pytest-gcpfakes fakes only Pub/Sub and Cloud Storage, not {name}: point its client at an "
+    "emulator on this machine or mock it, or run this test with `-p no:gcpfakes`."
+)
+LOOKUP = (
+    "pytest-gcpfakes fakes only Pub/Sub and Cloud Storage, not {name}: give the code that "
+    "looked up credentials or a project its own (such as AnonymousCredentials() and "
+    "project=), or run this test with `-p no:gcpfakes`."
+)
+FAKED = (
+    "build the client without a custom channel, session or endpoint and add the `{fixture}` "
+    "fixture."
+)
+
+
+@pytest.mark.parametrize(
+    ("target", "method", "name", "fix"),
+    [
+        (
+            "firestore.googleapis.com:443",
+            "/google.firestore.v1.Firestore/GetDocument",
+            "Firestore",
+            UNFAKED.format(name="Firestore"),
+        ),
+        (
+            "bigquerystorage.googleapis.com:443",
+            "/google.cloud.bigquery.storage.v1.BigQueryRead/ReadRows",
+            "BigQuery Storage",
+            UNFAKED.format(name="BigQuery Storage"),
+        ),
+        (
+            "dns:///us-east1-pubsub.googleapis.com:443",
+            "/google.pubsub.v1.Publisher/Publish",
+            "Pub/Sub",
+            FAKED.format(fixture="fake_pubsub"),
+        ),
+        (
+            "storage.googleapis.com:443",
+            "/google.storage.v2.Storage/ReadObject",
+            "Cloud Storage",
+            FAKED.format(fixture="fake_storage"),
+        ),
+    ],
+    ids=["firestore", "bigquerystorage", "pubsub", "storage"],
+)
+@pytest.mark.parametrize("secure", [False, True], ids=["insecure", "secure"])
+def test_grpc_guard_names_the_service_the_channel_is_for(
+    target: str, method: str, name: str, fix: str, secure: bool
+) -> None:
+    if secure:
+        channel = grpc.secure_channel(target, grpc.ssl_channel_credentials())
+    else:
+        channel = grpc.insecure_channel(target)
+    with pytest.raises(BlockedCallError) as caught:
+        channel.unary_unary(method)(b"")
+    assert caught.value.message == (
+        f"pytest-gcpfakes: blocked a call to {name} ({target}{method}), so nothing reached "
+        f"Google; {fix}"
+    )
+
+
+def test_aio_grpc_channel_to_an_unfaked_service_is_refused_naming_it() -> None:
+    with pytest.raises(BlockedCallError) as caught:
+        grpc.aio.insecure_channel("firestore.googleapis.com:443")
+    assert caught.value.message == (
+        "pytest-gcpfakes: blocked a call to Firestore (firestore.googleapis.com:443), so "
+        f"nothing reached Google; {UNFAKED.format(name='Firestore')}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "fix"),
+    [
+        (
+            "https://firestore.googleapis.com/v1/projects/p/databases/(default)/documents/a/b",
+            "Firestore",
+            UNFAKED.format(name="Firestore"),
+        ),
+        (
+            "https://bigquerystorage.googleapis.com/v1/projects/p/locations/us/sessions",
+            "BigQuery Storage",
+            UNFAKED.format(name="BigQuery Storage"),
+        ),
+        (
+            "https://storage.googleapis.com/storage/v1/b/x",
+            "Cloud Storage",
+            FAKED.format(fixture="fake_storage"),
+        ),
+        (
+            "https://photos.storage.googleapis.com/a.jpg",
+            "Cloud Storage",
+            FAKED.format(fixture="fake_storage"),
+        ),
+        (
+            "https://www.googleapis.com/upload/storage/v1/b/x/o",
+            "Cloud Storage",
+            FAKED.format(fixture="fake_storage"),
+        ),
+        (
+            "https://pubsub.googleapis.com/v1/projects/p/topics/t:publish",
+            "Pub/Sub",
+            FAKED.format(fixture="fake_pubsub"),
+        ),
+        (
+            "http://metadata.google.internal/computeMetadata/v1/project/project-id",
+            "the metadata server",
+            LOOKUP.format(name="the metadata server"),
+        ),
+        (
+            "https://oauth2.googleapis.com/token",
+            "Google's OAuth 2.0 token service",
+            LOOKUP.format(name="Google's OAuth 2.0 token service"),
+        ),
+        (
+            "https://translate.googleapis.com/v3/projects/p:translateText",
+            "the Google API 'translate'",
+            UNFAKED.format(name="the Google API 'translate'"),
+        ),
+    ],
+    ids=[
+        "firestore",
+        "bigquerystorage",
+        "storage",
+        "storage-virtual-host",
+        "storage-www",
+        "pubsub",
+        "metadata",
+        "token",
+        "other",
+    ],
+)
+def test_http_guard_names_the_service_the_url_is_for(url: str, name: str, fix: str) -> None:
+    with pytest.raises(BlockedCallError) as caught:
+        requests.get(url, timeout=1)
+    assert caught.value.message == (
+        f"pytest-gcpfakes: blocked a call to {name} (GET {url}), so nothing reached Google; {fix}"
+    )
