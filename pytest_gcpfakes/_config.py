@@ -2,7 +2,8 @@
 
 Marker keyword arguments are its fields; ``gcpfakes_*`` ini options fill the fields no
 marker set. Both paths go through :func:`build_config`, so a misspelt option fails the
-same way wherever it was written.
+same way wherever it was written, and the error names where that was (the marker, or the
+ini file / ``-o`` the value came from).
 """
 
 from __future__ import annotations
@@ -58,8 +59,15 @@ FIELD_HELP = {
 _CHECKS = ("sharing", "leaks", "use_after_close", "processes")
 
 
-def build_config(options: Mapping[str, Any], *, where: str = "gcpfakes") -> Config:
-    """Build a :class:`Config` from keyword options, rejecting unknown ones with a clear error."""
+def build_config(
+    options: Mapping[str, Any], *, where: str = "gcpfakes", ini_source: str | None = None
+) -> Config:
+    """Build a :class:`Config` from keyword options, rejecting unknown ones with a clear error.
+
+    ``where`` names keyword options (``@pytest.mark.gcpfakes``, ``GCPFakes()``);
+    ``ini_source`` says instead that the options are ``gcpfakes_*`` ini values and where
+    they came from (``in tox.ini``, ``from -o``), so that an error names that place.
+    """
     unknown = sorted(set(options) - set(FIELD_NAMES))
     if unknown:
         raise TypeError(
@@ -73,14 +81,21 @@ def build_config(options: Mapping[str, Any], *, where: str = "gcpfakes") -> Conf
     elif isinstance(options.get("check"), list):
         options["check"] = tuple(options["check"])
     for name, value in options.items():
-        _check_type(name, value, where)
+        _check_type(name, value, _option_label(name, where, ini_source))
     unknown_checks = [c for c in options.get("check", ()) if c not in _CHECKS]
     if unknown_checks:
         raise TypeError(
-            f"{where} option check= got unknown check {unknown_checks[0]!r}; checks are "
-            f"{', '.join(repr(c) for c in _CHECKS)}."
+            f"{_option_label('check', where, ini_source)} got unknown check "
+            f"{unknown_checks[0]!r}; checks are {', '.join(repr(c) for c in _CHECKS)}."
         )
     return Config(**options)
+
+
+def _option_label(name: str, where: str, ini_source: str | None) -> str:
+    """How an error names option ``name``: ``gcpfakes_check in tox.ini`` or ``@… option check=``."""
+    if ini_source is not None:
+        return f"gcpfakes_{name} {ini_source}"
+    return f"{where} option {name}="
 
 
 def merge(layers: Iterable[Mapping[str, Any]], *, where: str = "gcpfakes") -> Config:
@@ -93,16 +108,20 @@ def merge(layers: Iterable[Mapping[str, Any]], *, where: str = "gcpfakes") -> Co
     return build_config(merged, where=where)
 
 
-def parse_ini_value(name: str, raw: str) -> Any:
-    """Turn an ini string into the value type of field ``name``."""
+def parse_ini_value(name: str, raw: str, source: str | None = None) -> Any:
+    """Turn an ini string into the value type of field ``name``.
+
+    ``source`` (``in tox.ini``, ``from -o``) is added to the option's name in errors.
+    """
     kind = _FIELD_TYPES[name]
+    option = f"gcpfakes_{name}" if source is None else f"gcpfakes_{name} {source}"
     if kind == "bool":
         lowered = raw.strip().lower()
         if lowered in ("1", "true", "yes", "on"):
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-        raise TypeError(f"gcpfakes_{name} must be true or false, not {raw!r}.")
+        raise TypeError(f"{option} must be true or false, not {raw!r}.")
     if kind == "tuple[str, ...]":
         return tuple(part for part in raw.replace(",", " ").split() if part)
     if kind == "Mapping[str, float]":
@@ -112,13 +131,13 @@ def parse_ini_value(name: str, raw: str) -> Any:
             try:
                 latency[key] = float(value)
             except ValueError:
-                raise TypeError(f"gcpfakes_{name} takes KEY=SECONDS pairs, not {part!r}.") from None
+                raise TypeError(f"{option} takes KEY=SECONDS pairs, not {part!r}.") from None
         return latency
     if kind == "int | None":
         try:
             return int(raw)
         except ValueError:
-            raise TypeError(f"gcpfakes_{name} must be a whole number, not {raw!r}.") from None
+            raise TypeError(f"{option} must be a whole number, not {raw!r}.") from None
     return raw.strip()
 
 
@@ -129,7 +148,7 @@ def resolve_project(config: Config | None, ini_project: str | None) -> str:
     return os.environ.get("GOOGLE_CLOUD_PROJECT") or ini_project or DEFAULT_PROJECT
 
 
-def _check_type(name: str, value: Any, where: str) -> None:
+def _check_type(name: str, value: Any, label: str) -> None:
     kind = _FIELD_TYPES[name]
     ok = {
         "bool": isinstance(value, bool),
@@ -140,4 +159,4 @@ def _check_type(name: str, value: Any, where: str) -> None:
         and all(isinstance(k, str) and isinstance(v, (int, float)) for k, v in value.items()),
     }.get(str(kind), True)
     if not ok:
-        raise TypeError(f"{where} option {name}= takes {kind}, not {type(value).__name__}.")
+        raise TypeError(f"{label} takes {kind}, not {type(value).__name__}.")

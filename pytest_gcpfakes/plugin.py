@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_gcpfakes import _activation, _registry
-from pytest_gcpfakes._config import FIELD_HELP, FIELD_NAMES, Config, merge, parse_ini_value
+from pytest_gcpfakes._config import (
+    FIELD_HELP,
+    FIELD_NAMES,
+    Config,
+    build_config,
+    merge,
+    parse_ini_value,
+)
 from pytest_gcpfakes._fakes import GCPFakes
 
 if TYPE_CHECKING:
@@ -25,7 +32,11 @@ _activation.install()
 _SERVICE_FIXTURES = {"fake_pubsub": "pubsub", "fake_storage": "storage"}
 
 
-_SUMMARY_KEY = pytest.StashKey[list[tuple[str, list[str]]]]()
+# A test's summary lines travel on its teardown report (an attribute, which pytest's
+# report serialization keeps), so that under pytest-xdist the controller, which runs no
+# tests, gets every worker's lines and prints the one summary.
+_SUMMARY_LINES = pytest.StashKey[list[str]]()
+_REPORT_ATTR = "gcpfakes_summary"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,6 +70,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "gcpfakes(**options): options for the GCP fakes of this test "
         f"({', '.join(FIELD_NAMES)}); the closest marker wins each option.",
     )
+    if not hasattr(config, "workerinput"):  # an xdist worker reports; it prints nothing
+        config.pluginmanager.register(_Summary(), "gcpfakes-summary")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -81,9 +94,26 @@ def _config_for(request: pytest.FixtureRequest) -> Config:
         # The project's ini value is the fallback *after* $GOOGLE_CLOUD_PROJECT (see
         # resolve_project), so it is not a field value here.
         if raw and name != "project":
-            ini[name] = parse_ini_value(name, raw)
+            # Validated here, where the error can name the ini file, not the marker.
+            source = _ini_source(request.config, name)
+            ini[name] = parse_ini_value(name, raw, source)
+            build_config({name: ini[name]}, ini_source=source)
     layers.append(ini)
     return merge(layers, where="@pytest.mark.gcpfakes")
+
+
+def _ini_source(config: pytest.Config, name: str) -> str:
+    """Where ini option ``gcpfakes_<name>`` was set: ``from -o``, else ``in <ini file>``."""
+    overrides = config.getoption("override_ini", None) or ()
+    if any(item.partition("=")[0].strip() == f"gcpfakes_{name}" for item in overrides):
+        return "from -o/--override-ini"
+    inipath = config.inipath
+    if inipath is None:
+        return "in the configuration"
+    try:
+        return f"in {inipath.relative_to(config.rootpath)}"
+    except ValueError:
+        return f"in {inipath}"
 
 
 @pytest.fixture
@@ -133,20 +163,39 @@ def _remember_summary(request: pytest.FixtureRequest, usage: GCPUsage) -> None:
     rec = usage.recording
     if not rec.clients:
         return
-    config.stash.setdefault(_SUMMARY_KEY, []).append(
-        (request.node.nodeid, _report.summary_lines(rec, all_findings(rec)))
-    )
+    request.node.stash[_SUMMARY_LINES] = _report.summary_lines(rec, all_findings(rec))
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    entries = config.stash.get(_SUMMARY_KEY, [])
-    if not entries:
-        return
-    terminalreporter.section("gcpfakes: GCP clients per test")
-    for nodeid, lines in entries:
-        terminalreporter.write_line(nodeid)
-        for line in lines:
-            terminalreporter.write_line(f"  {line}")
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    lines = item.stash.get(_SUMMARY_LINES, None)
+    if call.when == "teardown" and lines:
+        setattr(report, _REPORT_ATTR, lines)
+    return report
+
+
+class _Summary:
+    """The terminal summary: every test's lines, from its report (a worker's too)."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, list[str]]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        lines = getattr(report, _REPORT_ATTR, None)
+        if lines:
+            self.entries.append((report.nodeid, [str(line) for line in lines]))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.entries:
+            return
+        terminalreporter.section("gcpfakes: GCP clients per test")
+        for nodeid, lines in self.entries:
+            terminalreporter.write_line(nodeid)
+            for line in lines:
+                terminalreporter.write_line(f"  {line}")
 
 
 @pytest.fixture

@@ -157,7 +157,7 @@ def test_bad_ini_boolean_is_reported(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["E*TypeError: gcpfakes_publish_immediately must be true or false, not 'maybe'."]
+        ["E*TypeError: gcpfakes_publish_immediately in tox.ini must be true or false, not 'maybe'."]
     )
 
 
@@ -179,4 +179,64 @@ def test_ini_check_option_is_split_on_spaces_and_commas() -> None:
         "sharing",
         "leaks",
         "use_after_close",
+    )
+
+
+CHECKS_LISTED = "checks are 'sharing', 'leaks', 'use_after_close', 'processes'."
+
+
+@pytest.mark.parametrize(
+    ("where", "source"),
+    [
+        ("tox.ini", "in tox.ini"),
+        ("pyproject.toml", "in pyproject.toml"),
+        ("-o", "from -o/--override-ini"),
+    ],
+)
+def test_unknown_ini_check_names_where_the_value_came_from(
+    pytester: pytest.Pytester, where: str, source: str
+) -> None:
+    args = []
+    if where == "tox.ini":
+        pytester.makeini("[pytest]\ngcpfakes_check = sharing leakz\n")
+    elif where == "pyproject.toml":
+        pytester.makepyprojecttoml('[tool.pytest.ini_options]\ngcpfakes_check = "sharing leakz"\n')
+    else:
+        pytester.makeini("[pytest]\ngcpfakes_check = sharing\n")
+        args = ["-o", "gcpfakes_check=sharing leakz"]
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.gcpfakes(rendezvous=None)
+        def test_it(fake_pubsub):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"E*TypeError: gcpfakes_check {source} got unknown check 'leakz'; {CHECKS_LISTED}"]
+    )
+    result.stdout.no_fnmatch_line("*@pytest.mark.gcpfakes option check=*")
+
+
+def test_unknown_marker_check_still_names_the_marker(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ngcpfakes_check = sharing\n")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.gcpfakes(check="leakz")
+        def test_it(fake_pubsub):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E*TypeError: @pytest.mark.gcpfakes option check= got unknown check 'leakz'; "
+            + CHECKS_LISTED
+        ]
     )
