@@ -44,6 +44,11 @@ _guard = _Guard()
 # The active rendezvous (see ``concurrency``), if any: a one-slot list, read on every use.
 _rendezvous: list[Any] = [None]
 
+# Serials of clients closed through a closing method. Closing one again (``close()`` after
+# ``with client:``, a teardown that closes twice) is harmless in every library, so it is
+# not a use: the use-after-close check must not flag it.
+_closed_serials: set[int] = set()
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -198,7 +203,7 @@ def _use_wrapper(original: Callable[..., Any], qualified: str, spec: Spec, name:
         else:
             site = (filename, frame.f_lineno, code.co_name)
         serial = owner(self)
-        if serial is None:
+        if serial is None or (closing and serial in _closed_serials):
             return original(self, *args, **kwargs)
         entry = recorder.use(serial, qualified, site)
         _guard.depth += 1
@@ -211,6 +216,7 @@ def _use_wrapper(original: Callable[..., Any], qualified: str, spec: Spec, name:
             _guard.depth -= 1
             end_use(entry)  # the call returned: the end of this use
             if closing:
+                _closed_serials.add(serial)
                 recorder.closed(serial, frame)
         if returns_future and hasattr(result, "__dict__"):
             result.__dict__[_FUTURE_ATTR] = serial

@@ -278,3 +278,41 @@ def test_check_processes_makes_a_client_used_after_fork_an_error_of_the_test(
             "E*Docs: https://pytest-gcpfakes.readthedocs.io/en/latest/assertions.html#processes",
         ]
     )
+
+
+def test_closing_a_closed_client_again_is_not_a_use_after_close(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_close="""
+        import pytest
+        from flask import Flask, g
+        from google.cloud import pubsub_v1, storage
+
+        app = Flask(__name__)
+
+        @app.get("/files")
+        def files():
+            g.storage = storage.Client()
+            g.storage.list_buckets()
+            with pubsub_v1.SubscriberClient() as subscriber:
+                subscriber.list_subscriptions(project="projects/test-project")
+            subscriber.close()  # again, after `with`: harmless
+            return "ok"
+
+        @app.teardown_appcontext
+        def close(exc):
+            client = g.pop("storage", None)
+            if client is not None:
+                client.close()
+                client.close()  # a second teardown handler would do the same
+
+        @pytest.mark.gcpfakes(check="use_after_close")
+        def test_files(fake_pubsub, fake_storage, gcp_usage):
+            assert app.test_client().get("/files").status_code == 200
+            closes = [use.method for use in gcp_usage.uses if use.method in ("close", "__exit__")]
+            assert closes == ["__exit__", "close"]  # the first close of each client only
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
