@@ -22,11 +22,22 @@ from typing import Any, NoReturn
 from google.api_core.exceptions import GoogleAPICallError
 
 from pytest_gcpfakes._faults import FaultPlan
-from pytest_gcpfakes.storage import _addressing, _errors, _routes, _signed_urls, _xml_api
+from pytest_gcpfakes.storage import (
+    _addressing,
+    _errors,
+    _routes,
+    _schema,
+    _signed_urls,
+    _xml_api,
+)
 from pytest_gcpfakes.storage._backend import StorageBackend
 from pytest_gcpfakes.storage._wire import STATUS_TEXT, Request, Response, StartResponse, bill
 
 __all__ = ["StorageApp"]
+
+# Paths of the JSON API and its media endpoints, whose query parameters are checked
+# against the API's before routing (an unknown uploadType would match no route at all).
+_JSON_PATHS = ("/storage/", "/upload/", "/download/")
 
 _REASONS = {
     400: "invalid",
@@ -63,11 +74,14 @@ class StorageApp:
     def serve(self, request: Request) -> Response:
         """Answer one request (a batch's parts too): route, faults, billing, handler."""
         try:
+            request.body  # noqa: B018 (read first: a bad Content-Length is answered here)
             # The host may name the bucket (virtual-hosted-style, bucket-bound hostname):
             # the XML API's routes come in both addressings and this picks between them.
             request.host_bucket = _addressing.host_bucket(
                 request.host, request.path, self.backend.buckets.__contains__
             )
+            if request.host_bucket is None and request.path.startswith(_JSON_PATHS):
+                _schema.check_parameters(request.query, request.repeated)
             found = _routes.find(request)
             if found is None:
                 self._refuse_unrouted(request)
@@ -109,13 +123,20 @@ def error_response(request: Request, error: _errors.GCSError) -> Response:
     """Answer an error the way GCS does on the endpoint the request used."""
     if error.status == 304:
         return Response(304)  # a 304 carries no body on the wire
+    response = _error_body(request, error)
+    response.headers.update(error.headers)
+    return response
+
+
+def _error_body(request: Request, error: _errors.GCSError) -> Response:
+    """The status and body of ``error`` in the form of the endpoint the request used."""
     xml_error: _errors.XmlError | None = None
     if isinstance(error, _errors.XmlError):
         xml_error = error
     elif request.signed:
         xml_error = _xml_api.xml_error(error)
     elif _xml_api.is_multipart(request):
-        xml_error = _errors.XmlError(error.status, error.reason, error.message)
+        xml_error = _errors.XmlError(error.status, _xml_api.xml_code(error), error.message)
     if xml_error is not None:
         return Response(xml_error.status, xml_error.to_xml(), {"Content-Type": "application/xml"})
     if request.path.startswith("/download/") or request.query.get("alt") == "media":

@@ -436,9 +436,13 @@ class StorageBackend:
     def configure_bucket(
         self, bucket: Bucket, body: Mapping[str, Any], *, replace_all: bool = False
     ) -> None:
-        """Apply a bucket resource (insert / patch; ``replace_all`` for update)."""
+        """Apply a bucket resource (insert / patch; ``replace_all`` for update), checked
+        against ``_schema.BUCKET`` by the caller: all of it or, if refused, none of it."""
         now = self.clock.now()
         with bucket.lock:
+            policy = body.get("retentionPolicy")
+            if policy:  # the one refusal left (a locked policy shortened): before any change
+                policy = self._retention_policy(bucket, policy, now)
             if replace_all:
                 bucket.labels = {}
                 for key in BUCKET_SETTINGS:
@@ -454,7 +458,7 @@ class StorageBackend:
                 bucket.labels = labels
             if "versioning" in body:
                 bucket.versioning = bool((body["versioning"] or {}).get("enabled"))
-            if "storageClass" in body:
+            if body.get("storageClass") is not None:
                 bucket.storage_class = str(body["storageClass"])
             for key in BUCKET_SETTINGS:
                 if key not in body:
@@ -464,7 +468,7 @@ class StorageBackend:
                     bucket.extra.pop(key, None)
                     continue
                 if key == "retentionPolicy":
-                    value = self._retention_policy(bucket, value, now)
+                    value = policy
                 bucket.extra[key] = value
             bucket.requester_pays = bool((bucket.extra.get("billing") or {}).get("requesterPays"))
             if bucket.extra.get("lifecycle"):

@@ -7,6 +7,7 @@ response and a ``Content-ID`` of ``<response-ID>`` for the request part's ``ID``
 
 from __future__ import annotations
 
+import email.message
 import email.parser
 import email.policy
 import io
@@ -56,26 +57,52 @@ def serve_batch(app: StorageApp, request: Request) -> Response:
 
 
 def parse_batch(content_type: str, body: bytes) -> list[BatchPart]:
-    """Split a batch request body into its requests."""
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    """Split a batch request body into its requests; 400 for one that is not a list of
+    HTTP requests."""
+    if not content_type.lower().startswith("multipart/mixed"):
+        raise _errors.invalid_argument("Batch requests must be multipart/mixed.")
+    # Header text is latin-1 (as HTTP reads it): any byte goes into the parser's header.
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
     message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(head + body)
     if not message.is_multipart():
         raise _errors.invalid_argument("Batch requests must be multipart/mixed.")
     parts: list[BatchPart] = []
     for index, part in enumerate(message.get_payload()):
-        raw = part.get_payload(decode=False)
-        text = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
-        head_block, _, payload = text.replace(b"\r\n", b"\n").partition(b"\n\n")
-        lines = head_block.decode("utf-8").split("\n")
-        method, url, *_ = lines[0].split(" ")
-        headers = {}
-        for line in lines[1:]:
-            key, _, value = line.partition(":")
-            if key:
-                headers[key.strip()] = value.strip()
-        content_id = str(part.get("Content-ID") or f"<{index + 1}>").strip("<>")
-        parts.append(BatchPart(content_id, method, url, headers, payload))
+        parts.append(_parse_part(index + 1, part))
+    if not parts:
+        raise _errors.malformed_batch("it holds no requests.")
     return parts
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def _parse_part(number: int, part: email.message.Message) -> BatchPart:
+    """One part of a batch: an ``application/http`` request line, headers and body."""
+    if part.is_multipart():
+        raise _errors.malformed_batch(f"part {number} is not an HTTP request.")
+    # decode=True: the part's bytes as sent (decode=False would replace non-ASCII ones).
+    text = part.get_payload(decode=True)
+    if not isinstance(text, bytes):
+        raise _errors.malformed_batch(f"part {number} is not an HTTP request.")
+    head_block, _, payload = text.replace(b"\r\n", b"\n").partition(b"\n\n")
+    try:
+        lines = head_block.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        raise _errors.malformed_batch(f"part {number} is not UTF-8.") from None
+    request_line = lines[0].split(" ")
+    method, url = request_line[0], request_line[1] if len(request_line) > 1 else ""
+    if method not in _METHODS or not urlsplit(url).path.startswith("/"):
+        raise _errors.malformed_batch(f"part {number} does not start with a request line.")
+    if urlsplit(url).path.startswith("/batch/"):
+        raise _errors.malformed_batch(f"part {number} is a batch request itself.")
+    headers = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        if key:
+            headers[key.strip()] = value.strip()
+    content_id = str(part.get("Content-ID") or f"<{number}>").strip("<>")
+    return BatchPart(content_id, method, url, headers, payload)
 
 
 def environ_for(part: BatchPart, outer: Mapping[str, Any]) -> dict[str, Any]:

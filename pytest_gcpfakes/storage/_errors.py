@@ -45,6 +45,8 @@ class GCSError(Exception):
         *,
         location_type: str | None = None,
         location: str | None = None,
+        extended_help: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -53,6 +55,9 @@ class GCSError(Exception):
         self.domain = domain
         self.location_type = location_type
         self.location = location
+        self.extended_help = extended_help
+        #: Headers the answer carries besides the body (a 416's Content-Range).
+        self.headers = dict(headers or {})
 
     def __repr__(self) -> str:
         return f"GCSError({self.status}, {self.message!r}, reason={self.reason!r})"
@@ -80,6 +85,8 @@ class GCSError(Exception):
             detail["locationType"] = self.location_type
         if self.location is not None:
             detail["location"] = self.location
+        if self.extended_help is not None:
+            detail["extendedHelp"] = self.extended_help
         return {"error": {"code": self.status, "message": self.message, "errors": [detail]}}
 
 
@@ -503,19 +510,13 @@ def retention_field_missing(field: Literal["mode", "retain until time"]) -> GCSE
 def invalid_retention_mode(mode: object) -> GCSError:
     """400: a retention mode other than Unlocked and Locked."""
     # Wording and reason from [zig-fake].
-    return GCSError(400, f"Invalid value for: {mode} is not a valid value", "invalid")
+    return invalid_enum_value(mode)
 
 
 def invalid_retain_until_time() -> GCSError:
     """400: a retainUntilTime that is not an RFC 3339 time with a zone."""
     # Wording and reason from [zig-fake] (GCS's protobuf Timestamp parse error).
-    return GCSError(
-        400,
-        "Parse Error: Invalid value for type.googleapis.com/google.protobuf.Timestamp field: "
-        "'Field 'retainUntilTime', Illegal timestamp format; timestamps must end with 'Z' or "
-        "have a valid timezone offset.'.",
-        "invalid",
-    )
+    return invalid_timestamp("retainUntilTime")
 
 
 def retain_until_in_the_past() -> GCSError:
@@ -587,15 +588,145 @@ def object_held(bucket: str, name: str, hold: Literal["Temporary", "Event-Based"
     )
 
 
+# --- 400: values a request body or query gives ------------------------------------------
+# The schemas of what a request may write are in _schema; these are their refusals.
+
+
+def invalid_value() -> GCSError:
+    """400: a field of a request body with a value of the wrong type or shape."""
+    # Verified as GCS's generic refusal of a bad value: the whole body {"code": 400,
+    # "message": "Invalid argument.", "errors": [{"message": "Invalid argument.", "domain":
+    # "global", "reason": "invalid"}]} (google-cloud-cpp#7223, 2021; "Error 400: Invalid
+    # argument., invalid" in google-cloud-go#614), and "Invalid argument" for a lifecycle
+    # condition of the wrong type (terraform-google-cloud-storage#118, 2021). That GCS
+    # answers every ill-typed field so: wording: guess.
+    return GCSError(400, "Invalid argument.", "invalid")
+
+
+def invalid_timestamp(field: str) -> GCSError:
+    """400: a field that takes an RFC 3339 time with a zone and got something else."""
+    # Verified for retainUntilTime ([zig-fake], GCS's protobuf Timestamp parse error);
+    # the same words naming other time fields (customTime, lockedTime): wording: guess.
+    return GCSError(
+        400,
+        "Parse Error: Invalid value for type.googleapis.com/google.protobuf.Timestamp field: "
+        f"'Field '{field}', Illegal timestamp format; timestamps must end with 'Z' or "
+        "have a valid timezone offset.'.",
+        "invalid",
+    )
+
+
+def invalid_enum_value(value: object) -> GCSError:
+    """400: a field that takes one of a few names (a storage class, a rule's action) and
+    got another."""
+    # Verified for retention.mode ([zig-fake]); the same words for other enumerated fields:
+    # wording: guess.
+    return GCSError(400, f"Invalid value for: {value} is not a valid value", "invalid")
+
+
+def invalid_parameter_value(name: str, value: str, allowed: tuple[str, ...]) -> GCSError:
+    """400: an enumerated query parameter (projection, uploadType, …) given another value."""
+    # Google's API front end answers so, naming the parameter in location (verified on the
+    # YouTube Data API, served by the same front end as the JSON API: "Invalid string
+    # value: 'views'. Allowed values: [date, rating, ...]", reason invalidParameter,
+    # locationType parameter, location order; [status-codes] documents locationType
+    # "parameter" with location "projection"). For GCS's parameters: wording: guess.
+    return GCSError(
+        400,
+        f"Invalid string value: '{value}'. Allowed values: [{', '.join(allowed)}]",
+        "invalidParameter",
+        location_type="parameter",
+        location=name,
+    )
+
+
+def repeated_parameter(name: str) -> GCSError:
+    """400: a query that names one of the JSON API's single-valued parameters twice."""
+    # wording: guess. Nothing on record says whether GCS refuses a repeated parameter or
+    # takes one of its values; refusing keeps a request that means two things from meaning
+    # whichever one the fake happened to read.
+    return GCSError(
+        400,
+        f"The parameter '{name}' may be given only once.",
+        "invalidParameter",
+        location_type="parameter",
+        location=name,
+    )
+
+
+def wrong_url_for_upload() -> GCSError:
+    """400: an upload sent without uploadType, or to the metadata URL instead of /upload/."""
+    # Verified wording and extendedHelp: a capture kept in a Perl Google API client's
+    # example (GCS's answer to objects.insert on /storage/v1/b/B/o); reason
+    # "wrongUrlForUpload" as another public fake quotes it. The same answer to a POST on
+    # /upload/ without uploadType: wording: guess.
+    return GCSError(
+        400,
+        "Upload requests must include an uploadType URL parameter and a URL path beginning "
+        "with /upload/",
+        "wrongUrlForUpload",
+        extended_help="https://cloud.google.com/storage/docs/json_api/v1/how-tos/upload",
+    )
+
+
+def bad_content_length(value: str) -> GCSError:
+    """400: a Content-Length that is not a number of bytes (RFC 9110 §8.6)."""
+    # wording: guess (GCS's front end answers such requests before GCS sees them).
+    # The body's end is unknown: the connection cannot carry another request.
+    return GCSError(
+        400,
+        f"Invalid Content-Length header: {value!r}.",
+        "invalid",
+        headers={"Connection": "close"},
+    )
+
+
+def request_too_large(length: int) -> GCSError:
+    """413: a request body larger than GCS takes in one request (5 TiB)."""
+    # The limit is documented (cloud.google.com/storage/quotas: "The maximum size of a
+    # single upload request is also 5 TB"); the reason "uploadTooLarge" and the words:
+    # wording: guess.
+    return GCSError(
+        413,
+        f"The request body of {length} bytes is larger than the 5 TiB a request may carry.",
+        "uploadTooLarge",
+        headers={"Connection": "close"},  # the unread body is still on the connection
+    )
+
+
+def malformed_batch(detail: str) -> GCSError:
+    """400: a batch request whose body is not a multipart/mixed list of HTTP requests."""
+    # wording: guess.
+    return GCSError(400, f"Failed to parse batch request: {detail}", "invalid")
+
+
+def malformed_xml() -> XmlError:
+    """400: an XML API request body (a multipart upload's part list) that does not parse."""
+    # S3's code and words (GCS documents its XML API as S3-compatible): wording: guess.
+    return XmlError(
+        400,
+        "MalformedXML",
+        "The XML you provided was not well-formed or did not validate against our "
+        "published schema.",
+    )
+
+
 # --- 416 ----------------------------------------------------------------------------------
 
 
-def range_not_satisfiable() -> GCSError:
-    """416: a Range header that starts at or past the end of the object."""
+def range_not_satisfiable(size: int | None = None) -> GCSError:
+    """416: a Range header that starts at or past the end of an object of ``size`` bytes."""
     # Status verified (python-storage#399/#403, google-cloud-go#242: 416 for a range past
     # the end, including bytes=0- on an empty object). Message and reason are guesses: no
     # captured body found; the reason follows the JSON API's camel-cased status names.
-    return GCSError(416, "Request range not satisfiable", "requestedRangeNotSatisfiable")
+    # Content-Range "bytes */SIZE": RFC 9110 §15.5.17, and GCS's own answer as
+    # fake-gcs-server#2253 describes it.
+    return GCSError(
+        416,
+        "Request range not satisfiable",
+        "requestedRangeNotSatisfiable",
+        headers={} if size is None else {"Content-Range": f"bytes */{size}"},
+    )
 
 
 # --- the fake's own --------------------------------------------------------------------

@@ -10,12 +10,14 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from pytest_gcpfakes.storage import _errors, _listing
+from pytest_gcpfakes.storage import _errors, _listing, _schema
 from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion, Preconditions, RewriteJob
 from pytest_gcpfakes.storage._names import validate_bucket_name, validate_object_name
 from pytest_gcpfakes.storage._notifications import parse_config
 from pytest_gcpfakes.storage._resources import (
     CLEARED_BY_UPDATE,
+    NOT_CLEARABLE,
+    NULL_IN_PATCH,
     WRITABLE,
     bucket_resource,
     notification_resource,
@@ -35,7 +37,7 @@ _MIB = 1024 * 1024
 
 
 def insert_bucket(app: StorageApp, request: Request) -> Response:
-    body = request.json()
+    body = _schema.BUCKET.check(request.json())
     name = body.get("name")
     if not name:
         raise _errors.required()
@@ -44,9 +46,9 @@ def insert_bucket(app: StorageApp, request: Request) -> Response:
         raise _errors.required_parameter("project")
     validate_bucket_name(name)
     fields: dict[str, Any] = {}
-    if "location" in body:
-        fields["location"] = str(body["location"]).upper()
-    if "storageClass" in body:
+    if body.get("location") is not None:
+        fields["location"] = body["location"].upper()
+    if body.get("storageClass") is not None:
         fields["storage_class"] = body["storageClass"]
     if request.bool_param("enableObjectRetention"):
         # Only at creation: the bucket resource's objectRetention is read-only, and the
@@ -66,7 +68,7 @@ def get_bucket(app: StorageApp, request: Request, bucket: str) -> Response:
 def patch_bucket(app: StorageApp, request: Request, bucket: str) -> Response:
     """buckets.patch (PATCH) and buckets.update (PUT: what the body leaves out is reset)."""
     state = app.backend.get_bucket(bucket)
-    body = request.json()
+    body = _schema.BUCKET.check(request.json())
     with state.lock:
         _check_bucket_preconditions(request, state)
         app.backend.configure_bucket(state, body, replace_all=request.method == "PUT")
@@ -164,12 +166,15 @@ def delete_object(app: StorageApp, request: Request, bucket: str, name: str) -> 
 
 def patch_object(app: StorageApp, request: Request, bucket: str, name: str) -> Response:
     """objects.patch (PATCH) and objects.update (PUT: what the body leaves out is reset)."""
-    body = request.json()
+    body = _schema.OBJECT.check(request.json())
     replace_all = request.method == "PUT"
     changes: dict[str, Any] = {}
     for key, attr in WRITABLE.items():
         if key in body:
-            changes[attr] = body[key]
+            if body[key] is not None:
+                changes[attr] = body[key]
+            elif attr not in NOT_CLEARABLE:  # null clears the field (releases a hold)
+                changes[attr] = NULL_IN_PATCH.get(attr)
         elif replace_all and attr in CLEARED_BY_UPDATE:
             # objects.update replaces the writable metadata: what is left out is cleared.
             changes[attr] = CLEARED_BY_UPDATE[attr]
@@ -275,7 +280,7 @@ def _rewrite(
 ) -> tuple[RewriteJob | None, ObjectVersion | None]:
     """Run a copy or rewrite; ``steps`` lets it stop after ``maxBytesRewrittenPerCall``."""
     validate_object_name(name)
-    body = request.json()
+    body = _schema.OBJECT.check(request.json())
     fields = writable_fields(body)
     retention_field(body, fields)
     max_bytes = request.int_param("maxBytesRewrittenPerCall") if steps else None
@@ -308,7 +313,7 @@ def _rewrite(
 
 def compose_object(app: StorageApp, request: Request, bucket: str, name: str) -> Response:
     validate_object_name(name)
-    body = request.json()
+    body = _schema.COMPOSE.check(request.json())
     destination = body.get("destination") or {}
     fields = writable_fields(destination)
     retention_field(destination, fields)
@@ -318,7 +323,7 @@ def compose_object(app: StorageApp, request: Request, bucket: str, name: str) ->
         generation = item.get("generation")
         sources.append(
             (
-                str(item.get("name") or ""),
+                item["name"],
                 int(generation) if generation is not None else None,
                 int(match) if match is not None else None,
             )

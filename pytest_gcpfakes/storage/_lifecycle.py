@@ -18,7 +18,7 @@ changes); the docs do not say.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from pytest_gcpfakes.storage._notifications import (
@@ -27,6 +27,7 @@ from pytest_gcpfakes.storage._notifications import (
     OBJECT_METADATA_UPDATE,
     ObjectEvent,
 )
+from pytest_gcpfakes.storage._schema import parse_date, parse_time
 
 if TYPE_CHECKING:
     from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion
@@ -84,7 +85,10 @@ def _matches(
     if "noncurrentTimeBefore" in condition:
         gone = version.time_deleted
         checks.append(gone is not None and gone < _midnight(condition["noncurrentTimeBefore"]))
-    custom = _parse_time(version.custom_time)
+    # Rules and custom times were checked (``_schema``) before they were stored; one
+    # written around the JSON API (``fake_storage.put(custom_time=...)``) that does not
+    # parse is no time at all, rather than an error on every later call on the bucket.
+    custom = parse_time(version.custom_time)
     if "daysSinceCustomTime" in condition:
         since = days_since(custom)
         checks.append(since is not None and since >= float(condition["daysSinceCustomTime"]))
@@ -140,11 +144,8 @@ def _swap(bucket: Bucket, old: ObjectVersion, is_live: bool, new: ObjectVersion)
 
 
 def _midnight(day: str) -> datetime:
-    parsed = date.fromisoformat(str(day)[:10])
+    """The start (UTC) of a condition's date, ``_schema.Date``-checked when stored."""
+    parsed = parse_date(day)
+    if parsed is None:
+        return datetime.min.replace(tzinfo=timezone.utc)
     return datetime(parsed.year, parsed.month, parsed.day, tzinfo=timezone.utc)
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -13,7 +13,7 @@ import threading
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from pytest_gcpfakes.storage import _errors
+from pytest_gcpfakes.storage import _errors, _schema
 from pytest_gcpfakes.storage._backend import ObjectVersion
 from pytest_gcpfakes.storage._names import validate_object_name
 from pytest_gcpfakes.storage._resources import (
@@ -28,9 +28,12 @@ from pytest_gcpfakes.storage._wire import Request, Response
 if TYPE_CHECKING:
     from pytest_gcpfakes.storage._app import StorageApp
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+# ASCII digits only ([0-9], never \d): "٣" is a digit to \d and int(), not to HTTP.
+# The range unit is case-insensitive (RFC 9110 §14.1).
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)", re.IGNORECASE)
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?')
-_CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
+_CONTENT_RANGE = re.compile(r"bytes (?:([0-9]+)-([0-9]+)|\*)/([0-9]+|\*)")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 # -- uploads ---------------------------------------------------------------------------------
@@ -50,9 +53,15 @@ def media_upload(app: StorageApp, request: Request, bucket: str) -> Response:
     return _insert(app, request, bucket, metadata, request.body)
 
 
+def wrong_url_for_upload(app: StorageApp, request: Request, bucket: str) -> Response:
+    """An upload without ``uploadType``, or sent to the metadata URL: refused."""
+    raise _errors.wrong_url_for_upload()
+
+
 def _insert(
     app: StorageApp, request: Request, bucket: str, metadata: dict[str, Any], data: bytes
 ) -> Response:
+    metadata = _schema.OBJECT.check(metadata)
     name, fields = _upload_fields(request, metadata)
     version = app.backend.insert_object(
         bucket,
@@ -68,26 +77,28 @@ def _insert(
 
 
 def _upload_fields(request: Request, metadata: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Return the object name and the writable fields of an upload's metadata."""
+    """Return the object name and the writable fields of an upload's metadata (checked
+    against the object schema already)."""
     name = metadata.get("name") or request.query.get("name")
     if not name:
         raise _errors.required()
     validate_object_name(name)
     fields = writable_fields(metadata)
     if "metadata" in fields:
-        fields["metadata"] = {k: str(v) for k, v in (fields["metadata"] or {}).items()}
+        # A new object has no key for a null to remove.
+        fields["metadata"] = {k: v for k, v in fields["metadata"].items() if v is not None}
     retention_field(metadata, fields)
     return name, fields
 
 
 def start_resumable(app: StorageApp, request: Request, bucket: str) -> Response:
     """``uploadType=resumable``: open a session; its URI is in ``Location``."""
-    metadata = request.json()
+    metadata = _schema.OBJECT.check(request.json())
     content_type = request.header("X-Upload-Content-Type")
     if content_type and "contentType" not in metadata:
         metadata["contentType"] = content_type
     name, fields = _upload_fields(request, metadata)
-    length = request.header("X-Upload-Content-Length")
+    length = request.header("X-Upload-Content-Length") or ""
     session = app.backend.start_upload(
         bucket,
         name,
@@ -95,7 +106,7 @@ def start_resumable(app: StorageApp, request: Request, bucket: str) -> Response:
         preconditions=request.preconditions(),
         expected_md5=metadata.get("md5Hash"),
         expected_crc32c=metadata.get("crc32c"),
-        total=int(length) if length and length.isdigit() else None,
+        total=int(length) if _DIGITS.fullmatch(length) and len(length) <= 18 else None,
         writer_thread=threading.current_thread().name,
     )
     return Response(200, b"", {"Location": session_uri(request, bucket, name, session.id)})
@@ -126,8 +137,8 @@ def upload_chunk(app: StorageApp, request: Request, bucket: str) -> Response:
         # (performing-resumable-uploads#single-chunk-upload).
         size = len(request.body)
         content_range = f"bytes 0-{size - 1}/{size}" if size else "bytes */0"
-    match = _CONTENT_RANGE.match(content_range.strip())
-    if match is None:
+    match = _CONTENT_RANGE.fullmatch(content_range.strip())
+    if match is None or any(len(n or "") > 18 for n in match.groups()):
         raise _errors.bad_content_range(content_range)
     first, last, total_text = match.groups()
     total = None if total_text == "*" else int(total_text)
@@ -181,12 +192,18 @@ def _parse_multipart(request: Request) -> tuple[dict[str, Any], bytes]:
         header_block, data = body[media_start:closing], b""
     else:
         header_block, data = body[media_start:media_end], body[media_end + 4 : closing]
-    metadata = json.loads(meta_json or b"{}")
+    try:
+        metadata = json.loads(meta_json or b"{}")
+    except (ValueError, RecursionError):
+        raise _errors.invalid_argument("Parse Error") from None
+    if not isinstance(metadata, dict):
+        raise _errors.invalid_argument("Parse Error")
     if "contentType" not in metadata:
         for line in header_block.split(b"\r\n"):
             key, _, value = line.partition(b":")
             if key.strip().lower() == b"content-type":
-                metadata["contentType"] = value.strip().decode()
+                # Header bytes beyond ASCII are latin-1, as HTTP reads them.
+                metadata["contentType"] = value.strip().decode("latin-1")
     return metadata, data
 
 
@@ -227,13 +244,13 @@ def download(app: StorageApp, request: Request, bucket: str, name: str) -> Respo
             transcoded = _gunzip(version.data)
         if transcoded is None:
             headers["Content-Encoding"] = version.content_encoding
-    range_header = request.header("Range")
+    wanted = _parse_range(request.header("Range"), version.size)
     if transcoded is not None:
         response = _transcoded_response(transcoded, headers)
-    elif not range_header:
+    elif wanted is None:
         response = Response(200, version.data, headers)
     else:
-        start, end = _parse_range(range_header, version.size)
+        start, end = wanted
         headers["Content-Range"] = f"bytes {start}-{end}/{version.size}"
         # Slicing copies only the range asked for, never the whole object.
         response = Response(206, version.data[start : end + 1], headers)
@@ -242,25 +259,46 @@ def download(app: StorageApp, request: Request, bucket: str, name: str) -> Respo
     return response
 
 
-def _parse_range(header: str, size: int) -> tuple[int, int]:
-    """Resolve a ``Range: bytes=a-b`` header against an object of ``size`` bytes."""
-    match = _RANGE.match(header.strip())
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """Resolve a ``Range`` header against an object of ``size`` bytes: the first and last
+    byte to send, or ``None`` to send the whole object.
+
+    RFC 9110 §14.2: a Range a server cannot parse is ignored (200, the whole object): a
+    unit other than bytes, a spec that is not numbers, a last byte before the first
+    (§14.1.1: invalid), and several ranges, which GCS does not serve ("Multiple byte
+    ranges in a single request are not accepted", json_api/v1/parameters; the header is
+    then ignored). Only a valid range that selects no byte is 416 (§14.1.1:
+    unsatisfiable: it starts at or past the end, or is a suffix of length 0).
+    """
+    if not header:
+        return None
+    match = _RANGE.fullmatch(header.strip())
     if match is None:
-        raise _errors.range_not_satisfiable()
+        return None
     first, last = match.groups()
     if first == "" and last == "":
-        raise _errors.range_not_satisfiable()
+        return None  # "bytes=-": not a range spec at all
     if first == "":
-        length = int(last)
+        length = _position(last)
+        if length == 0:
+            raise _errors.range_not_satisfiable(size)
         start, end = max(size - length, 0), size - 1
     else:
-        start = int(first)
-        end = min(int(last), size - 1) if last else size - 1
+        start = _position(first)
+        if last and _position(last) < start:
+            return None
+        end = min(_position(last), size - 1) if last else size - 1
     if start >= size or start > end:
         if size == 0 and start == 0:
             return 0, -1
-        raise _errors.range_not_satisfiable()
+        raise _errors.range_not_satisfiable(size)
     return start, end
+
+
+def _position(digits: str) -> int:
+    """A byte position; one past any object's size when it has more digits than any size
+    (int() refuses over 4,300 digits)."""
+    return int(digits) if len(digits) <= 18 else 10**18
 
 
 # Decompressive transcoding (cloud.google.com/storage/docs/transcoding): an object stored

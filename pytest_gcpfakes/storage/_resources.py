@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import re
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +22,7 @@ from pytest_gcpfakes.storage._backend import (
     project_number,
 )
 from pytest_gcpfakes.storage._notifications import NotificationConfig
+from pytest_gcpfakes.storage._schema import parse_time
 
 # Object fields the JSON API lets a client write, and the dataclass fields they map to.
 WRITABLE = {
@@ -52,10 +52,12 @@ CLEARED_BY_UPDATE: dict[str, Any] = {
     "metadata": {},
 }
 
+# What a patch's null does to a writable field that cannot be empty: a hold is released,
+# the others keep their value (an object always has a content type and a storage class).
+NULL_IN_PATCH: dict[str, Any] = {"temporary_hold": False, "event_based_hold": False}
+NOT_CLEARABLE = ("content_type", "storage_class")
+
 _RETENTION_MODES = ("Unlocked", "Locked")
-_RFC3339 = re.compile(
-    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$", re.IGNORECASE
-)
 
 
 def bucket_resource(bucket: Bucket, base_url: str) -> dict[str, Any]:
@@ -159,8 +161,13 @@ def object_resource(
 
 
 def writable_fields(values: dict[str, Any]) -> dict[str, Any]:
-    """The writable fields a JSON resource body sets, by dataclass name."""
-    return {attr: values[key] for key, attr in WRITABLE.items() if key in values}
+    """The writable fields a JSON resource body (checked by ``_schema.OBJECT``) gives a new
+    object, by dataclass name; a ``null`` sets nothing."""
+    return {
+        attr: values[key]
+        for key, attr in WRITABLE.items()
+        if key in values and values[key] is not None
+    }
 
 
 def retention_field(body: dict[str, Any], fields: dict[str, Any]) -> None:
@@ -188,21 +195,10 @@ def retention_field(body: dict[str, Any], fields: dict[str, Any]) -> None:
         raise _errors.retention_field_missing("retain until time")
     if mode not in _RETENTION_MODES:
         raise _errors.invalid_retention_mode(mode)
-    fields["retention"] = Retention(str(mode), _parse_rfc3339(until))
-
-
-def _parse_rfc3339(text: object) -> datetime:
-    """An RFC 3339 time with a zone, as an aware UTC datetime (nanoseconds cut to micros)."""
-    match = _RFC3339.match(text) if isinstance(text, str) else None
-    if match is None:
+    retain_until = parse_time(until)
+    if retain_until is None:
         raise _errors.invalid_retain_until_time()
-    whole, fraction, zone = match.groups()
-    zone = "+00:00" if zone.upper() == "Z" else zone
-    try:
-        moment = datetime.fromisoformat(f"{whole}.{(fraction or '0')[:6]:0<6}{zone}")
-    except ValueError:
-        raise _errors.invalid_retain_until_time() from None
-    return moment.astimezone(timezone.utc)
+    fields["retention"] = Retention(str(mode), retain_until)
 
 
 # -- small renderings -------------------------------------------------------------------------

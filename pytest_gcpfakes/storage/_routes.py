@@ -28,9 +28,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
-from pytest_gcpfakes.storage import _batch, _json_api, _media, _signed_urls, _xml_api
+from pytest_gcpfakes.storage import _batch, _errors, _json_api, _media, _signed_urls, _xml_api
 from pytest_gcpfakes.storage._wire import Request, Response
 
 Handler = Callable[..., Response]
@@ -105,10 +105,31 @@ class Route:
             return None
         if self.signed and not _signed_urls.is_signed(request.query):
             return None
-        params = {key: unquote(value) for key, value in found.groupdict().items()}
+        params = {key: decode_segment(key, value) for key, value in found.groupdict().items()}
         if self.addressed_by == "host":
             params["bucket"] = str(request.host_bucket)
         return params
+
+
+def decode_segment(param: str, segment: str) -> str:
+    """Percent-decode a path parameter as UTF-8, refusing bytes that are not UTF-8.
+
+    GCS names are UTF-8 text: ``%FF``, or a raw byte over 0x7F that is not part of a
+    character, is refused rather than read as U+FFFD. A server hands raw bytes of the
+    path over as latin-1 text (PEP 3333), so they are encoded back before decoding.
+    """
+    if segment.isascii() and "%" not in segment:
+        return segment
+    try:
+        raw = segment.encode("latin-1")
+    except UnicodeEncodeError:  # text already decoded by whatever built the environ
+        raw = segment.encode("utf-8", "surrogateescape")
+    try:
+        return unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        if param in ("bucket", "destination_bucket"):
+            raise _errors.invalid_bucket_name(unquote(segment)) from None
+        raise _errors.object_name_disallowed_characters() from None
 
 
 def _json(method: str, path: str, api_method: str, handler: Handler, **options: Any) -> Route:
@@ -181,6 +202,8 @@ ROUTES: tuple[Route, ...] = (
     _json("DELETE", _NOTIFICATION, "storage.notifications.delete", J.delete_notification),
     # JSON API: objects (the shapes with a single-segment name before the catch-all ones).
     _json("GET", _OBJECTS, "storage.objects.list", J.list_objects),
+    # An upload sent to the metadata URL: GCS's own 400 (there is no metadata-only insert).
+    _json("POST", _OBJECTS, INSERT, M.wrong_url_for_upload),
     _json("POST", _COPY, "storage.objects.copy", J.copy_object, billed=_BOTH),
     _json("POST", _REWRITE, "storage.objects.rewrite", J.rewrite_object, billed=_BOTH),
     _json("POST", "/{bucket}/o/{name}/compose", "storage.objects.compose", J.compose_object),
@@ -195,6 +218,7 @@ ROUTES: tuple[Route, ...] = (
     _media_route("POST", _UPLOAD, M.multipart_upload, query={"uploadType": "multipart"}, **_BILLED),
     _media_route("POST", _UPLOAD, M.media_upload, query={"uploadType": "media"}, **_BILLED),
     _media_route("POST", _UPLOAD, M.start_resumable, query={"uploadType": "resumable"}, **_BILLED),
+    _media_route("POST", _UPLOAD, M.wrong_url_for_upload, query={"uploadType": False}),
     _media_route("GET", _DOWNLOAD, M.download, **_BILLED),
     # Batch: each part goes through this table again, faults and all.
     Route(("POST",), "/batch/storage/v1", "storage.batch", _batch.serve_batch, "batch"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote_plus
@@ -23,6 +24,15 @@ from pytest_gcpfakes.storage import _errors
 from pytest_gcpfakes.storage._backend import Preconditions, StorageBackend
 
 StartResponse = Callable[..., Any]
+
+#: The most bytes GCS takes in one request: "The maximum size of a single upload request
+#: is also 5 TB" (cloud.google.com/storage/quotas), 5 TiB. A longer Content-Length is
+#: refused before any of the body is read.
+MAX_REQUEST_BYTES = 5 * 1024**4
+
+# ASCII digits only: "٣" is a digit to \d, str.isdigit() and int(), never to HTTP or GCS.
+_DIGITS = re.compile(r"[0-9]+")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 #: The environ key under which a face passes the request's headers as sent: a list of
 #: ``(name, value)`` pairs, names in their own case, ``_`` intact.
@@ -65,13 +75,20 @@ class Request:
         )
         self.path = raw.split("?", 1)[0]
         self.query = parse_query(environ.get("QUERY_STRING", ""))
+        #: Parameters the query names more than once (``parse_query`` keeps the last).
+        self.repeated = repeated_names(environ.get("QUERY_STRING", ""))
         self.content_type: str = environ.get("CONTENT_TYPE", "")
         self.environ = environ
         self.signed = False  # a signed URL's request: answered as the XML API answers
         #: The bucket the host names (virtual-hosted-style or a bucket-bound hostname),
         #: set by the app before routing; ``None``: the path names it, if anything does.
         self.host_bucket: str | None = None
-        self.body: bytes = _read_body(environ)
+
+    @functools.cached_property
+    def body(self) -> bytes:
+        """The whole request body; the app reads it first thing, so that a Content-Length
+        that cannot be right is answered like any other bad request."""
+        return _read_body(self.environ)
 
     @functools.cached_property
     def base_url(self) -> str:
@@ -117,10 +134,10 @@ class Request:
         value = self.query.get(name)
         if value is None or value == "":
             return None
-        try:
-            return int(value)
-        except ValueError:
-            raise _errors.invalid_argument(f"Invalid value for {name}: {value}") from None
+        # 20 characters hold any int64; int() refuses strings over 4,300 digits.
+        if len(value) > 20 or _INTEGER.fullmatch(value) is None:
+            raise _errors.invalid_argument(f"Invalid value for {name}: {value}")
+        return int(value)
 
     def bool_param(self, name: str) -> bool:
         # The Python client sends booleans as "True"; the API documents "true".
@@ -140,7 +157,7 @@ class Request:
             return {}
         try:
             loaded = json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested 10,000 deep
             raise _errors.invalid_argument("Parse Error") from None
         if not isinstance(loaded, dict):
             raise _errors.invalid_argument("Parse Error")
@@ -187,9 +204,14 @@ def bill(
 
 def _read_body(environ: dict[str, Any]) -> bytes:
     """The whole request body, whether its length was announced or it came in chunks."""
-    length = environ.get("CONTENT_LENGTH")
+    length = str(environ.get("CONTENT_LENGTH") or "").strip()
     if length:
-        return bytes(environ["wsgi.input"].read(int(length)))
+        if _DIGITS.fullmatch(length) is None:
+            raise _errors.bad_content_length(length)
+        size = int(length) if len(length) <= 18 else MAX_REQUEST_BYTES + 1
+        if size > MAX_REQUEST_BYTES:
+            raise _errors.request_too_large(size)
+        return bytes(environ["wsgi.input"].read(size)) if size else b""
     # No Content-Length: a chunked body (requests sends a generator that way). Servers
     # that decode chunks end the input at the last one and say so with
     # wsgi.input_terminated (werkzeug, gunicorn); reading on without it would wait for
@@ -223,6 +245,24 @@ def header_map(environ: dict[str, Any]) -> dict[str, str]:
                 # Faces leave these out of HTTP_* (as servers do), so nothing is doubled.
                 headers[name.lower()] = str(value)
     return headers
+
+
+def repeated_names(query: str) -> frozenset[str]:
+    """The parameter names a query string gives more than once (with values or bare)."""
+    if "&" not in query:
+        return frozenset()
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for item in query.split("&"):
+        key = item.partition("=")[0]
+        if not key:
+            continue
+        if "%" in key or "+" in key:
+            key = unquote_plus(key)
+        if key in seen:
+            repeated.add(key)
+        seen.add(key)
+    return frozenset(repeated)
 
 
 def parse_query(query: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,11 +21,11 @@ from xml.sax.saxutils import escape
 
 import google_crc32c
 
-from pytest_gcpfakes.storage import _errors, _signed_urls
+from pytest_gcpfakes.storage import _errors, _schema, _signed_urls
 from pytest_gcpfakes.storage._backend import Preconditions
 from pytest_gcpfakes.storage._media import download, session_uri
 from pytest_gcpfakes.storage._names import validate_object_name
-from pytest_gcpfakes.storage._resources import etag, md5_etag, quote_segment
+from pytest_gcpfakes.storage._resources import etag, md5_etag, quote_segment, writable_fields
 from pytest_gcpfakes.storage._wire import Request, Response, bill, header_map
 
 if TYPE_CHECKING:
@@ -32,14 +33,18 @@ if TYPE_CHECKING:
 
 _MAX_PARTS = 10_000  # XML API multipart uploads take part numbers 1..10000
 _S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+# Headers (and POST form fields) that set object metadata, and the JSON API fields they
+# are: the object schema (``_schema.OBJECT``) checks them as it checks a JSON body.
 _XML_HEADERS = {
-    "Cache-Control": "cache_control",
-    "Content-Disposition": "content_disposition",
-    "Content-Encoding": "content_encoding",
-    "Content-Language": "content_language",
-    "X-Goog-Custom-Time": "custom_time",
-    "X-Goog-Storage-Class": "storage_class",
+    "content-type": "contentType",
+    "cache-control": "cacheControl",
+    "content-disposition": "contentDisposition",
+    "content-encoding": "contentEncoding",
+    "content-language": "contentLanguage",
+    "x-goog-custom-time": "customTime",
+    "x-goog-storage-class": "storageClass",
 }
+_PART_NUMBER = re.compile(r"[0-9]{1,5}")
 # Query parameters of a signed URL that set headers of the answer.
 _RESPONSE_OVERRIDES = {
     "response-content-type": "Content-Type",
@@ -222,8 +227,7 @@ def upload_part(app: StorageApp, request: Request, bucket: str, name: str) -> Re
 
 
 def complete_multipart(app: StorageApp, request: Request, bucket: str, name: str) -> Response:
-    root = ElementTree.fromstring(request.body or b"<CompleteMultipartUpload/>")
-    numbers = [int(node.text or 0) for node in root.iter("PartNumber")]
+    numbers = _part_numbers(request.body)
     version = app.backend.complete_multipart(request.query["uploadId"], numbers)
     body = (
         f"<?xml version='1.0' encoding='UTF-8'?><CompleteMultipartUploadResult "
@@ -233,6 +237,21 @@ def complete_multipart(app: StorageApp, request: Request, bucket: str, name: str
         f"</CompleteMultipartUploadResult>"
     )
     return Response(200, body.encode(), {"Content-Type": "application/xml"})
+
+
+def _part_numbers(body: bytes) -> list[int]:
+    """The part numbers a CompleteMultipartUpload body lists, in its order."""
+    try:
+        root = ElementTree.fromstring(body or b"<CompleteMultipartUpload/>")
+    except ElementTree.ParseError:
+        raise _errors.malformed_xml() from None
+    numbers = []
+    for node in root.iter("PartNumber"):
+        text = (node.text or "").strip()
+        if _PART_NUMBER.fullmatch(text) is None:
+            raise _errors.malformed_xml()
+        numbers.append(int(text))
+    return numbers
 
 
 def abort_multipart(app: StorageApp, request: Request, bucket: str, name: str) -> Response:
@@ -257,22 +276,19 @@ def fields_from_headers(request: Request) -> dict[str, Any]:
 
 
 def _object_fields(values: Mapping[str, str]) -> dict[str, Any]:
-    """Object metadata from XML API headers or POST form fields, by lower-case name."""
-    fields: dict[str, Any] = {}
-    if values.get("content-type"):
-        fields["content_type"] = values["content-type"]
-    for header, attr in _XML_HEADERS.items():
-        value = values.get(header.lower())
-        if value is not None:
-            fields[attr] = value
+    """Object metadata from XML API headers or POST form fields, by lower-case name,
+    checked as the JSON API checks the same fields."""
+    resource: dict[str, Any] = {
+        key: values[header] for header, key in _XML_HEADERS.items() if values.get(header)
+    }
     custom = {
         name.removeprefix("x-goog-meta-"): str(value)
         for name, value in values.items()
         if name.startswith("x-goog-meta-")
     }
     if custom:
-        fields["metadata"] = custom
-    return fields
+        resource["metadata"] = custom
+    return writable_fields(_schema.OBJECT.check(resource))
 
 
 def xml_error(error: _errors.GCSError) -> _errors.XmlError:
@@ -288,4 +304,11 @@ def xml_error(error: _errors.GCSError) -> _errors.XmlError:
             "PreconditionFailed",
             "At least one of the pre-conditions you specified did not hold.",
         )
-    return _errors.XmlError(error.status, error.reason, error.message)
+    return _errors.XmlError(error.status, xml_code(error), error.message)
+
+
+def xml_code(error: _errors.GCSError) -> str:
+    """The XML API's error code for an error the JSON API gives a reason."""
+    # A bad value: the XML API's InvalidArgument (verified: "<Code>InvalidArgument</Code>
+    # <Message>Invalid argument.</Message>" for a refused setmeta, gsutil#512).
+    return "InvalidArgument" if error.reason == "invalid" else error.reason
