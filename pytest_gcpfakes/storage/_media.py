@@ -47,7 +47,7 @@ def multipart_upload(app: StorageApp, request: Request, bucket: str) -> Response
 
 def media_upload(app: StorageApp, request: Request, bucket: str) -> Response:
     """``uploadType=media``: the body is the object, the query names it."""
-    metadata: dict[str, Any] = {"name": request.query.get("name")}
+    metadata: dict[str, Any] = {}  # the name is the query's (_upload_fields)
     if request.content_type:
         metadata["contentType"] = request.content_type
     return _insert(app, request, bucket, metadata, request.body)
@@ -79,7 +79,11 @@ def _insert(
 def _upload_fields(request: Request, metadata: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Return the object name and the writable fields of an upload's metadata (checked
     against the object schema already)."""
-    name = metadata.get("name") or request.query.get("name")
+    name = metadata.get("name")
+    if not name:
+        if "name" in request.undecodable:  # ?name=%FF: read with U+FFFD, never stored so
+            raise _errors.object_name_disallowed_characters()
+        name = request.query.get("name")
     if not name:
         raise _errors.required()
     validate_object_name(name)

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote, unquote_plus, unquote_to_bytes
 
 from pytest_gcpfakes.storage import _errors
 from pytest_gcpfakes.storage._backend import Preconditions, StorageBackend
@@ -52,6 +52,7 @@ STATUS_TEXT = {
     404: "Not Found",
     409: "Conflict",
     412: "Precondition Failed",
+    413: "Content Too Large",
     416: "Requested Range Not Satisfiable",
     429: "Too Many Requests",
     499: "Client Closed Request",
@@ -73,10 +74,14 @@ class Request:
             or environ.get("REQUEST_URI")
             or quote(environ.get("PATH_INFO", ""))
         )
-        self.path = raw.split("?", 1)[0]
-        self.query = parse_query(environ.get("QUERY_STRING", ""))
+        self.path = _as_sent(environ, raw).split("?", 1)[0]
+        query = _as_sent(environ, environ.get("QUERY_STRING", ""))
+        undecodable: set[str] = set()
+        self.query = parse_query(query, undecodable)
+        #: Parameters whose value is not UTF-8 once percent-decoded (read with U+FFFD).
+        self.undecodable = frozenset(undecodable)
         #: Parameters the query names more than once (``parse_query`` keeps the last).
-        self.repeated = repeated_names(environ.get("QUERY_STRING", ""))
+        self.repeated = repeated_names(query)
         self.content_type: str = environ.get("CONTENT_TYPE", "")
         self.environ = environ
         self.signed = False  # a signed URL's request: answered as the XML API answers
@@ -247,6 +252,35 @@ def header_map(environ: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
+def _as_sent(environ: dict[str, Any], text: str) -> str:
+    """Request-line text as PEP 3333 passes it: the bytes sent, as latin-1 text.
+
+    werkzeug's server encodes http.server's latin-1 text as UTF-8 a second time
+    (``_wsgi_encoding_dance``, werkzeug 3.1), so raw bytes beyond ASCII would read as
+    mojibake: undone here, so that every face reads the same bytes.
+    """
+    if text.isascii() or not str(environ.get("SERVER_SOFTWARE", "")).startswith("Werkzeug/"):
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return text
+
+
+def _unquote(text: str) -> tuple[str, bool]:
+    """Percent-decode query text (``+`` a space) as UTF-8; whether it was UTF-8."""
+    text = text.replace("+", " ")
+    try:
+        data = text.encode("latin-1")  # raw bytes beyond ASCII, as a server passes them
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "surrogatepass")  # already text (a batch part's URL)
+    raw = unquote_to_bytes(data)
+    try:
+        return raw.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace"), False
+
+
 def repeated_names(query: str) -> frozenset[str]:
     """The parameter names a query string gives more than once (with values or bare)."""
     if "&" not in query:
@@ -265,11 +299,12 @@ def repeated_names(query: str) -> frozenset[str]:
     return frozenset(repeated)
 
 
-def parse_query(query: str) -> dict[str, str]:
+def parse_query(query: str, undecodable: set[str] | None = None) -> dict[str, str]:
     """Parse a query string as ``parse_qs`` would (blank values dropped), last value wins.
 
     Written out because ``parse_qs`` costs more than the rest of routing a request, and the
-    client's queries are short: most fields need no unquoting at all.
+    client's queries are short: most fields need no unquoting at all. A value that is not
+    UTF-8 once decoded reads with U+FFFD, and its name goes into ``undecodable``.
     """
     parsed: dict[str, str] = {}
     if not query:
@@ -278,7 +313,11 @@ def parse_query(query: str) -> dict[str, str]:
         key, _, value = field.partition("=")
         if not value:
             continue
-        if "%" in key or "+" in key:
-            key = unquote_plus(key)
-        parsed[key] = unquote_plus(value) if "%" in value or "+" in value else value
+        if "%" in key or "+" in key or not key.isascii():
+            key = _unquote(key)[0]
+        if "%" in value or "+" in value or not value.isascii():
+            value, utf8 = _unquote(value)
+            if not utf8 and undecodable is not None:
+                undecodable.add(key)
+        parsed[key] = value
     return parsed
