@@ -124,7 +124,8 @@ def _check_bucket_preconditions(request: Request, bucket: Bucket) -> None:
 
 
 def insert_notification(app: StorageApp, request: Request, bucket: str) -> Response:
-    config = app.backend.insert_notification(bucket, parse_config(request.json()))
+    body = _schema.NOTIFICATION.check(request.json())
+    config = app.backend.insert_notification(bucket, parse_config(body))
     return Response(200, notification_resource(bucket, config, request.base_url))
 
 

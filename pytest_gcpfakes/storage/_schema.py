@@ -32,6 +32,7 @@ from pytest_gcpfakes.storage import _errors
 __all__ = [
     "BUCKET",
     "COMPOSE",
+    "NOTIFICATION",
     "OBJECT",
     "PARAMETERS",
     "check_parameters",
@@ -164,12 +165,15 @@ class Arr:
 @dataclass(frozen=True)
 class Map:
     """A JSON object of free keys (labels, custom metadata); a ``null`` value stays, as
-    a patch's way of removing that key."""
+    a patch's way of removing that key, where ``nullable``."""
 
     value: Kind
+    nullable: bool = True
 
     def check(self, value: Any, name: str) -> Any:
         if not isinstance(value, dict):
+            raise _errors.invalid_value()
+        if not self.nullable and None in value.values():
             raise _errors.invalid_value()
         return {k: None if v is None else self.value.check(v, k) for k, v in value.items()}
 
@@ -407,6 +411,18 @@ COMPOSE = Obj(
                 required=("name",),
             )
         ),
+    }
+)
+
+
+#: notifications.insert's body (json_api/v1/notifications). ``topic`` and
+#: ``payload_format`` are left to ``_notifications.parse_config``, whose refusals of them
+#: are GCS's own words.
+NOTIFICATION = Obj(
+    {
+        "event_types": _STRINGS,
+        "custom_attributes": Map(_STR, nullable=False),
+        "object_name_prefix": _STR,
     }
 )
 

@@ -474,3 +474,16 @@ def test_an_update_sends_back_output_only_fields_and_is_taken(bucket: Any) -> No
     blob.metadata = {"team": "data"}
     blob.update()  # PUT with etag, timeCreated, size, … as read
     assert json.dumps(bucket.get_blob("data.bin").metadata) == '{"team": "data"}'
+
+
+def test_a_notification_with_custom_attributes_that_are_not_strings_is_refused(
+    http: requests.Session, bucket: Any, fake_storage: Any
+) -> None:
+    body = {
+        "topic": "//pubsub.googleapis.com/projects/p/topics/events",
+        "payload_format": "NONE",
+        "custom_attributes": {"team": 5},
+    }
+    answer = http.post(f"{JSON_API}/b/bad-input/notificationConfigs", json=body)
+    assert _refusal(answer) == (400, INVALID, "invalid")
+    assert list(bucket.list_notifications()) == []
