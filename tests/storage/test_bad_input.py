@@ -62,7 +62,7 @@ def test_a_lifecycle_rule_whose_action_is_a_string_is_refused_at_create(client: 
     made = client.bucket("lifecycle-bad")
     made.lifecycle_rules = [{"action": "Delete", "condition": {"age": 1}}]
     with pytest.raises(exceptions.BadRequest) as caught:
-        client.create_bucket(made)
+        made.create()
     assert caught.value.message.endswith(f": {INVALID}")
 
 
