@@ -229,9 +229,11 @@ def parse_time(text: object) -> datetime | None:
     zone = "+00:00" if zone in "Zz" else zone
     try:
         moment = datetime.fromisoformat(f"{day}T{clock}.{(fraction or '0')[:6]:0<6}{zone}")
+        return moment.astimezone(timezone.utc)
     except ValueError:  # 2024-02-30, 25:00:00, +24:00: the shape of a time, not a time
         return None
-    return moment.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before the first UTC datetime
+        return None
 
 
 def parse_date(text: object) -> date | None:

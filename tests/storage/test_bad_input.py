@@ -487,3 +487,11 @@ def test_a_notification_with_custom_attributes_that_are_not_strings_is_refused(
     answer = http.post(f"{JSON_API}/b/bad-input/notificationConfigs", json=body)
     assert _refusal(answer) == (400, INVALID, "invalid")
     assert list(bucket.list_notifications()) == []
+
+
+def test_a_custom_time_before_the_first_utc_instant_is_refused(
+    http: requests.Session, bucket: Any
+) -> None:
+    body = {"customTime": "0001-01-01T00:00:00+05:00"}
+    answer = http.patch(f"{JSON_API}/b/bad-input/o/data.bin", json=body)
+    assert _refusal(answer)[::2] == (400, "invalid")
