@@ -18,6 +18,8 @@ if TYPE_CHECKING:
         ForeignEndpointError,
         ForkedProcessError,
         GCPFakesError,
+        GCPFakesWarning,
+        LateCallError,
     )
     from pytest_gcpfakes._fakes import GCPFakes
     from pytest_gcpfakes.assertions import (
@@ -54,7 +56,9 @@ __all__ = [
     "GCPFakes",
     "GCPFakesError",
     "GCPFakesServer",
+    "GCPFakesWarning",
     "GCPUsage",
+    "LateCallError",
     "LiveServer",
     "Outstanding",
     "PublishedMessage",
@@ -99,6 +103,8 @@ _WHERE = {
     "GCPFakes": "pytest_gcpfakes._fakes",
     "GCPFakesError": "pytest_gcpfakes._errors",
     "GCPFakesServer": "pytest_gcpfakes.server._servers",
+    "GCPFakesWarning": "pytest_gcpfakes._errors",
+    "LateCallError": "pytest_gcpfakes._errors",
     "Outstanding": "pytest_gcpfakes.pubsub._handle",
     "PublishedMessage": "pytest_gcpfakes.pubsub._delivery",
     "SubscriptionState": "pytest_gcpfakes.pubsub._handle",

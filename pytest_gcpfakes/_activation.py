@@ -303,10 +303,17 @@ def _patch_subscriber(module: ModuleType) -> None:
 
     @functools.wraps(original)
     def subscribe(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if _is_faked(self):
-            _refuse_foreign_endpoint(self)
-            current("pubsub")
-        return original(self, *args, **kwargs)
+        if not _is_faked(self):
+            return original(self, *args, **kwargs)
+        _refuse_foreign_endpoint(self)
+        current("pubsub")
+        future = original(self, *args, **kwargs)
+        from pytest_gcpfakes import _sessions
+        from pytest_gcpfakes.usage._recorder import user_site
+
+        # A stream the test leaves open is cancelled, and reported, when the test ends.
+        _sessions.track_stream(future, str(user_site(sys._getframe(1))))
+        return future
 
     _state.patches.replace(client_cls, "subscribe", subscribe)
 

@@ -13,6 +13,7 @@ import os
 import sys
 
 _attached: list[str] = []
+SESSION_ENV = "GCPFAKES_SESSION"
 
 
 def attach() -> None:
@@ -34,13 +35,18 @@ def attach() -> None:
         info = fetch_info(url)
         config = config_from(info)
         project = str(info["project"])
+        # A subprocess started for one test (gcpfakes_server.env) names it: its calls after
+        # that test has ended are refused rather than landing in a later test's fakes.
+        raw = os.environ.get(SESSION_ENV, "")
+        session = int(raw) if raw.isdigit() else 0
         from pytest_gcpfakes.server._link import RemoteCaller
         from pytest_gcpfakes.usage._recorder import recorder
 
         _activation.install()
         recorder.forward_to(RemoteCaller(url))
-        _registry.replace("pubsub", RemotePubSub(url, config, project))
-        _registry.replace("storage", RemoteStorage(str(info["storage_url"]), config, project))
+        _registry.replace("pubsub", RemotePubSub(url, config, project, session=session))
+        storage = RemoteStorage(str(info["storage_url"]), config, project, session=session)
+        _registry.replace("storage", storage)
         _attached.append(url)
     except Exception as error:  # a start-up hook must never stop the interpreter
         sys.stderr.write(

@@ -74,6 +74,24 @@ class ForeignEndpointError(GCPFakesError):
         )
 
 
+class LateCallError(GCPFakesError):
+    """A call from a thread or process of a test that has already ended."""
+
+    def __init__(self, service: str, owner: str, thread: str, site: str) -> None:
+        self._init_args = (service, owner, thread, site)
+        super().__init__(  # type: ignore[no-untyped-call]
+            f"pytest-gcpfakes: refused a {_SERVICE_TITLE[service]} call from thread "
+            f"{thread!r} at {site}: it belongs to {owner}, which has ended, and would "
+            "otherwise land in a later test's fakes; wait for the work a test starts "
+            "(join its threads, call result() on its futures) before the test returns."
+        )
+
+
+class GCPFakesWarning(UserWarning):
+    """Something a test left behind: a thread still running, a streaming pull left open, or a
+    call refused because it came from an ended test's thread or process."""
+
+
 class BlockedCallError(GCPFakesError):
     """A request or channel was headed for Google (``*.googleapis.com``, the metadata server).
 

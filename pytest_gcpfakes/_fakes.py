@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
+import weakref
 from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -32,6 +35,7 @@ class GCPFakes:
         config: Config | None = None,
         *,
         services: Iterable[str] = SERVICES,
+        name: str | None = None,
         **options: Any,
     ) -> None:
         if config is not None and options:
@@ -48,6 +52,12 @@ class GCPFakes:
         self._handles: dict[str, Any] = {}
         self._entered = False
         self.pid = os.getpid()
+        self.name = name or _entered_at(sys._getframe(1))
+        """How reports name this session: the test's node id under pytest."""
+        self.ended = False
+        self.session_id = 0  # set when entered
+        self.threads: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+        """Threads started while this session was active (see ``_sessions``)."""
 
     @property
     def project(self) -> str:
@@ -67,6 +77,7 @@ class GCPFakes:
 
         recorder.begin()  # each GCPFakes (each test) records from a clean slate
         self._entered = True
+        self.session_id = _registry.open_session(self)
         for service in self._services:
             self.start(service)
         return self
@@ -80,10 +91,21 @@ class GCPFakes:
         self.close()
 
     def close(self) -> None:
-        """Deactivate every service and release interception (idempotent)."""
+        """Deactivate every service and release interception (idempotent).
+
+        First the work the session left behind is settled inside it: publisher batches
+        still pending are sent (into *these* fakes), streaming pulls left open are cancelled
+        and their threads stopped; threads still running are reported. From then on a call
+        from any of them is refused (``LateCallError``): it never reaches a later session.
+        """
         if not self._entered:
             return
         self._entered = False
+        from pytest_gcpfakes import _sessions
+
+        leftovers = _sessions.settle(self)
+        self.ended = True
+        _registry.close_session(self)
         errors: list[BaseException] = []
         for handle in reversed(list(self._handles.values())):
             _registry.deactivate(handle)
@@ -93,9 +115,16 @@ class GCPFakes:
         from pytest_gcpfakes import _processes
 
         _processes.fakes_closed()
+        _sessions.report(leftovers)
         if errors:
             # Errors of the fakes' own threads are raised on the test's thread, not lost.
             raise errors[0]
+
+    def late_call(self, service: str) -> None:
+        """Refuse a call made for this ended session by one of its leftovers (and say so)."""
+        from pytest_gcpfakes import _sessions
+
+        _sessions.refuse_late_call(self, service)
 
     def start(self, service: str) -> Any:
         """Activate ``service`` ("pubsub" or "storage") if it is not active yet."""
@@ -160,3 +189,10 @@ class GCPFakes:
                 f"(or pass services=(..., {service!r}) to GCPFakes)."
             )
         return handle
+
+
+def _entered_at(frame: Any) -> str:
+    """``the GCPFakes made at app_test.py:12``: a name for a session made outside pytest."""
+    from pytest_gcpfakes.usage._recorder import user_site
+
+    return f"the GCPFakes made at {user_site(frame)}"

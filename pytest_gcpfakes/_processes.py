@@ -154,6 +154,9 @@ def _after_fork_in_parent() -> None:
 def _after_fork_in_child() -> None:
     global _host, _host_pid, _env_set, _reserved
     addresses, parent = _addresses(), _host_pid or os.getppid()
+    # The parent's test at the fork: the child's calls after it ends are refused.
+    owner = _registry.active_session()
+    session = owner.session_id if owner is not None else 0
     if _reserved is not None:
         for sock in _reserved:
             sock.close()  # the parent serves them; the child's copies are not needed
@@ -169,7 +172,8 @@ def _after_fork_in_child() -> None:
     for service in _registry.SERVICES:
         handle = _registry.peek(service)
         if handle is None or handle.pid == parent:
-            _registry.replace(service, remote_handle(service, link_url, storage_url, handle))
+            remote = remote_handle(service, link_url, storage_url, handle, session=session)
+            _registry.replace(service, remote)
 
 
 os.register_at_fork(

@@ -8,6 +8,7 @@ its readers depend on the module that installs the patches.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from typing import Any, Protocol
@@ -24,6 +25,19 @@ class ServiceHandle(Protocol):
     pid: int
     service: str
 
+
+class _ThreadSession(threading.local):
+    """The session (test) that the code running in this thread belongs to, if any.
+
+    A class-level default makes reading an unset value a plain lookup: ``current()`` reads
+    it on every client call.
+    """
+
+    session: Any = None
+
+
+_thread_session = _ThreadSession()
+_sessions: list[Any] = []  # active GCPFakes sessions, innermost last
 
 _stacks: dict[str, list[Any]] = {service: [] for service in SERVICES}
 _stack_lock = threading.Lock()
@@ -44,8 +58,64 @@ def deactivate(handle: ServiceHandle) -> None:
             stack.remove(handle)
 
 
+_session_ids = itertools.count(1)
+_ended_sessions: dict[int, str] = {}  # id -> name, for late calls from other processes
+_MAX_ENDED = 10_000
+
+
+def open_session(session: Any) -> int:
+    """Note that ``session`` (a ``GCPFakes``) is active: threads started now belong to it.
+
+    Returns its id, which other processes send along so that a late call of theirs can be
+    told apart too (``session_by_id``).
+    """
+    with _stack_lock:
+        _sessions.append(session)
+        return next(_session_ids)
+
+
+def ended_session(session_id: int) -> str | None:
+    """The name of the ended session with this id, or ``None`` (still active, or unknown)."""
+    return _ended_sessions.get(session_id)
+
+
+def close_session(session: Any) -> None:
+    """Note that ``session`` has ended."""
+    with _stack_lock:
+        if session in _sessions:
+            _sessions.remove(session)
+        if len(_ended_sessions) >= _MAX_ENDED:
+            _ended_sessions.clear()
+        _ended_sessions[session.session_id] = session.name
+
+
+def active_session() -> Any:
+    """The innermost active session, or ``None`` (import time, between tests)."""
+    return _sessions[-1] if _sessions else None
+
+
+def thread_session() -> Any:
+    """The session the code running in this thread belongs to, or ``None``."""
+    return _thread_session.session
+
+
+def set_thread_session(session: Any) -> Any:
+    """Make the code running in this thread belong to ``session``; return the previous one."""
+    previous = _thread_session.session
+    _thread_session.session = session
+    return previous
+
+
 def current(service: str) -> Any:
-    """Return the active handle for ``service``, or raise the error that says how to get one."""
+    """Return the active handle for ``service``, or raise the error that says how to get one.
+
+    A call made by a thread (or executor task) that belongs to a session that has ended, such
+    as a thread a test left running or a publisher batch it never waited for, is refused:
+    it must never land in a later test's fakes.
+    """
+    owner = _thread_session.session
+    if owner is not None and owner.ended:
+        owner.late_call(service)  # raises
     stack = _stacks[service]
     if not stack:
         from pytest_gcpfakes._errors import FakeNotActiveError

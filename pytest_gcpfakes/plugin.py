@@ -132,7 +132,8 @@ def gcpfakes(request: pytest.FixtureRequest) -> Iterator[GCPFakes]:
 
     requested = [s for f, s in _SERVICE_FIXTURES.items() if f in request.fixturenames]
     config = _config_for(request)
-    with GCPFakes(config, services=requested or _registry.SERVICES) as fakes:
+    services = requested or _registry.SERVICES
+    with GCPFakes(config, services=services, name=f"test {request.node.nodeid}") as fakes:
         if config.rendezvous:
             from pytest_gcpfakes.concurrency import rendezvous
 

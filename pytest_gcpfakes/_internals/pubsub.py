@@ -35,6 +35,8 @@ def commit_pending_batches(publisher: Any) -> None:
     (publisher/client.py ``_wait_and_commit_sequencers``; 2.44).
     """
     with publisher._batch_lock:
+        if publisher._is_stopped:  # stop() committed everything; its sequencers refuse more
+            return
         publisher._commit_sequencers()
 
 
@@ -144,3 +146,27 @@ def grpc_stubs(transport_class: type) -> dict[str, Stub]:
             if isinstance(stub, Stub):
                 stubs[name] = stub
     return stubs
+
+
+def _streaming_pull_manager(future: Any) -> Any:
+    # StreamingPullFuture keeps its manager in the name-mangled ``__manager``
+    # (subscriber/futures.py; 2.44).
+    return getattr(future, "_StreamingPullFuture__manager", None)
+
+
+def streaming_pull_open(future: Any) -> bool:
+    """Whether the stream behind a ``StreamingPullFuture`` is still running.
+
+    Not the same as the future being done: a callback that raises resolves the future
+    while the manager keeps streaming. ``StreamingPullManager.is_active`` (2.44).
+    """
+    return bool(getattr(_streaming_pull_manager(future), "is_active", False))
+
+
+def streaming_pull_subscription(future: Any) -> str:
+    """The subscription a ``StreamingPullFuture`` pulls from (for reports).
+
+    The manager keeps the path as ``_subscription`` (_protocol/streaming_pull_manager.py;
+    2.44).
+    """
+    return str(getattr(_streaming_pull_manager(future), "_subscription", "a subscription"))

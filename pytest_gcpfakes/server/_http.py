@@ -219,21 +219,28 @@ def storage_server_app(
     JSON error body saying how to activate one: a status no client retries, so the call
     fails at once instead of after two minutes of retried 503s.
     """
-    from pytest_gcpfakes._errors import FakeNotActiveError
+    from pytest_gcpfakes._errors import FakeNotActiveError, LateCallError
+    from pytest_gcpfakes._sessions import check_remote
 
     try:
+        check_remote(environ, "storage")  # a late call of an ended test's child process
         handle = _registry.current("storage")
     except FakeNotActiveError:
         return _no_storage_fake(start_response)
+    except LateCallError as error:
+        return _refused(start_response, str(error.message))
     result: Iterable[bytes] = handle.app(environ, start_response)
     return result
 
 
 def _no_storage_fake(start_response: Callable[..., Any]) -> Iterable[bytes]:
-    detail = {"message": NO_STORAGE_FAKE, "domain": "global", "reason": "failedPrecondition"}
-    body = json.dumps(
-        {"error": {"code": 400, "message": NO_STORAGE_FAKE, "errors": [detail]}}
-    ).encode()
+    return _refused(start_response, NO_STORAGE_FAKE)
+
+
+def _refused(start_response: Callable[..., Any], message: str) -> Iterable[bytes]:
+    """400 ``failedPrecondition`` in GCS's JSON shape: a refusal no client retries."""
+    detail = {"message": message, "domain": "global", "reason": "failedPrecondition"}
+    body = json.dumps({"error": {"code": 400, "message": message, "errors": [detail]}}).encode()
     start_response(
         "400 Bad Request",
         [("Content-Type", "application/json; charset=UTF-8"), ("Content-Length", str(len(body)))],

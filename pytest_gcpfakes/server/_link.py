@@ -29,12 +29,15 @@ import functools
 import http.client
 import itertools
 import json
+import os
 import queue
 import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from pytest_gcpfakes._sessions import SESSION_HEADER, check_remote
 
 if TYPE_CHECKING:
     from pytest_gcpfakes.server._grpc import Caller
@@ -100,9 +103,9 @@ class LinkApp:
         route = path[len(PREFIX) :]
         method = environ["REQUEST_METHOD"]
         if route.startswith("/unary/") and method == "POST":
-            return self._unary(route[len("/unary") :], _body(environ), start_response)
+            return self._unary(route[len("/unary") :], environ, start_response)
         if route.startswith("/stream/") and method == "POST":
-            return self._stream(route[len("/stream") :], _body(environ), start_response)
+            return self._stream(route[len("/stream") :], environ, start_response)
         if route.startswith("/streams/"):
             return self._stream_request(route[len("/streams/") :], method, environ, start_response)
         if route == "/info" and method == "GET" and self._info is not None:
@@ -125,8 +128,12 @@ class LinkApp:
             return _plain(start_response, "200 OK", b"reset\n")
         return _plain(start_response, "404 Not Found", b"not a pytest-gcpfakes route\n")
 
-    def _unary(self, rpc_path: str, payload: bytes, start_response: Callable[..., Any]) -> Any:
+    def _unary(
+        self, rpc_path: str, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Any:
+        payload = _body(environ)
         try:
+            check_remote(environ, "pubsub")  # a late call of an ended test's child
             answer = self._caller.unary(rpc_path, payload)
             headers = [("Content-Type", "application/x-protobuf")]
         except Exception as error:  # every error reaches the caller as a status
@@ -136,7 +143,15 @@ class LinkApp:
         start_response("200 OK", headers)
         return [answer]
 
-    def _stream(self, rpc_path: str, first: bytes, start_response: Callable[..., Any]) -> Any:
+    def _stream(
+        self, rpc_path: str, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Any:
+        first = _body(environ)
+        try:
+            check_remote(environ, "pubsub")
+        except Exception as error:
+            start_response("200 OK", [("Content-Type", "application/x-gcpfakes-frames")])
+            return [_frame(b"E", status_bytes(error))]
         stream_id = str(next(self._ids))
         requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
         cancels: list[Callable[[], None]] = []
@@ -228,16 +243,22 @@ class RemoteCaller:
     Connections are per process too: a forked child never shares its parent's sockets.
     """
 
-    def __init__(self, url: str, *, timeout: float = 120.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 120.0, session: int = 0) -> None:
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self._timeout = timeout
+        self.session = session
+        """The owner's session this process works for (0: whichever is active)."""
         self._local = threading.local()
 
-    def _connection(self) -> http.client.HTTPConnection:
-        import os
+    def _headers(self) -> dict[str, str]:
+        """Who is calling: the session it works for and its pid (see ``_sessions``)."""
+        if not self.session:
+            return {}
+        return {SESSION_HEADER: str(self.session), "X-Gcpfakes-Pid": str(os.getpid())}
 
+    def _connection(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None or getattr(self._local, "pid", None) != os.getpid():
             conn = self._connect()
@@ -270,7 +291,7 @@ class RemoteCaller:
         for attempt in (1, 2):
             conn = self._connection()
             try:
-                conn.request("POST", target, body=payload)
+                conn.request("POST", target, body=payload, headers=self._headers())
                 response = conn.getresponse()
                 return response, response.read()
             except (ConnectionError, http.client.HTTPException):
@@ -294,7 +315,7 @@ class RemoteCaller:
         """
         first = next(requests)
         conn = self._connect()
-        conn.request("POST", f"{PREFIX}/stream{path}", body=first)
+        conn.request("POST", f"{PREFIX}/stream{path}", body=first, headers=self._headers())
         response = conn.getresponse()
         return self._responses(conn, response, requests, on_cancel)
 
@@ -348,8 +369,8 @@ class RemoteCaller:
                 answer.read()
                 if answer.status == 404:
                     return  # the stream is over
-        except (OSError, http.client.HTTPException):
-            return
+        except Exception:  # the connection, or the caller's request iterator (a cancel
+            return  # raises grpc.RpcError there): either way the stream is over
         finally:
             conn.close()
 

@@ -56,10 +56,10 @@ class RemoteStorage(_Remote):
 
     service = "storage"
 
-    def __init__(self, storage_url: str, config: Config, project: str) -> None:
+    def __init__(self, storage_url: str, config: Config, project: str, *, session: int = 0) -> None:
         self.config = config
         self.project = project
-        self.app = ForwardingApp(storage_url)
+        self.app = ForwardingApp(storage_url, session=session)
 
 
 class ForwardingApp:
@@ -70,11 +70,12 @@ class ForwardingApp:
     client used, which its ``requests`` adapter routes back here.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, session: int = 0) -> None:
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self._local = threading.local()
+        self._session = session
 
     def _connection(self) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
@@ -99,6 +100,11 @@ class ForwardingApp:
         headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
         headers["X-Forwarded-Host"] = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
         headers["Content-Length"] = str(len(body))
+        if self._session:  # so that the owner can refuse a call of an ended test's child
+            from pytest_gcpfakes._sessions import SESSION_HEADER
+
+            headers[SESSION_HEADER] = str(self._session)
+            headers["X-Gcpfakes-Pid"] = str(os.getpid())
         for attempt in (1, 2):
             conn = self._connection()
             try:
@@ -168,12 +174,12 @@ class RemotePubSub(_Remote):
     service = "pubsub"
     faults = _NoFaults()
 
-    def __init__(self, link_url: str, config: Config, project: str) -> None:
+    def __init__(self, link_url: str, config: Config, project: str, *, session: int = 0) -> None:
         from pytest_gcpfakes.server._link import RemoteCaller
 
         self.config = config
         self.project = project
-        self.backend = _RemoteBackend(RemoteCaller(link_url))
+        self.backend = _RemoteBackend(RemoteCaller(link_url, session=session))
 
 
 class _RemoteBackend:
@@ -292,7 +298,9 @@ class RemoteStream:
         return self._error
 
 
-def remote_handle(service: str, link_url: str, storage_url: str, like: Any) -> Any:
+def remote_handle(
+    service: str, link_url: str, storage_url: str, like: Any, *, session: int = 0
+) -> Any:
     """A handle for ``service`` of the process behind ``link_url``, with ``like``'s options
     (or the defaults, for a child forked before any fake was active)."""
     if like is not None:
@@ -302,5 +310,5 @@ def remote_handle(service: str, link_url: str, storage_url: str, like: Any) -> A
 
         config, project = Config(), client_project()
     if service == "pubsub":
-        return RemotePubSub(link_url, config, project)
-    return RemoteStorage(storage_url, config, project)
+        return RemotePubSub(link_url, config, project, session=session)
+    return RemoteStorage(storage_url, config, project, session=session)

@@ -303,9 +303,17 @@ class GCPFakesServer:
 
         ``GCPFAKES_LINK`` makes a Python subprocess's clients reach this test's fakes
         through the plugin's start-up hook, which also records them; other programs use
-        ``PUBSUB_EMULATOR_HOST`` and ``STORAGE_EMULATOR_HOST``.
+        ``PUBSUB_EMULATOR_HOST`` and ``STORAGE_EMULATOR_HOST``. ``GCPFAKES_SESSION`` names
+        this test: calls the subprocess makes after it has ended are refused.
         """
-        return {**os.environ, **self._servers.env}
+        from pytest_gcpfakes import _registry
+        from pytest_gcpfakes._child import SESSION_ENV
+
+        env = {**os.environ, **self._servers.env}
+        session = _registry.active_session()
+        if session is not None:
+            env[SESSION_ENV] = str(session.session_id)
+        return env
 
     def __repr__(self) -> str:
         return f"<GCPFakesServer pubsub={self.pubsub_address} storage={self.storage_url}>"

@@ -247,6 +247,12 @@ class Recorder:
                 self._objects[serial] = weakref.ref(client)
         return serial
 
+    def live_clients(self) -> list[Any]:
+        """Every recorded client object still alive (for the end-of-test flush)."""
+        with self._lock:
+            refs = list(self._objects.values())
+        return [client for ref in refs if (client := ref()) is not None]
+
     def still_referenced(self, serial: int) -> bool:
         """Whether the client object is still reachable (call after ``gc.collect()``).
 

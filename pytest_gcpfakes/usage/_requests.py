@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
+import sysconfig
 from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
+from pytest_gcpfakes import _registry
 from pytest_gcpfakes.usage._recorder import (
     TASK_CODES,
     current_request,
@@ -31,6 +34,7 @@ from pytest_gcpfakes.usage._recorder import (
     recorder,
     set_inherited,
     set_task_site,
+    user_site,
 )
 
 _REQUEST_ATTR = "_gcpfakes_request"
@@ -129,13 +133,25 @@ def patch_threading(module: ModuleType, replace: Callable[[Any, str, Any], None]
 
     @functools.wraps(original_start)
     def start(self: Any) -> None:
-        caller = sys._getframe(1).f_code.co_filename
+        frame = sys._getframe(1)
+        caller = frame.f_code.co_filename
         self.__dict__[_REQUEST_ATTR] = None if is_library_caller(caller) else current_request()
+        session = _session_for_thread(frame)
+        self.__dict__[_SESSION_ATTR] = session
+        if session is not None:
+            origin = _origin(caller)
+            if origin is not None:  # settled (library) or reported (user) when it ends
+                from pytest_gcpfakes._sessions import STARTED_AT_ATTR
+
+                if origin == "user":
+                    self.__dict__[STARTED_AT_ATTR] = str(user_site(frame))
+                session.threads.add(self)
         original_start(self)
 
     @functools.wraps(original_bootstrap)
     def _bootstrap_inner(self: Any) -> None:
         set_inherited(self.__dict__.get(_REQUEST_ATTR))
+        _registry.set_thread_session(self.__dict__.get(_SESSION_ATTR))
         original_bootstrap(self)
 
     replace(thread_cls, "start", start)
@@ -153,27 +169,70 @@ def patch_executor(module: ModuleType, replace: Callable[[Any, str, Any], None])
         filename = caller.f_code.co_filename
         request = None if is_library_caller(filename) else current_request()
         site = (filename, caller.f_lineno, caller.f_code.co_name)
-        return original_submit(self, _run_task, fn, request, site, *args, **kwargs)
+        session = _session_for_thread(caller)
+        return original_submit(self, _run_task, fn, (request, session), site, *args, **kwargs)
 
     replace(executor_cls, "submit", submit)
 
 
 def _run_task(
     fn: Callable[..., Any],
-    request: int | None,
+    owner: tuple[int | None, Any],
     site: tuple[str, int, str],
     /,
     *args: Any,
     **kwargs: Any,
 ) -> Any:
-    """Run one submitted task for the request that submitted it (pool threads have none)."""
+    """Run one submitted task for the request and session that submitted it (pool threads
+    are reused by later requests and tests)."""
+    request, session = owner
     previous = set_inherited(request)
     previous_site = set_task_site(site)
+    previous_session = _registry.set_thread_session(session)
     try:
         return fn(*args, **kwargs)
     finally:
         set_inherited(previous)
         set_task_site(previous_site)
+        _registry.set_thread_session(previous_session)
+
+
+_SESSION_ATTR = "_gcpfakes_session"
+# Code that starts threads for its own servers (the plugin, werkzeug, grpc, socketserver): such a
+# thread belongs to the session of the thread that started it, never to the active one by
+# default, since it outlives tests and serves each in turn.
+_INFRASTRUCTURE = (
+    f"{os.sep}pytest_gcpfakes{os.sep}",
+    f"{os.sep}werkzeug{os.sep}",
+    f"{os.sep}grpc{os.sep}",  # a grpc server's handler pool serves each request in turn
+    f"{os.sep}socketserver.py",
+    f"{os.sep}concurrent{os.sep}futures{os.sep}",
+    f"{os.sep}multiprocessing{os.sep}",
+)
+
+
+_STDLIB = sysconfig.get_paths()["stdlib"]
+
+
+def _origin(filename: str) -> str | None:
+    """Who started a thread: "library" (a client library's own), "user", or ``None``
+    (infrastructure: the standard library, servers, the plugin)."""
+    if f"{os.sep}google{os.sep}" in filename:
+        return "library"
+    if filename.startswith(_STDLIB) or any(part in filename for part in _INFRASTRUCTURE):
+        return None
+    return "user"
+
+
+def _session_for_thread(frame: Any) -> Any:
+    """The session a thread (or task) started from ``frame`` belongs to."""
+    owner = _registry.thread_session()
+    if owner is not None:
+        return owner
+    filename = frame.f_code.co_filename
+    if any(part in filename for part in _INFRASTRUCTURE):
+        return None
+    return _registry.active_session()
 
 
 # A client method called directly by _run_task was submitted to an executor: the recorder

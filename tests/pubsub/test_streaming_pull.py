@@ -169,6 +169,7 @@ def test_callback_exception_surfaces_from_future_result(
     fake_pubsub.publish("orders", b"explode")
     with pytest.raises(ValueError, match="boom in callback"):
         future.result(timeout=WAIT)
+    future.cancel()  # the stream itself keeps running after a callback raised
 
 
 def test_subscribe_to_missing_subscription_fails_the_future_with_not_found(
