@@ -52,6 +52,11 @@ class _RequestHandler(WSGIRequestHandler):
     # Answers are written in several small sends (status, headers, body): with Nagle's
     # algorithm on, each exchange could wait for a delayed ACK (socketserver's own switch).
     disable_nagle_algorithm = True
+    # Buffered: the status line, headers and a small body leave in one send. werkzeug
+    # flushes after every chunk of a body, so streamed answers (the link) still flow. A
+    # client that never reads an answer's body (gcloud-aio-pubsub's acks) then never finds
+    # it arriving after the connection is given back.
+    wbufsize = -1
 
     def make_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().make_environ()
