@@ -58,10 +58,20 @@ def wrong_url_for_upload(app: StorageApp, request: Request, bucket: str) -> Resp
     raise _errors.wrong_url_for_upload()
 
 
+def _with_query_fields(request: Request, metadata: dict[str, Any]) -> dict[str, Any]:
+    """objects.insert's ``contentEncoding`` query parameter: "equivalent to setting the
+    contentEncoding metadata property", for ``uploadType=media`` above all (the JSON API
+    reference of objects.insert; gcloud-aio-storage's ``upload(zipped=True)`` sends it)."""
+    encoding = request.query.get("contentEncoding")
+    if encoding and "contentEncoding" not in metadata:
+        return {**metadata, "contentEncoding": encoding}
+    return metadata
+
+
 def _insert(
     app: StorageApp, request: Request, bucket: str, metadata: dict[str, Any], data: bytes
 ) -> Response:
-    metadata = _schema.OBJECT.check(metadata)
+    metadata = _schema.OBJECT.check(_with_query_fields(request, metadata))
     name, fields = _upload_fields(request, metadata)
     version = app.backend.insert_object(
         bucket,
@@ -97,7 +107,7 @@ def _upload_fields(request: Request, metadata: dict[str, Any]) -> tuple[str, dic
 
 def start_resumable(app: StorageApp, request: Request, bucket: str) -> Response:
     """``uploadType=resumable``: open a session; its URI is in ``Location``."""
-    metadata = _schema.OBJECT.check(request.json())
+    metadata = _schema.OBJECT.check(_with_query_fields(request, request.json()))
     content_type = request.header("X-Upload-Content-Type")
     if content_type and "contentType" not in metadata:
         metadata["contentType"] = content_type

@@ -165,12 +165,6 @@ def test_copy_compose_and_patch_metadata_land_in_fake_storage(fake_storage: Any)
     assert dict(whole.metadata) == {"stage": "done"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Storage fake: objects.insert ignores the contentEncoding query parameter "
-    "(gcloud-aio-storage's zipped=True sends it with uploadType=media)",
-)
 def test_a_gzipped_upload_is_stored_compressed_and_served_decompressed(fake_storage: Any) -> None:
     fake_storage.create_bucket("zipped")
     text = b"compress me " * 100

@@ -140,3 +140,24 @@ def test_reload_with_not_match_on_the_current_metageneration_is_not_modified(
 def test_range_past_the_end_is_not_satisfiable(bucket: Any) -> None:
     with pytest.raises(exceptions.RequestRangeNotSatisfiable):
         bucket.blob("data.bin").download_as_bytes(start=len(DATA))
+
+
+def test_the_content_encoding_query_parameter_sets_the_objects_encoding(
+    fake_storage: Any,
+) -> None:
+    import gzip
+
+    import requests
+
+    fake_storage.create_bucket("zipped")
+    body = gzip.compress(b"compress me")
+    answer = requests.post(
+        "https://storage.gcpfakes.invalid/upload/storage/v1/b/zipped/o"
+        "?uploadType=media&name=a.txt&contentEncoding=gzip",
+        data=body,
+        headers={"Content-Type": "text/plain"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["contentEncoding"] == "gzip"
+    assert fake_storage.object("zipped", "a.txt").content_encoding == "gzip"
