@@ -359,7 +359,32 @@ class Subscription:
         return DeadLetter(topic, m, attributes)
 
 
-class StreamingPull:
+class CallSurface:
+    """What a ``grpc.Call`` offers besides the stream, answered as a finished local call:
+    ``google.api_core`` reads these on any stream's call object."""
+
+    _error: Exception | None = None
+
+    def code(self) -> Any:
+        return None
+
+    def details(self) -> str | None:
+        return None
+
+    def initial_metadata(self) -> list[tuple[str, str]]:
+        return []
+
+    def trailing_metadata(self) -> list[tuple[str, str]]:
+        return []
+
+    def time_remaining(self) -> float | None:
+        return None
+
+    def exception(self) -> Exception | None:
+        return self._error
+
+
+class StreamingPull(CallSurface):
     """The call object of one ``StreamingPull`` RPC, as ``google.api_core.bidi`` drives it.
 
     It is an iterator of ``StreamingPullResponse`` whose ``next()`` blocks until messages
@@ -471,24 +496,6 @@ class StreamingPull:
                 self._callbacks.append(callback)
                 return
         callback(self._error)
-
-    def code(self) -> Any:
-        return None
-
-    def details(self) -> str | None:
-        return None
-
-    def initial_metadata(self) -> list[tuple[str, str]]:
-        return []
-
-    def trailing_metadata(self) -> list[tuple[str, str]]:
-        return []
-
-    def time_remaining(self) -> float | None:
-        return None
-
-    def exception(self) -> Exception | None:
-        return self._error
 
     # -- internals -----------------------------------------------------------------------
 

@@ -117,7 +117,7 @@ class LinkApp:
         if route == "/record" and method == "POST":
             from pytest_gcpfakes.usage._recorder import recorder
 
-            answer = json.dumps({"result": recorder.apply(json.loads(_body(environ)))}).encode()
+            answer = json.dumps({"result": recorder.apply(json.loads(read_body(environ)))}).encode()
             start_response(
                 "200 OK",
                 [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))],
@@ -131,7 +131,7 @@ class LinkApp:
     def _unary(
         self, rpc_path: str, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Any:
-        payload = _body(environ)
+        payload = read_body(environ)
         try:
             check_remote(environ, "pubsub")  # a late call of an ended test's child
             answer = self._caller.unary(rpc_path, payload)
@@ -146,7 +146,7 @@ class LinkApp:
     def _stream(
         self, rpc_path: str, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Any:
-        first = _body(environ)
+        first = read_body(environ)
         try:
             check_remote(environ, "pubsub")
         except Exception as error:
@@ -197,7 +197,7 @@ class LinkApp:
         if entry is None:
             return _plain(start_response, "404 Not Found", b"no such stream\n")
         if method == "POST":
-            entry[0].put(_body(environ))
+            entry[0].put(read_body(environ))
         elif method == "DELETE":
             cancels = self.cancel(stream_id)
             for cancel in cancels:
@@ -218,7 +218,8 @@ def _frame(kind: bytes, payload: bytes) -> bytes:
     return _FRAME.pack(kind, len(payload)) + payload
 
 
-def _body(environ: dict[str, Any]) -> bytes:
+def read_body(environ: dict[str, Any]) -> bytes:
+    """A WSGI request's whole body: ``Content-Length`` bytes, or to the end when chunked."""
     stream = environ["wsgi.input"]
     length = environ.get("CONTENT_LENGTH")
     if length:

@@ -23,6 +23,8 @@ from urllib.parse import parse_qsl, unquote
 from google.api_core import exceptions
 from google.protobuf import json_format, message
 
+from pytest_gcpfakes.server._link import read_body
+
 if TYPE_CHECKING:
     from pytest_gcpfakes.server._grpc import Caller
 
@@ -159,7 +161,7 @@ class PubSubRestApp:
         query: list[tuple[str, str]],
     ) -> message.Message:
         request = route.rpc.request_pb()
-        data = _read_body(environ)
+        data = read_body(environ)
         try:
             if route.body == "*" and data.strip():
                 json_format.Parse(data, request)
@@ -178,16 +180,6 @@ class PubSubRestApp:
 
 class _BadParameter(Exception):
     """A query parameter that names no field or does not parse: GCP's sentence."""
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    stream = environ["wsgi.input"]
-    length = environ.get("CONTENT_LENGTH")
-    if length:
-        return bytes(stream.read(int(length)))
-    if environ.get("wsgi.input_terminated"):
-        return bytes(stream.read())
-    return b""
 
 
 def _field(request: message.Message, dotted: str) -> message.Message:

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_gcpfakes._config import Config, build_config
+from pytest_gcpfakes.pubsub._delivery import CallSurface
 
 # Headers that describe one hop, not the request (RFC 9110 §7.6.1): never forwarded.
 _HOP_BY_HOP = frozenset(
@@ -218,7 +219,7 @@ def _parse(rpc: Any, payload: bytes) -> Any:
     return rpc.response_pb.FromString(payload)
 
 
-class RemoteStream:
+class RemoteStream(CallSurface):
     """A ``StreamingPull`` call object (as ``google.api_core.bidi`` drives it) over the link."""
 
     def __init__(self, rpc: Any, requests: Any, caller: Any) -> None:
@@ -278,24 +279,6 @@ class RemoteStream:
             callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             callback(error)
-
-    def code(self) -> Any:
-        return None
-
-    def details(self) -> str | None:
-        return None
-
-    def initial_metadata(self) -> list[tuple[str, str]]:
-        return []
-
-    def trailing_metadata(self) -> list[tuple[str, str]]:
-        return []
-
-    def time_remaining(self) -> float | None:
-        return None
-
-    def exception(self) -> Exception | None:
-        return self._error
 
 
 def remote_handle(
