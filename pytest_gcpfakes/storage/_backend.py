@@ -101,7 +101,8 @@ class ObjectVersion:
     generation: int
     metageneration: int
     data: bytes
-    content_type: str
+    content_type: str | None
+    """``None``: unset, as compose leaves it; served as ``application/octet-stream``."""
     time_created: datetime
     updated: datetime
     md5_hash: str
@@ -440,9 +441,15 @@ class StorageBackend:
         against ``_schema.BUCKET`` by the caller: all of it or, if refused, none of it."""
         now = self.clock.now()
         with bucket.lock:
+            # The refusals of a locked policy, before any change: shortened, or removed by a
+            # null, a {} or (update) by leaving it out; a locked policy only grows.
             policy = body.get("retentionPolicy")
-            if policy:  # the one refusal left (a locked policy shortened): before any change
+            if policy:
                 policy = self._retention_policy(bucket, policy, now)
+            elif (bucket.extra.get("retentionPolicy") or {}).get("isLocked") and (
+                "retentionPolicy" in body or replace_all
+            ):
+                raise _errors.retention_policy_locked(bucket.name)
             if replace_all:
                 bucket.labels = {}
                 for key in BUCKET_SETTINGS:
@@ -529,9 +536,15 @@ class StorageBackend:
         expected_md5: str | None = None,
         expected_crc32c: str | None = None,
         writer_thread: str = "",
+        typed: bool = True,
         **metadata: Any,
     ) -> ObjectVersion:
-        """Write a new generation of ``name``; checksums and preconditions as GCS checks them."""
+        """Write a new generation of ``name``; checksums and preconditions as GCS checks them.
+
+        ``typed``: an upload without a content type is stored as
+        ``application/octet-stream``; compose, copy and rewrite pass ``False`` and leave
+        it unset (``None``) when the request and the source give none.
+        """
         md5, crc = _check_checksums(data, expected_md5, expected_crc32c)
         if metadata.get("component_count"):
             # Composite objects have a CRC32C but no MD5 hash (cloud.google.com/storage/
@@ -560,7 +573,7 @@ class StorageBackend:
                 generation=self._next_generation(now),
                 metageneration=1,
                 data=data,
-                content_type=content_type or "application/octet-stream",
+                content_type=content_type or ("application/octet-stream" if typed else None),
                 time_created=now,
                 updated=now,
                 md5_hash=md5,
@@ -885,6 +898,7 @@ class StorageBackend:
             job.source.data,
             preconditions=job.preconditions,
             writer_thread=writer_thread,
+            typed=False,
             **job.fields,
         )
         with self._lock:
@@ -915,7 +929,10 @@ class StorageBackend:
                 part = self.get_object(bucket_name, name, generation)
                 Preconditions(if_generation_match=if_generation_match).check(part)
                 parts.append(part)
-            merged = {"content_type": parts[0].content_type, **fields}
+            # The destination has only the metadata the request gives it: GCS leaves
+            # contentType unset rather than take the first source's ("the server does
+            # *not* set application/octet-stream as the composed object's contentType:
+            # it remains unset", google-cloud-python#5834).
             return self.insert_object(
                 bucket_name,
                 dest_name,
@@ -923,7 +940,8 @@ class StorageBackend:
                 preconditions=preconditions,
                 writer_thread=writer_thread,
                 component_count=sum(p.component_count or 1 for p in parts),
-                **merged,
+                typed=False,
+                **fields,
             )
 
     @_notifying

@@ -242,7 +242,8 @@ def download(app: StorageApp, request: Request, bucket: str, name: str) -> Respo
     version = app.backend.get_object(bucket, name, request.int_param("generation"))
     request.preconditions().check(version, read=True)
     headers = {
-        "Content-Type": version.content_type,
+        # GCS serves an object without a content type as application/octet-stream.
+        "Content-Type": version.content_type or "application/octet-stream",
         "ETag": etag(version),
         "x-goog-generation": str(version.generation),
         "x-goog-metageneration": str(version.metageneration),

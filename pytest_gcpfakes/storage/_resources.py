@@ -38,10 +38,9 @@ WRITABLE = {
     "eventBasedHold": "event_based_hold",
 }
 
-# The writable fields an object resource shows only when set (the others are always there).
-_OPTIONAL_FIELDS = tuple(
-    (key, attr) for key, attr in WRITABLE.items() if key not in ("contentType", "storageClass")
-)
+# The writable fields an object resource shows only when set (storageClass always is; a
+# composed object may have no contentType).
+_OPTIONAL_FIELDS = tuple((key, attr) for key, attr in WRITABLE.items() if key != "storageClass")
 
 # What objects.update (PUT) resets a writable field to when the body leaves it out.
 CLEARED_BY_UPDATE: dict[str, Any] = {
@@ -125,7 +124,6 @@ def object_resource(
         "bucket": version.bucket,
         "generation": str(version.generation),
         "metageneration": str(version.metageneration),
-        "contentType": version.content_type,
         "storageClass": version.storage_class,
         "size": str(version.size),
         "crc32c": version.crc32c,

@@ -113,15 +113,42 @@ def test_retention_policy_forbids_overwrite(client: Any) -> None:
         bucket.blob("record").upload_from_string("y")
 
 
-def test_locked_retention_policy_cannot_be_shortened(client: Any) -> None:
+@pytest.fixture
+def locked(client: Any) -> Any:
     bucket = client.create_bucket("locked")
     bucket.retention_period = 3600
     bucket.patch()
     bucket.lock_retention_policy()
+    return bucket
+
+
+def test_locked_retention_policy_cannot_be_shortened(client: Any, locked: Any) -> None:
     assert client.get_bucket("locked").retention_policy_locked is True
-    bucket.retention_period = 60
+    locked.retention_period = 60
     with pytest.raises(exceptions.Forbidden):
-        bucket.patch()
+        locked.patch()
+
+
+def test_locked_retention_policy_cannot_be_removed_by_a_patch_with_null(locked: Any) -> None:
+    locked.retention_period = None  # the client sends retentionPolicy: null
+    with pytest.raises(exceptions.Forbidden, match="is locked"):
+        locked.patch()
+
+
+def test_locked_retention_policy_cannot_be_removed_by_a_patch_with_an_empty_policy(
+    client: Any, locked: Any
+) -> None:
+    with pytest.raises(exceptions.Forbidden, match="is locked"):
+        client._patch_resource("/b/locked", {"retentionPolicy": {}})
+    assert client.get_bucket("locked").retention_period == 3600
+
+
+def test_locked_retention_policy_is_kept_by_an_update_that_leaves_it_out(
+    client: Any, locked: Any
+) -> None:
+    with pytest.raises(exceptions.Forbidden, match="is locked"):
+        client._put_resource("/b/locked", {"name": "locked", "labels": {"a": "b"}})
+    assert client.get_bucket("locked").retention_policy_locked is True
 
 
 def test_lifecycle_delete_rule_applies_when_the_fakes_clock_advances(

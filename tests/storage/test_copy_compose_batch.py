@@ -161,6 +161,18 @@ def test_compose_checks_each_source_generation(client: Any) -> None:
     assert bucket.blob("c").download_as_text() == "hello"
 
 
+def test_compose_leaves_the_content_type_unset_when_the_destination_gives_none(
+    client: Any,
+) -> None:
+    bucket = client.bucket("src")
+    combined = bucket.blob("combined")
+    combined.compose([bucket.blob("doc.txt")])  # a text/plain source
+    assert combined.content_type is None
+    assert bucket.get_blob("combined").content_type is None
+    combined.download_as_bytes()
+    assert combined.content_type == "application/octet-stream"  # as served
+
+
 def test_compose_honours_the_destination_precondition(client: Any) -> None:
     bucket = client.bucket("src")
     with pytest.raises(exceptions.PreconditionFailed):
