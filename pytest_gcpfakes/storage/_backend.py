@@ -754,7 +754,16 @@ class StorageBackend:
         generation: int | None = None,
         preconditions: Preconditions = Preconditions(),
     ) -> None:
-        """Delete the live version (kept as noncurrent under versioning) or one generation."""
+        """Delete the live version (kept as noncurrent under versioning) or one generation.
+
+        A ``generation`` deletes that generation, the live one too: under versioning only a
+        delete that names no generation makes the live version noncurrent (objects/delete:
+        "Deletions are permanent if versioning is not enabled for the bucket, or if the
+        generation parameter is used"; python-storage's ``bucket.delete(force=True)``
+        deletes every version by its generation and expects the bucket empty, system test
+        ``test_bucket_delete_force_works_with_versions``). With a soft-delete policy such a
+        deletion is a soft delete on GCS (the same page).
+        """
         bucket = self.get_bucket(bucket_name)
         with bucket.lock:
             live = bucket.live.get(name)
@@ -776,9 +785,10 @@ class StorageBackend:
                 raise _errors.object_not_found(bucket_name, name)
             preconditions.check(live)
             now = self.clock.now()
-            _check_not_protected(bucket, live, now, archiving=bucket.versioning)
+            archiving = bucket.versioning and generation is None
+            _check_not_protected(bucket, live, now, archiving=archiving)
             del bucket.live[name]
-            retired = self._retire(bucket, live, now)
+            retired = self._retire(bucket, live, now) if archiving else None
             # [notifications] #events: with versioning the live version becomes noncurrent
             # (OBJECT_ARCHIVE, not OBJECT_DELETE); without, it is deleted (OBJECT_DELETE).
             if retired is None:

@@ -42,6 +42,40 @@ def test_versioning_can_be_turned_on_and_off(client: Any) -> None:
     assert client.get_bucket("versions").versioning_enabled is False
 
 
+@pytest.fixture
+def versioned(client: Any) -> Any:
+    bucket = client.bucket("versioned")
+    bucket.versioning_enabled = True
+    client.create_bucket(bucket)
+    blob = bucket.blob("doc")
+    blob.upload_from_string("v1")
+    blob.upload_from_string("v2")
+    return bucket
+
+
+def test_delete_naming_the_live_generation_deletes_it_in_a_versioned_bucket(
+    versioned: Any,
+) -> None:
+    live = versioned.get_blob("doc")
+    live.delete()  # the client sends generation=<the live one>
+    kept = [(b.generation, b.download_as_text()) for b in versioned.list_blobs(versions=True)]
+    assert [text for _, text in kept] == ["v1"]
+    assert live.generation not in [generation for generation, _ in kept]
+
+
+def test_delete_naming_no_generation_keeps_the_live_version_as_noncurrent(
+    versioned: Any,
+) -> None:
+    versioned.delete_blob("doc")
+    assert [b.download_as_text() for b in versioned.list_blobs(versions=True)] == ["v1", "v2"]
+    assert list(versioned.list_blobs()) == []
+
+
+def test_force_delete_empties_and_deletes_a_versioned_bucket(client: Any, versioned: Any) -> None:
+    versioned.delete(force=True)  # deletes every version by its generation
+    assert client.lookup_bucket("versioned") is None
+
+
 def test_settings_the_fake_only_stores_round_trip(client: Any) -> None:
     bucket = client.bucket("settings")
     bucket.cors = [{"origin": ["*"], "method": ["GET"], "maxAgeSeconds": 60}]
