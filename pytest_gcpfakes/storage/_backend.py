@@ -28,7 +28,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 import google_crc32c
 
 from pytest_gcpfakes._clock import Clock
-from pytest_gcpfakes.storage import _errors, _lifecycle
+from pytest_gcpfakes.storage import _bucket_fields, _errors, _lifecycle
 from pytest_gcpfakes.storage._notifications import (
     EVENT_TYPES,
     MAX_OVERLAPPING,
@@ -183,6 +183,7 @@ BUCKET_SETTINGS = (
     "encryption",
     "hierarchicalNamespace",
     "iamConfiguration",
+    "ipFilter",
     "lifecycle",
     "logging",
     "retentionPolicy",
@@ -476,6 +477,8 @@ class StorageBackend:
                     continue
                 if key == "retentionPolicy":
                     value = policy
+                else:  # with the times GCS keeps for it (when Autoclass was toggled, ...)
+                    value = _bucket_fields.stamp(key, bucket.extra.get(key), value, now)
                 bucket.extra[key] = value
             bucket.requester_pays = bool((bucket.extra.get("billing") or {}).get("requesterPays"))
             if bucket.extra.get("lifecycle"):

@@ -21,6 +21,7 @@ from pytest_gcpfakes.storage._backend import (
     StorageBackend,
     project_number,
 )
+from pytest_gcpfakes.storage._bucket_fields import location_type, rpo
 from pytest_gcpfakes.storage._notifications import NotificationConfig
 from pytest_gcpfakes.storage._schema import parse_time
 
@@ -71,7 +72,7 @@ def bucket_resource(bucket: Bucket, base_url: str) -> dict[str, Any]:
         "updated": rfc3339(bucket.updated),
         "metageneration": str(bucket.metageneration),
         "location": bucket.location,
-        "locationType": "multi-region",
+        "locationType": location_type(bucket.location, bucket.extra),
         "storageClass": bucket.storage_class,
         "etag": "CAE=",
     }
@@ -82,6 +83,9 @@ def bucket_resource(bucket: Bucket, base_url: str) -> dict[str, Any]:
     if bucket.object_retention:
         resource["objectRetention"] = {"mode": "Enabled"}
     resource.update(bucket.extra)
+    objective = rpo(bucket.location, bucket.extra)
+    if objective is not None:
+        resource["rpo"] = objective
     return resource
 
 

@@ -318,6 +318,10 @@ LIFECYCLE_RULE = Obj(
 )
 
 _ENABLED = Obj({"enabled": _BOOL, "lockedTime": _TIME})
+#: An encryption enforcement configuration (bucket resource, encryption.*Config).
+_ENFORCEMENT = Obj(
+    {"restrictionMode": Enum(("NotRestricted", "FullyRestricted")), "effectiveTime": _TIME}
+)
 
 #: The bucket resource's writable fields (json_api/v1/buckets).
 BUCKET = Obj(
@@ -342,7 +346,14 @@ BUCKET = Obj(
         "acl": Arr(ACCESS_CONTROL),
         "defaultObjectAcl": Arr(ACCESS_CONTROL),
         "defaultEventBasedHold": _BOOL,
-        "encryption": Obj({"defaultKmsKeyName": _STR}),
+        "encryption": Obj(
+            {
+                "defaultKmsKeyName": _STR,
+                "googleManagedEncryptionEnforcementConfig": _ENFORCEMENT,
+                "customerManagedEncryptionEnforcementConfig": _ENFORCEMENT,
+                "customerSuppliedEncryptionEnforcementConfig": _ENFORCEMENT,
+            }
+        ),
         "iamConfiguration": Obj(
             {
                 "bucketPolicyOnly": _ENABLED,
@@ -372,6 +383,15 @@ BUCKET = Obj(
         ),
         "customPlacementConfig": Obj({"dataLocations": _STRINGS}),
         "hierarchicalNamespace": Obj({"enabled": _BOOL}),
+        "ipFilter": Obj(
+            {
+                "mode": Enum(("Enabled", "Disabled")),
+                "publicNetworkSource": Obj({"allowedIpCidrRanges": _STRINGS}),
+                "vpcNetworkSources": Arr(Obj({"network": _STR, "allowedIpCidrRanges": _STRINGS})),
+                "allowCrossOrgVpcs": _BOOL,
+                "allowAllServiceAgentAccess": _BOOL,
+            }
+        ),
     },
     keep_null=True,
 )

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 from google.api_core import exceptions
+from google.cloud.storage.bucket import BucketEncryption, EncryptionEnforcementConfig
+from google.cloud.storage.ip_filter import IPFilter, PublicNetworkSource, VpcNetworkSource
 
 DAY = 86_400
 
@@ -85,6 +87,121 @@ def test_settings_the_fake_only_stores_round_trip(client: Any) -> None:
     again = client.get_bucket("settings")
     assert again.cors == [{"origin": ["*"], "method": ["GET"], "maxAgeSeconds": 60}]
     assert again.iam_configuration.uniform_bucket_level_access_enabled is True
+
+
+def test_ip_filter_is_stored_and_returned(client: Any) -> None:
+    bucket = client.create_bucket("filtered")
+    ip_filter = IPFilter()
+    ip_filter.mode = "Disabled"
+    ip_filter.allow_all_service_agent_access = True
+    ip_filter.public_network_source = PublicNetworkSource(
+        allowed_ip_cidr_ranges=["203.0.113.10/32"]
+    )
+    ip_filter.vpc_network_sources.append(
+        VpcNetworkSource(
+            network="projects/p/global/networks/default", allowed_ip_cidr_ranges=["10.0.0.0/8"]
+        )
+    )
+    bucket.ip_filter = ip_filter
+    bucket.patch()
+    again = client.get_bucket("filtered").ip_filter
+    assert (again.mode, again.allow_all_service_agent_access) == ("Disabled", True)
+    assert again.public_network_source.allowed_ip_cidr_ranges == ["203.0.113.10/32"]
+    assert [source.network for source in again.vpc_network_sources] == [
+        "projects/p/global/networks/default"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("location", "data_locations", "location_type", "rpo"),
+    [
+        ("NAM4", None, "dual-region", "DEFAULT"),
+        ("US", ["US-EAST1", "US-WEST1"], "dual-region", "DEFAULT"),
+        ("US", None, "multi-region", None),
+        ("EUROPE-WEST1", None, "region", None),
+    ],
+    ids=["predefined-dual-region", "configurable-dual-region", "multi-region", "region"],
+)
+def test_location_type_and_default_rpo_follow_the_location(
+    client: Any, location: str, data_locations: Any, location_type: str, rpo: Any
+) -> None:
+    client.create_bucket("placed", location=location, data_locations=data_locations)
+    bucket = client.get_bucket("placed")
+    assert (bucket.location_type, bucket.rpo) == (location_type, rpo)
+
+
+def test_turbo_replication_set_on_a_dual_region_is_returned(client: Any) -> None:
+    bucket = client.create_bucket("turbo", location="NAM4")
+    bucket.rpo = "ASYNC_TURBO"
+    bucket.patch()
+    assert client.get_bucket("turbo").rpo == "ASYNC_TURBO"
+
+
+def test_autoclass_defaults_to_nearline_and_records_its_times(client: Any) -> None:
+    bucket = client.bucket("auto")
+    bucket.autoclass_enabled = True
+    client.create_bucket(bucket)
+    again = client.get_bucket("auto")
+    assert again.autoclass_terminal_storage_class == "NEARLINE"
+    assert again.autoclass_toggle_time == again.time_created
+    assert again.autoclass_terminal_storage_class_update_time == again.time_created
+
+
+MOMENT = datetime.datetime(2031, 5, 6, 7, 8, 9, tzinfo=datetime.timezone.utc)
+LATER = MOMENT + datetime.timedelta(seconds=60)
+
+
+def test_disabling_autoclass_moves_its_toggle_time(client: Any) -> None:
+    with freeze_time(MOMENT) as frozen:
+        bucket = client.bucket("auto")
+        bucket.autoclass_enabled = True
+        client.create_bucket(bucket)
+        frozen.tick(60)
+        bucket.autoclass_enabled = False
+        bucket.patch()
+    assert bucket.autoclass_enabled is False
+    assert bucket.autoclass_toggle_time == LATER
+
+
+def test_a_new_autoclass_terminal_class_moves_its_update_time(client: Any) -> None:
+    with freeze_time(MOMENT) as frozen:
+        bucket = client.bucket("auto")
+        bucket.autoclass_enabled = True
+        client.create_bucket(bucket)
+        frozen.tick(60)
+        bucket.autoclass_terminal_storage_class = "ARCHIVE"
+        bucket.patch()
+    assert bucket.autoclass_terminal_storage_class == "ARCHIVE"
+    assert bucket.autoclass_terminal_storage_class_update_time == LATER
+    assert bucket.autoclass_toggle_time == MOMENT
+
+
+def test_soft_delete_policy_records_when_it_became_effective(client: Any) -> None:
+    with freeze_time(MOMENT) as frozen:
+        bucket = client.bucket("soft")
+        bucket.soft_delete_policy.retention_duration_seconds = 7 * DAY
+        client.create_bucket(bucket)
+        assert bucket.soft_delete_policy.effective_time == MOMENT
+        frozen.tick(60)
+        bucket.soft_delete_policy.retention_duration_seconds = 10 * DAY
+        bucket.patch()
+    assert bucket.soft_delete_policy.effective_time == LATER
+
+
+def test_encryption_enforcement_configs_record_when_they_became_effective(client: Any) -> None:
+    bucket = client.bucket("enforced")
+    bucket.encryption = BucketEncryption(
+        bucket,
+        customer_supplied_encryption_enforcement_config=EncryptionEnforcementConfig(
+            restriction_mode="FullyRestricted"
+        ),
+    )
+    with freeze_time(MOMENT):
+        client.create_bucket(bucket)
+    config = client.get_bucket(
+        "enforced"
+    ).encryption.customer_supplied_encryption_enforcement_config
+    assert (config.restriction_mode, config.effective_time) == ("FullyRestricted", MOMENT)
 
 
 def test_new_objects_take_the_bucket_storage_class(client: Any) -> None:
