@@ -19,7 +19,9 @@ from pytest_gcpfakes.storage._resources import (
     NOT_CLEARABLE,
     NULL_IN_PATCH,
     WRITABLE,
+    bucket_etag,
     bucket_resource,
+    etag,
     notification_resource,
     object_resource,
     retention_field,
@@ -62,6 +64,7 @@ def insert_bucket(app: StorageApp, request: Request) -> Response:
 def get_bucket(app: StorageApp, request: Request, bucket: str) -> Response:
     state = app.backend.get_bucket(bucket)
     _check_bucket_preconditions(request, state)
+    request.check_etag(bucket_etag(state))
     return Response(200, bucket_resource(state, request.base_url))
 
 
@@ -155,6 +158,7 @@ def delete_notification(
 def get_object(app: StorageApp, request: Request, bucket: str, name: str) -> Response:
     version = app.backend.get_object(bucket, name, request.int_param("generation"))
     request.preconditions().check(version, read=True)
+    request.check_etag(etag(version))
     return Response(200, object_resource(version, app.backend, request.base_url))
 
 

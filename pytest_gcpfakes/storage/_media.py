@@ -241,6 +241,7 @@ def download(app: StorageApp, request: Request, bucket: str, name: str) -> Respo
     a ``Range`` of them, or decompressed (transcoding)."""
     version = app.backend.get_object(bucket, name, request.int_param("generation"))
     request.preconditions().check(version, read=True)
+    request.check_etag(etag(version))
     headers = {
         # GCS serves an object without a content type as application/octet-stream.
         "Content-Type": version.content_type or "application/octet-stream",

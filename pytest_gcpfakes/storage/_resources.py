@@ -74,7 +74,7 @@ def bucket_resource(bucket: Bucket, base_url: str) -> dict[str, Any]:
         "location": bucket.location,
         "locationType": location_type(bucket.location, bucket.extra),
         "storageClass": bucket.storage_class,
-        "etag": "CAE=",
+        "etag": bucket_etag(bucket),
     }
     if bucket.labels:
         resource["labels"] = dict(bucket.labels)
@@ -230,5 +230,27 @@ def md5_etag(version: ObjectVersion) -> str:
 
 
 def etag(version: ObjectVersion) -> str:
-    """The JSON API's ETag of one object generation and metageneration."""
-    return f"gcpfakes-{version.generation}-{version.metageneration}"
+    """The JSON API's ETag of one object generation and metageneration.
+
+    GCS's own shape: base64 of protobuf varints, the generation as field 1 and the
+    metageneration as field 2 (``CKih16GjzNkCEAE=`` is generation 1519946852323496,
+    metageneration 1), so it changes with either. Clients treat it as opaque.
+    """
+    return _protobuf_etag(version.generation, version.metageneration)
+
+
+def bucket_etag(bucket: Bucket) -> str:
+    """The JSON API's ETag of a bucket: its metageneration as field 1 (``CAE=`` for 1)."""
+    return _protobuf_etag(bucket.metageneration)
+
+
+def _protobuf_etag(*fields: int) -> str:
+    raw = bytearray()
+    for number, value in enumerate(fields, start=1):
+        raw.append(number << 3)  # wire type 0: varint
+        while True:
+            byte, value = value & 0x7F, value >> 7
+            raw.append(byte | (0x80 if value else 0))
+            if not value:
+                break
+    return base64.b64encode(bytes(raw)).decode()

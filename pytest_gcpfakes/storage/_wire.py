@@ -157,6 +157,24 @@ class Request:
             if_metageneration_not_match=self.int_param("ifMetagenerationNotMatch"),
         )
 
+    def check_etag(self, current: str) -> None:
+        """Refuse a read whose ``If-Match`` / ``If-None-Match`` does not hold for the
+        resource's ETag ``current``: 412 and 304, as HTTP (RFC 9110 §13.1) and GCS
+        (request-preconditions: ETags) answer them.
+
+        GCS honours them on reads (metadata and media GETs of objects and buckets), which
+        is where the Python client sends them (``if_etag_match`` on ``reload``,
+        ``exists``, ``download_*``); on writes the JSON API does not support them
+        (python-storage#489, "the JSON API does not support ETag If-Match/If-None-Match
+        headers on modify requests"), so writes never call this.
+        """
+        wanted = self.header("If-Match")
+        if wanted is not None and not _etag_listed(wanted, current):
+            raise _errors.precondition_failed()
+        unwanted = self.header("If-None-Match")
+        if unwanted is not None and _etag_listed(unwanted, current):
+            raise _errors.not_modified()
+
     def json(self) -> dict[str, Any]:
         if not self.body:
             return {}
@@ -227,6 +245,22 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     ):
         return bytes(environ["wsgi.input"].read())
     return b""
+
+
+def _etag_listed(header: str, current: str) -> bool:
+    """Whether an If-Match / If-None-Match list names ``current`` (or is ``*``).
+
+    The client sends the ETags as given, comma-separated and unquoted; HTTP quotes them
+    and may mark them weak (``W/"..."``): both read the same.
+    """
+    for item in header.split(","):
+        tag = item.strip()
+        if tag == "*":
+            return True
+        tag = tag.removeprefix("W/").strip('"')
+        if tag == current:
+            return True
+    return False
 
 
 def header_map(environ: dict[str, Any]) -> dict[str, str]:

@@ -112,6 +112,56 @@ def test_bucket_delete_with_a_stale_metageneration_is_precondition_failed(client
     bucket.delete(if_metageneration_match=1)
 
 
+def test_reload_with_if_etag_match_on_a_stale_etag_is_precondition_failed(blob: Any) -> None:
+    stale = blob.etag
+    blob.metadata = {"k": "v"}
+    blob.patch()  # a new metageneration, a new ETag
+    assert blob.etag != stale
+    with pytest.raises(exceptions.PreconditionFailed):
+        blob.reload(if_etag_match=stale)
+    blob.reload(if_etag_match=[stale, blob.etag])  # any one of a list
+
+
+def test_reload_with_if_etag_not_match_on_the_current_etag_is_not_modified(blob: Any) -> None:
+    with pytest.raises(exceptions.NotModified):
+        blob.reload(if_etag_not_match=blob.etag)
+    blob.reload(if_etag_not_match="CAE=")
+
+
+def test_download_with_if_etag_match_on_a_stale_etag_is_precondition_failed(blob: Any) -> None:
+    stale = blob.etag
+    blob.upload_from_string("1")
+    with pytest.raises(exceptions.PreconditionFailed):
+        blob.download_as_bytes(if_etag_match=stale)
+    assert blob.download_as_bytes(if_etag_match=blob.etag) == b"1"
+
+
+def test_download_with_if_etag_not_match_on_the_current_etag_is_not_modified(blob: Any) -> None:
+    with pytest.raises(exceptions.NotModified):
+        blob.download_as_bytes(if_etag_not_match=blob.etag)
+
+
+def test_bucket_etag_follows_its_metageneration(client: Any) -> None:
+    bucket = client.create_bucket("tagged")
+    first = bucket.etag
+    bucket.labels = {"a": "b"}
+    bucket.patch()
+    assert bucket.etag != first
+    with pytest.raises(exceptions.PreconditionFailed):
+        bucket.reload(if_etag_match=first)
+    with pytest.raises(exceptions.NotModified):
+        bucket.reload(if_etag_not_match=bucket.etag)
+    bucket.reload(if_etag_match=bucket.etag)
+
+
+def test_exists_with_a_stale_etag_is_precondition_failed(client: Any, blob: Any) -> None:
+    stale = blob.etag
+    blob.upload_from_string("1")
+    with pytest.raises(exceptions.PreconditionFailed):
+        blob.exists(if_etag_match=stale)
+    assert client.bucket("cas").exists(if_etag_match=client.get_bucket("cas").etag)
+
+
 def test_compare_and_swap_increments_from_8_threads_lose_no_update(
     fake_storage: Any, blob: Any
 ) -> None:
