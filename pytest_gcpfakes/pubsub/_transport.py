@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import functools
 import importlib
+import threading
+import weakref
 from typing import Any
 
 import grpc
+from google.api_core import exceptions
 
 from pytest_gcpfakes._hosts import is_servable_endpoint
 from pytest_gcpfakes.pubsub import _service
@@ -50,13 +53,16 @@ class _StreamMethod(grpc.StreamStreamMultiCallable):  # type: ignore[misc]
     stream; the subscriber client sets ``_prefetch_first_result_`` on this object.
     """
 
-    def __init__(self, rpc: _service.Rpc) -> None:
+    def __init__(self, rpc: _service.Rpc, channel: _FakeChannel) -> None:
         self.rpc = rpc
         self.__name__ = rpc.name
         self._prefetch_first_result_ = True
+        self._channel = channel
 
     def __call__(self, request_iterator: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        return _open_stream(self.rpc, request_iterator, timeout)
+        stream = _open_stream(self.rpc, request_iterator, timeout)
+        self._channel.opened(stream)
+        return stream
 
 
 class _RefusedMethod:
@@ -78,13 +84,43 @@ class _RefusedMethod:
 
 
 class _FakeChannel:
-    """What ``SubscriberClient.close()`` closes: there is no connection to release."""
+    """What ``SubscriberClient.close()`` closes: there is no connection to release, but
+    the streams opened through it end, as a gRPC channel's do when it closes.
+
+    A subscriber closed with a streaming pull open (``with subscriber:`` around
+    ``subscribe()``) sees its stream end with ``Cancelled``, which shuts the stream's
+    manager down and resolves its future; otherwise ``result()`` would wait forever.
+    """
 
     def __init__(self) -> None:
         self.closed = False
+        self._streams: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def opened(self, stream: Any) -> None:
+        """Note a stream opened through this channel (ended at once if it is closed)."""
+        with self._lock:
+            if not self.closed:
+                self._streams.add(stream)
+                return
+        _end(stream)
 
     def close(self) -> None:
-        self.closed = True
+        with self._lock:
+            self.closed = True
+            streams, self._streams = list(self._streams), weakref.WeakSet()
+        for stream in streams:
+            _end(stream)
+
+
+def _end(stream: Any) -> None:
+    """End one stream as grpc ends the calls of a channel being closed (grpcio 1.85)."""
+    finish = getattr(stream, "_finish", None)
+    if finish is not None:
+        finish(exceptions.Cancelled(_CHANNEL_CLOSED))
+
+
+_CHANNEL_CLOSED = "Stream removed (Channel closed!)"
 
 
 @functools.cache
@@ -106,9 +142,9 @@ def fake_transport_class(service_module: str, base_name: str) -> type:
 
         # PUBSUB_EMULATOR_HOST makes the client open a channel and pass it in: the
         # in-process fake takes precedence, so release that channel straight away.
-        channel = kwargs.get("channel")
-        if channel is not None and hasattr(channel, "close"):
-            channel.close()
+        given = kwargs.get("channel")
+        if given is not None and hasattr(given, "close"):
+            given.close()
         base.__init__(  # type: ignore[misc]
             self,
             host=host,
@@ -119,15 +155,16 @@ def fake_transport_class(service_module: str, base_name: str) -> type:
         # An api_endpoint the fakes cannot serve (neither Google's, nor this machine's,
         # nor $PUBSUB_EMULATOR_HOST's) makes every call fail at once, naming it.
         self.refused_endpoint = None if is_servable_endpoint(host, _EMULATOR) else host
+        channel = _FakeChannel()
         self._fake_methods = {
             name: _RefusedMethod(rpc, host)
             if self.refused_endpoint
-            else _StreamMethod(rpc)
+            else _StreamMethod(rpc, channel)
             if rpc.streaming
             else _UnaryMethod(rpc)
             for name, rpc in rpcs.items()
         }
-        self._channel = _FakeChannel()
+        self._channel = channel
         self._prep_wrapped_messages(self._fake_client_info(kwargs))
 
     def _fake_client_info(self: Any, kwargs: dict[str, Any]) -> Any:

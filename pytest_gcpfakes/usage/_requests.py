@@ -22,11 +22,13 @@ import functools
 import os
 import sys
 import sysconfig
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
 from pytest_gcpfakes import _registry
+from pytest_gcpfakes._internals import stdlib
 from pytest_gcpfakes.usage._recorder import (
     TASK_CODES,
     current_request,
@@ -126,10 +128,13 @@ def patch_flask(module: ModuleType, replace: Callable[[Any, str, Any], None]) ->
 
 
 def patch_threading(module: ModuleType, replace: Callable[[Any, str, Any], None]) -> None:
-    """Hand the current request to threads started inside it."""
+    """Hand the current request and session to threads started inside them.
+
+    Both ride on the ``Thread`` object (attributes of our own); its target, arguments and
+    name stay the caller's.
+    """
     thread_cls = module.Thread
     original_start = thread_cls.start
-    original_bootstrap = thread_cls._bootstrap_inner
 
     @functools.wraps(original_start)
     def start(self: Any) -> None:
@@ -148,18 +153,30 @@ def patch_threading(module: ModuleType, replace: Callable[[Any, str, Any], None]
                 session.threads.add(self)
         original_start(self)
 
-    @functools.wraps(original_bootstrap)
-    def _bootstrap_inner(self: Any) -> None:
-        set_inherited(self.__dict__.get(_REQUEST_ATTR))
-        _registry.set_thread_session(self.__dict__.get(_SESSION_ATTR))
-        original_bootstrap(self)
-
     replace(thread_cls, "start", start)
-    replace(thread_cls, "_bootstrap_inner", _bootstrap_inner)
+    stdlib.run_threads_as(module, replace, _enter_thread)
+
+
+def _enter_thread(thread: Any) -> None:
+    """Run a new thread for the request and session that started it."""
+    set_inherited(thread.__dict__.get(_REQUEST_ATTR))
+    _registry.set_thread_session(thread.__dict__.get(_SESSION_ATTR))
 
 
 def patch_executor(module: ModuleType, replace: Callable[[Any, str, Any], None]) -> None:
-    """Hand the current request to each task submitted to a ``ThreadPoolExecutor``."""
+    """Hand the current request and session to each task submitted to a
+    ``ThreadPoolExecutor``.
+
+    They ride on the executor's work item, never in the task: the queued ``fn`` and
+    ``args`` stay the caller's, because libraries read them back (google-cloud-pubsub's
+    scheduler nacks each queued callback's first argument on shutdown; a wrapper there
+    killed its shutdown thread and left ``StreamingPullFuture.result()`` hanging).
+    """
+    runners = stdlib.carry_on_work_items(module, replace, _take_owner, _enter_task, _leave_task)
+    if runners is None:  # unknown work items: tasks run for nobody, like unowned threads
+        return
+    # A client method the executor calls directly was submitted: it is used at the submit.
+    TASK_CODES.update(runners)
     executor_cls = module.ThreadPoolExecutor
     original_submit = executor_cls.submit
 
@@ -169,32 +186,51 @@ def patch_executor(module: ModuleType, replace: Callable[[Any, str, Any], None])
         filename = caller.f_code.co_filename
         request = None if is_library_caller(filename) else current_request()
         site = (filename, caller.f_lineno, caller.f_code.co_name)
-        session = _session_for_thread(caller)
-        return original_submit(self, _run_task, fn, (request, session), site, *args, **kwargs)
+        # Read back by the work item submit() creates in this thread (_take_owner).
+        _pending.owner = (request, _session_for_thread(caller), site)
+        try:
+            return original_submit(self, fn, *args, **kwargs)
+        finally:
+            _pending.owner = None
 
     replace(executor_cls, "submit", submit)
 
 
-def _run_task(
-    fn: Callable[..., Any],
-    owner: tuple[int | None, Any],
-    site: tuple[str, int, str],
-    /,
-    *args: Any,
-    **kwargs: Any,
-) -> Any:
-    """Run one submitted task for the request and session that submitted it (pool threads
-    are reused by later requests and tests)."""
-    request, session = owner
-    previous = set_inherited(request)
-    previous_site = set_task_site(site)
-    previous_session = _registry.set_thread_session(session)
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        set_inherited(previous)
-        set_task_site(previous_site)
-        _registry.set_thread_session(previous_session)
+_Owner = tuple[int | None, Any, tuple[str, int, str]]  # request, session, submit site
+_Previous = tuple[int | None, Any, "tuple[str, int, str] | None"]
+
+
+class _Pending(threading.local):
+    """The owner of the task being submitted in this thread, until its work item takes it."""
+
+    owner: _Owner | None = None
+
+
+_pending = _Pending()
+
+
+def _take_owner() -> _Owner | None:
+    owner = _pending.owner
+    _pending.owner = None
+    return owner
+
+
+def _enter_task(owner: _Owner) -> _Previous:
+    """Run one task for the request and session that submitted it (pool threads are reused
+    by later requests and tests); return what to restore."""
+    request, session, site = owner
+    return (
+        set_inherited(request),
+        _registry.set_thread_session(session),
+        set_task_site(site),
+    )
+
+
+def _leave_task(previous: _Previous) -> None:
+    request, session, site = previous
+    set_inherited(request)
+    _registry.set_thread_session(session)
+    set_task_site(site)
 
 
 _SESSION_ATTR = "_gcpfakes_session"
@@ -233,8 +269,3 @@ def _session_for_thread(frame: Any) -> Any:
     if any(part in filename for part in _INFRASTRUCTURE):
         return None
     return _registry.active_session()
-
-
-# A client method called directly by _run_task was submitted to an executor: the recorder
-# attributes it to the submit() call site.
-TASK_CODES.add(_run_task.__code__)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 from _parity_harness import Backend
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
+from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
 from google.protobuf import timestamp_pb2
 
 DELETED_TOPIC = "_deleted-topic_"
@@ -416,6 +418,66 @@ def test_subscribe_streams_published_messages_to_the_callback(pubsub_backend: Ba
     received = _receive(pubsub_backend, sub, len(sent))
     assert sorted(m.data for m in received) == sorted(sent)
     _pull_nothing(pubsub_backend, sub)
+
+
+class _OneWorker(ThreadPoolExecutor):
+    """A one-thread pool for the subscriber, which says when the subscriber shuts it down
+    (``ThreadScheduler.shutdown()`` has taken the queued callbacks out by then)."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.shutting_down = threading.Event()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.shutting_down.set()
+        super().shutdown(wait, cancel_futures=cancel_futures)
+
+
+def _hold_first_callback(backend: Backend, gate: threading.Event) -> tuple[str, Any, list[bytes]]:
+    """Four messages, a stream on one callback thread, the first callback held on ``gate``:
+    the other three wait in the scheduler's queue. Returns the subscription, the future and
+    the data of the callbacks that ran."""
+    topic = _topic(backend)
+    sub = _subscription(backend, topic)
+    for i in range(4):
+        backend.publisher.publish(topic, f"m{i}".encode()).result(timeout=30)
+    started: list[bytes] = []
+    first = threading.Event()
+
+    def callback(message: Any) -> None:
+        started.append(message.data)
+        first.set()
+        gate.wait(30)
+
+    future = backend.subscriber.subscribe(sub, callback, scheduler=ThreadScheduler(_OneWorker()))
+    assert first.wait(30)
+    return sub, future, started
+
+
+def test_cancelling_a_stream_nacks_the_callbacks_still_queued(pubsub_backend: Backend) -> None:
+    release = threading.Event()
+    sub, future, started = _hold_first_callback(pubsub_backend, release)
+    future.cancel()
+    try:
+        future.result(timeout=30)
+    finally:
+        release.set()
+    queued = sorted({b"m0", b"m1", b"m2", b"m3"} - set(started))
+    # Nacked at shutdown: pulled again at once, long before the held one's lease ends.
+    received = _pull(pubsub_backend, sub, len(queued))
+    assert sorted(m.message.data for m in received) == queued
+
+
+def test_closing_the_subscriber_ends_its_stream_with_cancelled(pubsub_backend: Backend) -> None:
+    release = threading.Event()
+    _, future, _ = _hold_first_callback(pubsub_backend, release)
+    pubsub_backend.subscriber.close()
+    try:
+        with pytest.raises(exceptions.Cancelled) as raised:
+            future.result(timeout=30)
+    finally:
+        release.set()
+    assert raised.value.message == "Stream removed (Channel closed!)"
 
 
 def test_messages_with_one_ordering_key_are_received_in_publish_order(
