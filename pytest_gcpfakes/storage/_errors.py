@@ -565,13 +565,14 @@ def locked_retention_unchangeable() -> GCSError:
 
 
 def retention_policy_locked(bucket: str) -> GCSError:
-    """403: shortening or removing a locked retention policy."""
-    # Guess: the rule is documented (bucket-lock: a locked policy can only be increased);
-    # the answer's wording is ours.
+    """400: shortening or removing a locked retention policy."""
+    # [status-codes] lists it under 400: reason "badRequestException", "The retention period
+    # on a locked bucket cannot be reduced." (not a 403). Taken as the answer's message too,
+    # and the same answer to removing the policy (null, {}, or an update without it), which
+    # reduces it to nothing: wording: guess for the removal. ``bucket`` is taken so that a
+    # capture naming it can be followed without changing callers.
     return GCSError(
-        403,
-        f"The retention policy of bucket '{bucket}' is locked and can only be lengthened.",
-        "forbidden",
+        400, "The retention period on a locked bucket cannot be reduced.", "badRequestException"
     )
 
 

@@ -128,7 +128,7 @@ def test_a_patch_shortening_a_locked_policy_changes_nothing_else(client: Any) ->
     made.lock_retention_policy()
     made.labels = {"team": "data"}
     made.retention_period = 60
-    with pytest.raises(exceptions.Forbidden):
+    with pytest.raises(exceptions.BadRequest):
         made.patch()
     assert client.get_bucket("locked").labels == {}
 

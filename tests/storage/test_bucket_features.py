@@ -264,6 +264,9 @@ def test_retention_policy_forbids_overwrite(client: Any) -> None:
         bucket.blob("record").upload_from_string("y")
 
 
+LOCKED = "The retention period on a locked bucket cannot be reduced."
+
+
 @pytest.fixture
 def locked(client: Any) -> Any:
     bucket = client.create_bucket("locked")
@@ -276,20 +279,20 @@ def locked(client: Any) -> Any:
 def test_locked_retention_policy_cannot_be_shortened(client: Any, locked: Any) -> None:
     assert client.get_bucket("locked").retention_policy_locked is True
     locked.retention_period = 60
-    with pytest.raises(exceptions.Forbidden):
+    with pytest.raises(exceptions.BadRequest, match=LOCKED):
         locked.patch()
 
 
 def test_locked_retention_policy_cannot_be_removed_by_a_patch_with_null(locked: Any) -> None:
     locked.retention_period = None  # the client sends retentionPolicy: null
-    with pytest.raises(exceptions.Forbidden, match="is locked"):
+    with pytest.raises(exceptions.BadRequest, match=LOCKED):
         locked.patch()
 
 
 def test_locked_retention_policy_cannot_be_removed_by_a_patch_with_an_empty_policy(
     client: Any, locked: Any
 ) -> None:
-    with pytest.raises(exceptions.Forbidden, match="is locked"):
+    with pytest.raises(exceptions.BadRequest, match=LOCKED):
         client._patch_resource("/b/locked", {"retentionPolicy": {}})
     assert client.get_bucket("locked").retention_period == 3600
 
@@ -297,7 +300,7 @@ def test_locked_retention_policy_cannot_be_removed_by_a_patch_with_an_empty_poli
 def test_locked_retention_policy_is_kept_by_an_update_that_leaves_it_out(
     client: Any, locked: Any
 ) -> None:
-    with pytest.raises(exceptions.Forbidden, match="is locked"):
+    with pytest.raises(exceptions.BadRequest, match=LOCKED):
         client._put_resource("/b/locked", {"name": "locked", "labels": {"a": "b"}})
     assert client.get_bucket("locked").retention_policy_locked is True
 
