@@ -29,6 +29,7 @@ import google_crc32c
 
 from pytest_gcpfakes._clock import Clock
 from pytest_gcpfakes.storage import _bucket_fields, _errors, _lifecycle
+from pytest_gcpfakes.storage._acl import Grant, acl_on_insert, acl_on_patch, project_private
 from pytest_gcpfakes.storage._notifications import (
     EVENT_TYPES,
     MAX_OVERLAPPING,
@@ -120,6 +121,8 @@ class ObjectVersion:
     temporary_hold: bool = False
     event_based_hold: bool = False
     retention: Retention | None = None
+    acl: tuple[Grant, ...] = ()
+    """Its access control list; given by the bucket (``acl_on_insert``) on insert."""
 
     @property
     def size(self) -> int:
@@ -148,8 +151,12 @@ class Bucket:
     """``billing.requesterPays``, kept as a plain attribute: every request reads it."""
     object_retention: bool = False
     """Object Retention Lock: enabled when the bucket is created, never turned off."""
+    acl: tuple[Grant, ...] = field(init=False, default=())
+    default_object_acl: tuple[Grant, ...] = field(init=False, default=())
+    """Both ``projectPrivate`` at first, kept under uniform bucket-level access (``_acl``)."""
 
     def __post_init__(self) -> None:
+        self.acl = self.default_object_acl = project_private(project_number(self.project))
         if self.requester_pays:
             self.extra.setdefault("billing", {"requesterPays": True})
 
@@ -179,7 +186,6 @@ BUCKET_SETTINGS = (
     "cors",
     "customPlacementConfig",
     "defaultEventBasedHold",
-    "defaultObjectAcl",
     "encryption",
     "hierarchicalNamespace",
     "iamConfiguration",
@@ -570,6 +576,7 @@ class StorageBackend:
             metadata.setdefault("storage_class", bucket.storage_class)
             if bucket.extra.get("defaultEventBasedHold"):
                 metadata.setdefault("event_based_hold", True)
+            acl_on_insert(bucket, project_number(bucket.project), metadata)
             version = ObjectVersion(
                 bucket=bucket_name,
                 name=name,
@@ -824,6 +831,7 @@ class StorageBackend:
             current = self.get_object(bucket_name, name, generation)
             preconditions.check(current)
             changes = dict(changes)
+            acl_on_patch(bucket, project_number(bucket.project), changes)
             if "retention" in changes or "event_based_hold" in changes:
                 _check_retention_change(
                     bucket,

@@ -11,6 +11,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from pytest_gcpfakes.storage import _errors, _listing, _schema
+from pytest_gcpfakes.storage._acl_api import add_object_request
 from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion, Preconditions, RewriteJob
 from pytest_gcpfakes.storage._names import validate_bucket_name, validate_object_name
 from pytest_gcpfakes.storage._notifications import parse_config
@@ -186,6 +187,7 @@ def patch_object(app: StorageApp, request: Request, bucket: str, name: str) -> R
     # An update (PUT) without "retention" keeps the retention: removing one takes an
     # explicit null (and the override), never an omission (assumed).
     retention_field(body, changes)
+    add_object_request(request, body, changes, "acl")
     version = app.backend.patch_object(
         bucket,
         name,
@@ -288,6 +290,7 @@ def _rewrite(
     body = _schema.OBJECT.check(request.json())
     fields = writable_fields(body)
     retention_field(body, fields)
+    add_object_request(request, body, fields, parameter="destinationPredefinedAcl")
     max_bytes = request.int_param("maxBytesRewrittenPerCall") if steps else None
     if max_bytes is not None and (max_bytes <= 0 or max_bytes % _MIB):
         # Documented: "must be an integral multiple of 1 MiB (1048576)" (objects/rewrite);
@@ -322,6 +325,7 @@ def compose_object(app: StorageApp, request: Request, bucket: str, name: str) ->
     destination = body.get("destination") or {}
     fields = writable_fields(destination)
     retention_field(destination, fields)
+    add_object_request(request, destination, fields, parameter="destinationPredefinedAcl")
     sources = []
     for item in body.get("sourceObjects") or []:
         match = (item.get("objectPreconditions") or {}).get("ifGenerationMatch")

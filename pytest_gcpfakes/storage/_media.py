@@ -14,6 +14,7 @@ import zlib
 from typing import TYPE_CHECKING, Any
 
 from pytest_gcpfakes.storage import _errors, _schema
+from pytest_gcpfakes.storage._acl_api import add_object_request
 from pytest_gcpfakes.storage._backend import ObjectVersion
 from pytest_gcpfakes.storage._names import validate_object_name
 from pytest_gcpfakes.storage._resources import (
@@ -102,6 +103,7 @@ def _upload_fields(request: Request, metadata: dict[str, Any]) -> tuple[str, dic
         # A new object has no key for a null to remove.
         fields["metadata"] = {k: v for k, v in fields["metadata"].items() if v is not None}
     retention_field(metadata, fields)
+    add_object_request(request, metadata, fields)
     return name, fields
 
 

@@ -30,7 +30,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote, unquote_to_bytes
 
-from pytest_gcpfakes.storage import _batch, _errors, _json_api, _media, _signed_urls, _xml_api
+from pytest_gcpfakes.storage import (
+    _acl_api,
+    _batch,
+    _errors,
+    _json_api,
+    _media,
+    _signed_urls,
+    _xml_api,
+)
 from pytest_gcpfakes.storage._wire import Request, Response
 
 Handler = Callable[..., Response]
@@ -178,16 +186,42 @@ _XML_OBJECT = "/{bucket}/{name...}"
 _MULTIPART = {"uploadId": True}
 _BILLED = {"billed": ("bucket",)}
 
-J, M, X = _json_api, _media, _xml_api
+J, M, X, A = _json_api, _media, _xml_api, _acl_api
+_BUCKET_ACL = "/{bucket}/acl"
+_BUCKET_ACL_ENTRY = "/{bucket}/acl/{entity}"
+_DEFAULT_ACL = "/{bucket}/defaultObjectAcl"
+_DEFAULT_ACL_ENTRY = "/{bucket}/defaultObjectAcl/{entity}"
+_OBJECT_ACL = "/{bucket}/o/{name...}/acl"
+_OBJECT_ACL_ENTRY = "/{bucket}/o/{name...}/acl/{entity}"
+_BUCKET_ACLS, _DEFAULT_ACLS, _OBJECT_ACLS = (
+    "storage.bucketAccessControls.",
+    "storage.defaultObjectAccessControls.",
+    "storage.objectAccessControls.",
+)
 INSERT, GET = "storage.objects.insert", "storage.objects.get"
 
 ROUTES: tuple[Route, ...] = (
     # JSON API: buckets.
-    _json("GET", "", "storage.buckets.list", J.list_buckets),
-    _json("POST", "", "storage.buckets.insert", J.insert_bucket),
-    _json("GET", _BUCKET, "storage.buckets.get", J.get_bucket),
-    _json("PATCH", _BUCKET, "storage.buckets.patch", J.patch_bucket),
-    _json("PUT", _BUCKET, "storage.buckets.update", J.patch_bucket),
+    _json("GET", "", "storage.buckets.list", A.projected(J.list_buckets)),
+    _json(
+        "POST",
+        "",
+        "storage.buckets.insert",
+        A.projected(A.bucket_acl(J.insert_bucket), full=A.names_acls),
+    ),
+    _json("GET", _BUCKET, "storage.buckets.get", A.projected(J.get_bucket)),
+    _json(
+        "PATCH",
+        _BUCKET,
+        "storage.buckets.patch",
+        A.projected(A.bucket_acl(J.patch_bucket), full=True),
+    ),
+    _json(
+        "PUT",
+        _BUCKET,
+        "storage.buckets.update",
+        A.projected(A.bucket_acl(J.patch_bucket), full=True),
+    ),
     _json("DELETE", _BUCKET, "storage.buckets.delete", J.delete_bucket),
     _json(
         "POST",
@@ -200,23 +234,55 @@ ROUTES: tuple[Route, ...] = (
     _json("GET", _NOTIFICATIONS, "storage.notifications.list", J.list_notifications),
     _json("GET", _NOTIFICATION, "storage.notifications.get", J.get_notification),
     _json("DELETE", _NOTIFICATION, "storage.notifications.delete", J.delete_notification),
+    # JSON API: access control lists (an object's before the object catch-alls).
+    _json("GET", _BUCKET_ACL, _BUCKET_ACLS + "list", A.list_bucket_acl),
+    _json("POST", _BUCKET_ACL, _BUCKET_ACLS + "insert", A.insert_bucket_acl),
+    _json("GET", _BUCKET_ACL_ENTRY, _BUCKET_ACLS + "get", A.get_bucket_acl),
+    _json("PATCH", _BUCKET_ACL_ENTRY, _BUCKET_ACLS + "patch", A.change_bucket_acl),
+    _json("PUT", _BUCKET_ACL_ENTRY, _BUCKET_ACLS + "update", A.change_bucket_acl),
+    _json("DELETE", _BUCKET_ACL_ENTRY, _BUCKET_ACLS + "delete", A.delete_bucket_acl),
+    _json("GET", _DEFAULT_ACL, _DEFAULT_ACLS + "list", A.list_default_acl),
+    _json("POST", _DEFAULT_ACL, _DEFAULT_ACLS + "insert", A.insert_default_acl),
+    _json("GET", _DEFAULT_ACL_ENTRY, _DEFAULT_ACLS + "get", A.get_default_acl),
+    _json("PATCH", _DEFAULT_ACL_ENTRY, _DEFAULT_ACLS + "patch", A.change_default_acl),
+    _json("PUT", _DEFAULT_ACL_ENTRY, _DEFAULT_ACLS + "update", A.change_default_acl),
+    _json("DELETE", _DEFAULT_ACL_ENTRY, _DEFAULT_ACLS + "delete", A.delete_default_acl),
+    _json("GET", _OBJECT_ACL, _OBJECT_ACLS + "list", A.list_object_acl),
+    _json("POST", _OBJECT_ACL, _OBJECT_ACLS + "insert", A.insert_object_acl),
+    _json("GET", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "get", A.get_object_acl),
+    _json("PATCH", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "patch", A.change_object_acl),
+    _json("PUT", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "update", A.change_object_acl),
+    _json("DELETE", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "delete", A.delete_object_acl),
     # JSON API: objects (the shapes with a single-segment name before the catch-all ones).
-    _json("GET", _OBJECTS, "storage.objects.list", J.list_objects),
+    _json("GET", _OBJECTS, "storage.objects.list", A.projected(J.list_objects)),
     # An upload sent to the metadata URL: GCS's own 400 (there is no metadata-only insert).
     _json("POST", _OBJECTS, INSERT, M.wrong_url_for_upload),
-    _json("POST", _COPY, "storage.objects.copy", J.copy_object, billed=_BOTH),
-    _json("POST", _REWRITE, "storage.objects.rewrite", J.rewrite_object, billed=_BOTH),
-    _json("POST", "/{bucket}/o/{name}/compose", "storage.objects.compose", J.compose_object),
+    _json("POST", _COPY, "storage.objects.copy", A.projected(J.copy_object), billed=_BOTH),
+    _json("POST", _REWRITE, "storage.objects.rewrite", A.projected(J.rewrite_object), billed=_BOTH),
+    _json(
+        "POST",
+        "/{bucket}/o/{name}/compose",
+        "storage.objects.compose",
+        A.projected(J.compose_object),
+    ),
     _json("GET", _OBJECT, GET, M.download, query={"alt": "media"}),
-    _json("GET", _OBJECT, "storage.objects.get", J.get_object),
-    _json("PATCH", _OBJECT, "storage.objects.patch", J.patch_object),
-    _json("PUT", _OBJECT, "storage.objects.update", J.patch_object),
+    _json("GET", _OBJECT, "storage.objects.get", A.projected(J.get_object)),
+    _json("PATCH", _OBJECT, "storage.objects.patch", A.projected(J.patch_object, full=True)),
+    _json("PUT", _OBJECT, "storage.objects.update", A.projected(J.patch_object, full=True)),
     _json("DELETE", _OBJECT, "storage.objects.delete", J.delete_object),
     # Media: a resumable session's chunks (billed when the session started), then uploads.
     _media_route("PUT", _UPLOAD, M.upload_chunk, query=_SESSION),
     _media_route("DELETE", _UPLOAD, M.cancel_upload, query=_SESSION),
-    _media_route("POST", _UPLOAD, M.multipart_upload, query={"uploadType": "multipart"}, **_BILLED),
-    _media_route("POST", _UPLOAD, M.media_upload, query={"uploadType": "media"}, **_BILLED),
+    _media_route(
+        "POST",
+        _UPLOAD,
+        A.projected(M.multipart_upload),
+        query={"uploadType": "multipart"},
+        **_BILLED,
+    ),
+    _media_route(
+        "POST", _UPLOAD, A.projected(M.media_upload), query={"uploadType": "media"}, **_BILLED
+    ),
     _media_route("POST", _UPLOAD, M.start_resumable, query={"uploadType": "resumable"}, **_BILLED),
     _media_route("POST", _UPLOAD, M.wrong_url_for_upload, query={"uploadType": False}),
     _media_route("GET", _DOWNLOAD, M.download, **_BILLED),

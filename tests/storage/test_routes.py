@@ -21,7 +21,11 @@ from pytest_gcpfakes.storage._routes import ROUTES
 _METHOD_ID = re.compile(
     r"storage\.batch|storage\.(buckets|objects|notifications)\."
     r"(list|insert|get|patch|update|delete|lockRetentionPolicy|copy|rewrite|compose)"
+    r"|storage\.(bucket|defaultObject|object)AccessControls\."
+    r"(list|insert|get|patch|update|delete)"
 )
+# An entity every new bucket's lists hold (the project's viewers, named by the project).
+_VIEWERS = "project-viewers-test-project"
 KIB = 1024
 
 
@@ -109,6 +113,23 @@ class World:
             self.bucket.blob("z.txt").delete()
 
 
+def _access_control_cases(prefix: str, path: str, reload: Callable[[Any], object]) -> list[Case]:
+    """One resource's six methods: list through the client, the rest through its raw
+    JSON calls (the client has no method for them)."""
+    entry = f"{path}/{_VIEWERS}"
+    return [
+        Case(prefix + "list", reload),
+        Case(
+            prefix + "insert",
+            lambda w: w.client._post_resource(path, {"entity": "allUsers", "role": "READER"}),
+        ),
+        Case(prefix + "get", lambda w: w.client._get_resource(entry)),
+        Case(prefix + "patch", lambda w: w.client._patch_resource(entry, {"role": "READER"})),
+        Case(prefix + "update", lambda w: w.client._put_resource(entry, {"role": "READER"})),
+        Case(prefix + "delete", lambda w: w.client._delete_resource(entry)),
+    ]
+
+
 CASES = [
     Case("storage.buckets.list", lambda w: list(w.client.list_buckets())),
     Case("storage.buckets.insert", lambda w: w.client.create_bucket("new-bucket")),
@@ -152,6 +173,19 @@ CASES = [
     ),
     Case("storage.objects.insert", lambda w: w.form()),
     Case("storage.batch", lambda w: w.batch(), also=("storage.objects.delete",)),
+    *(
+        case
+        for kind, path, reload in (
+            ("bucket", "/b/bkt/acl", lambda w: w.bucket.acl.reload()),
+            (
+                "defaultObject",
+                "/b/bkt/defaultObjectAcl",
+                lambda w: w.bucket.default_object_acl.reload(),
+            ),
+            ("object", "/b/bkt/o/a.txt/acl", lambda w: w.blob.acl.reload()),
+        )
+        for case in _access_control_cases(f"storage.{kind}AccessControls.", path, reload)
+    ),
 ]
 _IDS = [f"{case.method}-{index}" for index, case in enumerate(CASES)]  # e.g. storage.objects.get-13
 
