@@ -26,6 +26,10 @@ MAX_PAGE = 1000
 # UTF-8 never contains the byte 0xFF, so this sorts after every name that starts with a
 # folded prefix: a page token at a prefix resumes after all of its members.
 _AFTER_PREFIX = b"\xff"
+# The key of a live version sorts after every generation of its name (noncurrent ones are
+# older): a page token at a live object resumes after its name, so an object overwritten
+# between two pages is not listed again under its new generation.
+_LIVE = 2**63
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,14 @@ def entries(versions: Sequence[ObjectVersion], options: ListOptions) -> list[Ent
                 # is listed as an item too, not only as a prefix.
                 if not (options.include_trailing_delimiter and folded == name):
                     continue
-                found.insert(-1, Entry((raw, version.generation), version=version))
+                found.insert(-1, Entry(_key(raw, version), version=version))
                 continue
-        found.append(Entry((raw, version.generation), version=version))
+        found.append(Entry(_key(raw, version), version=version))
     return found
+
+
+def _key(raw: bytes, version: ObjectVersion) -> tuple[bytes, int]:
+    return (raw, version.generation if version.time_deleted is not None else _LIVE)
 
 
 def page(
