@@ -28,7 +28,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 import google_crc32c
 
 from pytest_gcpfakes._clock import Clock
-from pytest_gcpfakes.storage import _bucket_fields, _errors, _lifecycle
+from pytest_gcpfakes.storage import _bucket_fields, _csek, _errors, _lifecycle
 from pytest_gcpfakes.storage._acl import Grant, acl_on_insert, acl_on_patch, project_private
 from pytest_gcpfakes.storage._notifications import (
     EVENT_TYPES,
@@ -116,6 +116,8 @@ class ObjectVersion:
     cache_control: str | None = None
     custom_time: str | None = None
     storage_class: str = "STANDARD"
+    key_sha256: str | None = None
+    """The base64 SHA-256 of the customer-supplied key it was written with (``_csek``)."""
     time_deleted: datetime | None = None
     component_count: int | None = None
     temporary_hold: bool = False
@@ -880,12 +882,14 @@ class StorageBackend:
         token: str | None = None,
         max_bytes: int | None = None,
         writer_thread: str = "",
+        source_key: str | None = None,
     ) -> tuple[RewriteJob | None, ObjectVersion | None]:
         """Copy a source version to a destination, ``max_bytes`` per call when given.
 
         Returns the unfinished job (its token resumes it) or the new destination version.
         ``fields`` are the destination's metadata from the request body; what it leaves out
-        is taken from the source.
+        is taken from the source. ``source_key`` is the SHA-256 of the customer-supplied key
+        the request gives for the source; the destination's is in ``fields``.
         """
         if token:
             job = self.rewrites.get(token)
@@ -894,6 +898,7 @@ class StorageBackend:
         else:
             source = self.get_object(source_bucket, source_name, source_generation)
             source_preconditions.check(source)
+            _csek.check(source.key_sha256, source_key)
             self.get_bucket(dest_bucket)
             merged = {f: getattr(source, f) for f in COPIED_FIELDS}
             merged.update(fields)
@@ -937,8 +942,13 @@ class StorageBackend:
         fields: dict[str, Any],
         preconditions: Preconditions = Preconditions(),
         writer_thread: str = "",
+        key_sha256: str | None = None,
     ) -> ObjectVersion:
-        """Concatenate ``(name, generation, if_generation_match)`` sources into one object."""
+        """Concatenate ``(name, generation, if_generation_match)`` sources into one object.
+
+        ``key_sha256``: the customer-supplied key the request gives; every encrypted source
+        must have been written with it, and the composite is encrypted with it.
+        """
         if not sources:
             raise _errors.required()
         if len(sources) > _errors.MAX_COMPOSE_SOURCES:
@@ -949,6 +959,8 @@ class StorageBackend:
             for name, generation, if_generation_match in sources:
                 part = self.get_object(bucket_name, name, generation)
                 Preconditions(if_generation_match=if_generation_match).check(part)
+                if part.key_sha256 is not None:
+                    _csek.check(part.key_sha256, key_sha256)
                 parts.append(part)
             # The destination has only the metadata the request gives it: GCS leaves
             # contentType unset rather than take the first source's ("the server does
@@ -962,6 +974,7 @@ class StorageBackend:
                 writer_thread=writer_thread,
                 component_count=sum(p.component_count or 1 for p in parts),
                 typed=False,
+                key_sha256=key_sha256,
                 **fields,
             )
 

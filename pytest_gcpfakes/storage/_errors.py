@@ -712,6 +712,80 @@ def malformed_xml() -> XmlError:
     )
 
 
+# --- 400: customer-supplied encryption keys ---------------------------------------------
+# Reasons and their descriptions: [status-codes] (all 400). [zig-keys] the test harness of a
+# public Zig GCS client (search index file id 70378775105), whose first answer is marked
+# "Measured"; the others are its bodies for the same refusals.
+
+
+def resource_encrypted_with_csek() -> GCSError:
+    """400: reading the data of an object encrypted with a customer-supplied key without it."""
+    # Verified: 400 "The target object is encrypted by a customer-supplied encryption key."
+    # (googleapis/java-storage ITObjectTest against production, JSON; the media download's
+    # body in google-resumable-media-python's system tests, ENCRYPTED_ERR); reason from
+    # [status-codes] and [zig-keys]. Media downloads answer it as plain text ([zig-keys]).
+    return GCSError(
+        400,
+        "The target object is encrypted by a customer-supplied encryption key.",
+        "resourceIsEncryptedWithCustomerEncryptionKey",
+    )
+
+
+def csek_incorrect() -> GCSError:
+    """400: a customer-supplied key whose SHA-256 is not the one the object was written with."""
+    # Verified: "The provided encryption key is incorrect." ([status-codes] description;
+    # gsutil's test_compose asserts "provided encryption key is incorrect" from GCS; the
+    # body in [zig-keys]), reason customerEncryptionKeyIsIncorrect.
+    return GCSError(
+        400, "The provided encryption key is incorrect.", "customerEncryptionKeyIsIncorrect"
+    )
+
+
+def resource_not_encrypted_with_csek() -> GCSError:
+    """400: a customer-supplied key sent to read an object that was written without one."""
+    # Reason: [status-codes]; message: [zig-keys] (unmarked).
+    return GCSError(
+        400,
+        "The target object is not encrypted by a customer-supplied encryption key.",
+        "resourceNotEncryptedWithCustomerEncryptionKey",
+    )
+
+
+def csek_algorithm_invalid() -> GCSError:
+    """400: key headers whose x-goog-encryption-algorithm is missing or not AES256."""
+    # Reason and words: [status-codes]'s description (which spells the algorithm "AE256");
+    # that the answer's message is the description: wording: guess.
+    return GCSError(
+        400,
+        'Missing an encryption algorithm, or the provided algorithm is not "AES256".',
+        "customerEncryptionAlgorithmIsInvalid",
+    )
+
+
+def csek_key_format_invalid() -> GCSError:
+    """400: an x-goog-encryption-key that is missing, not base64 or not 32 bytes."""
+    # Verified up to "or it is not base64": "400 Missing an encryption key, or it is not
+    # base64 ..." (google-cloud-python#1959, 2016); the rest and the reason: [status-codes].
+    return GCSError(
+        400,
+        "Missing an encryption key, or it is not base64 encoded, or it does not meet the "
+        "required length of the encryption algorithm.",
+        "customerEncryptionKeyFormatIsInvalid",
+    )
+
+
+def csek_key_sha256_invalid() -> GCSError:
+    """400: an x-goog-encryption-key-sha256 that is missing or not the key's SHA-256."""
+    # Reason and words: [status-codes]; the same message in storage-testbench's csek error
+    # and [zig-keys]'s fake.
+    return GCSError(
+        400,
+        "Missing a SHA256 hash of the encryption key, or it is not base64 encoded, or it "
+        "does not match the encryption key.",
+        "customerEncryptionKeySha256IsInvalid",
+    )
+
+
 # --- 416 ----------------------------------------------------------------------------------
 
 

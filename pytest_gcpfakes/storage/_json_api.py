@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from pytest_gcpfakes.storage import _errors, _listing, _schema
+from pytest_gcpfakes.storage import _csek, _errors, _listing, _schema
 from pytest_gcpfakes.storage._acl_api import add_object_request
 from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion, Preconditions, RewriteJob
 from pytest_gcpfakes.storage._names import validate_bucket_name, validate_object_name
@@ -160,7 +160,10 @@ def get_object(app: StorageApp, request: Request, bucket: str, name: str) -> Res
     version = app.backend.get_object(bucket, name, request.int_param("generation"))
     request.preconditions().check(version, read=True)
     request.check_etag(etag(version))
-    return Response(200, object_resource(version, app.backend, request.base_url))
+    key = _csek.request_key(request)
+    if key is not None:  # no key reads the metadata without the hashes; a key must fit
+        _csek.check(version.key_sha256, key)
+    return Response(200, object_resource(version, app.backend, request.base_url, key))
 
 
 def delete_object(app: StorageApp, request: Request, bucket: str, name: str) -> Response:
@@ -241,7 +244,8 @@ def copy_object(
     """objects.copy: the whole copy in one call."""
     _, version = _rewrite(app, request, bucket, source, destination_bucket, destination)
     assert version is not None  # copy never stops half-way
-    return Response(200, object_resource(version, app.backend, request.base_url))
+    key = version.key_sha256  # the request gave the destination's key
+    return Response(200, object_resource(version, app.backend, request.base_url, key))
 
 
 def rewrite_object(
@@ -270,7 +274,7 @@ def rewrite_object(
             totalBytesRewritten=str(version.size),
             objectSize=str(version.size),
             done=True,
-            resource=object_resource(version, app.backend, request.base_url),
+            resource=object_resource(version, app.backend, request.base_url, version.key_sha256),
         )
     return Response(200, answer)
 
@@ -289,6 +293,8 @@ def _rewrite(
     validate_object_name(name)
     body = _schema.OBJECT.check(request.json())
     fields = writable_fields(body)
+    # The destination is encrypted with the request's customer-supplied key, or with none.
+    fields["key_sha256"] = _csek.request_key(request)
     retention_field(body, fields)
     add_object_request(request, body, fields, parameter="destinationPredefinedAcl")
     max_bytes = request.int_param("maxBytesRewrittenPerCall") if steps else None
@@ -316,6 +322,7 @@ def _rewrite(
         token=q.query.get("rewriteToken") or None,
         max_bytes=max_bytes,
         writer_thread=threading.current_thread().name,
+        source_key=_csek.request_key(request, source=True),
     )
 
 
@@ -344,5 +351,7 @@ def compose_object(app: StorageApp, request: Request, bucket: str, name: str) ->
         fields=fields,
         preconditions=request.preconditions(),
         writer_thread=threading.current_thread().name,
+        key_sha256=_csek.request_key(request),
     )
-    return Response(200, object_resource(version, app.backend, request.base_url))
+    key = version.key_sha256
+    return Response(200, object_resource(version, app.backend, request.base_url, key))

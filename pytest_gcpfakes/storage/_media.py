@@ -13,7 +13,7 @@ import threading
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from pytest_gcpfakes.storage import _errors, _schema
+from pytest_gcpfakes.storage import _csek, _errors, _schema
 from pytest_gcpfakes.storage._acl_api import add_object_request
 from pytest_gcpfakes.storage._backend import ObjectVersion
 from pytest_gcpfakes.storage._names import validate_object_name
@@ -84,7 +84,9 @@ def _insert(
         writer_thread=threading.current_thread().name,
         **fields,
     )
-    return Response(200, object_resource(version, app.backend, request.base_url))
+    # The writer gave the object's key (if any): its answer shows the hashes.
+    key = version.key_sha256
+    return Response(200, object_resource(version, app.backend, request.base_url, key))
 
 
 def _upload_fields(request: Request, metadata: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -99,6 +101,9 @@ def _upload_fields(request: Request, metadata: dict[str, Any]) -> tuple[str, dic
         raise _errors.required()
     validate_object_name(name)
     fields = writable_fields(metadata)
+    key = _csek.request_key(request)  # a customer-supplied key encrypts the new object
+    if key is not None:
+        fields["key_sha256"] = key
     if "metadata" in fields:
         # A new object has no key for a null to remove.
         fields["metadata"] = {k: v for k, v in fields["metadata"].items() if v is not None}
@@ -176,7 +181,8 @@ def upload_chunk(app: StorageApp, request: Request, bucket: str) -> Response:
             session, start, request.body, total, client_md5=md5, client_crc32c=crc32c
         )
     if version is not None:
-        return Response(200, object_resource(version, app.backend, request.base_url))
+        key = version.key_sha256  # the session's writer gave it
+        return Response(200, object_resource(version, app.backend, request.base_url, key))
     headers = {}
     persisted = len(session.buffer)
     if persisted:
@@ -244,6 +250,7 @@ def download(app: StorageApp, request: Request, bucket: str, name: str) -> Respo
     version = app.backend.get_object(bucket, name, request.int_param("generation"))
     request.preconditions().check(version, read=True)
     request.check_etag(etag(version))
+    _csek.check(version.key_sha256, _csek.request_key(request))  # the data needs its key
     headers = {
         # GCS serves an object without a content type as application/octet-stream.
         "Content-Type": version.content_type or "application/octet-stream",

@@ -111,9 +111,14 @@ def notification_resource(bucket: str, config: NotificationConfig, base_url: str
 
 
 def object_resource(
-    version: ObjectVersion, backend: StorageBackend, base_url: str
+    version: ObjectVersion, backend: StorageBackend, base_url: str, key: str | None = None
 ) -> dict[str, Any]:
-    """The JSON API's object resource (``backend`` tells its bucket's retention policy)."""
+    """The JSON API's object resource (``backend`` tells its bucket's retention policy).
+
+    An object written with a customer-supplied key shows its ``crc32c`` and ``md5Hash``
+    only to a request that gives that key (``key``, its SHA-256; see ``_csek``).
+    """
+    hashes = version.key_sha256 is None or key == version.key_sha256
     quoted = quote_segment(version.name)
     bucket = quote_segment(version.bucket)
     resource: dict[str, Any] = {
@@ -130,7 +135,6 @@ def object_resource(
         "metageneration": str(version.metageneration),
         "storageClass": version.storage_class,
         "size": str(version.size),
-        "crc32c": version.crc32c,
         "etag": etag(version),
         "timeCreated": rfc3339(version.time_created),
         "updated": rfc3339(version.updated),
@@ -140,8 +144,15 @@ def object_resource(
         value = getattr(version, attr)
         if value:
             resource[key] = dict(value) if isinstance(value, dict) else value
-    if version.md5_hash:
-        resource["md5Hash"] = version.md5_hash
+    if hashes:
+        resource["crc32c"] = version.crc32c
+        if version.md5_hash:
+            resource["md5Hash"] = version.md5_hash
+    if version.key_sha256 is not None:
+        resource["customerEncryption"] = {
+            "encryptionAlgorithm": "AES256",
+            "keySha256": version.key_sha256,
+        }
     if version.component_count:
         resource["componentCount"] = version.component_count
     if version.time_deleted is not None:

@@ -40,6 +40,11 @@ _V2_UNSIGNED = frozenset(
     {"googleaccessid", "expires", "signature", "response-content-type",
      "response-content-disposition", "generation"}
 )  # fmt: skip
+# V2: headers a request sends that its signature does not cover. A customer-supplied key
+# goes with the request but not into the signature: only X-Goog-Encryption-Algorithm is
+# signed (signed-urls-v2#about-canonical-extension-headers, as python-storage's
+# Blob.generate_signed_url reads it: "v2_copy_only = 'X-Goog-Encryption-Algorithm'").
+_V2_UNSIGNED_HEADERS = frozenset({"x-goog-encryption-key", "x-goog-encryption-key-sha256"})
 _V4_ALGORITHMS = frozenset({"GOOG4-RSA-SHA256", "GOOG4-HMAC-SHA256"})
 _V4_MAX_EXPIRES = 7 * 24 * 3600  # signed-urls docs: "up to 7 days (604800 seconds)"
 
@@ -172,7 +177,7 @@ def _check_v2(
     extension = sorted(
         (name, " ".join(value.split()))
         for name, value in headers.items()
-        if name.startswith("x-goog-")
+        if name.startswith("x-goog-") and name not in _V2_UNSIGNED_HEADERS
     )
     string_to_sign = "\n".join(
         [

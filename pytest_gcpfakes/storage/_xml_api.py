@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape
 
 import google_crc32c
 
-from pytest_gcpfakes.storage import _errors, _schema, _signed_urls
+from pytest_gcpfakes.storage import _csek, _errors, _schema, _signed_urls
 from pytest_gcpfakes.storage._backend import Preconditions
 from pytest_gcpfakes.storage._media import download, session_uri
 from pytest_gcpfakes.storage._names import validate_object_name
@@ -271,8 +271,13 @@ def _object_url(request: Request, bucket: str, quoted_name: str) -> str:
 
 
 def fields_from_headers(request: Request) -> dict[str, Any]:
-    """Object metadata from XML API headers (transfer_manager's METADATA_HEADER_TRANSLATION)."""
-    return _object_fields(header_map(request.environ))
+    """Object metadata from XML API headers (transfer_manager's METADATA_HEADER_TRANSLATION),
+    with the customer-supplied key the headers name (``_csek``)."""
+    fields = _object_fields(header_map(request.environ))
+    key = _csek.request_key(request)
+    if key is not None:
+        fields["key_sha256"] = key
+    return fields
 
 
 def _object_fields(values: Mapping[str, str]) -> dict[str, Any]:
@@ -298,6 +303,13 @@ def xml_error(error: _errors.GCSError) -> _errors.XmlError:
         if error.message.startswith("No such object"):
             return _errors.XmlError(404, "NoSuchKey", "The specified key does not exist.")
         return _errors.XmlError(404, "NoSuchBucket", "The specified bucket does not exist.")
+    if error.reason == "resourceIsEncryptedWithCustomerEncryptionKey":
+        # The XML API's words for it, as a Zig client's test harness answers them.
+        return _errors.XmlError(
+            400,
+            "ResourceIsEncryptedWithCustomerEncryptionKey",
+            "The resource is encrypted with a customer encryption key.",
+        )
     if error.status == 412:
         return _errors.XmlError(
             412,

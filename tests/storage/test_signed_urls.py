@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 from typing import Any
@@ -83,6 +84,42 @@ def test_v2_signed_url_the_client_default_serves_the_object_too(blob: Any) -> No
     assert "Signature=" in url
     answer = _fetch("GET", url)
     assert (answer.status_code, answer.content) == (200, b"%PDF")
+
+
+FIFTEEN_MINUTES = datetime.timedelta(minutes=15)
+KEY = b"k" * 32
+KEY_HEADERS = {
+    "x-goog-encryption-algorithm": "AES256",
+    "x-goog-encryption-key": base64.b64encode(KEY).decode(),
+    "x-goog-encryption-key-sha256": base64.b64encode(hashlib.sha256(KEY).digest()).decode(),
+}
+
+
+@pytest.fixture
+def encrypted(fake_storage: Any) -> Any:
+    fake_storage.create_bucket("vault")
+    with storage.Client() as gcs:
+        blob = gcs.bucket("vault").blob("doc", encryption_key=KEY)
+        blob.upload_from_string("secret")
+        yield blob
+
+
+@pytest.mark.parametrize("version", ["v2", "v4"])
+def test_signed_url_of_an_encrypted_object_serves_it_to_a_request_with_the_key(
+    encrypted: Any, version: str
+) -> None:
+    # V2 signs only X-Goog-Encryption-Algorithm; the key and its hash go unsigned.
+    url = encrypted.generate_signed_url(version=version, expiration=FIFTEEN_MINUTES)
+    answer = _fetch("GET", url, headers=KEY_HEADERS)
+    assert (answer.status_code, answer.content) == (200, b"secret"), answer.text
+
+
+def test_signed_url_of_an_encrypted_object_without_the_key_is_400(encrypted: Any) -> None:
+    keyless = encrypted.bucket.blob("doc")  # signs no key headers
+    url = keyless.generate_signed_url(version="v2", expiration=FIFTEEN_MINUTES)
+    answer = _fetch("GET", url)
+    assert answer.status_code == 400
+    assert _xml_field(answer, "Code") == "ResourceIsEncryptedWithCustomerEncryptionKey"
 
 
 @pytest.mark.parametrize("version", ["v2", "v4"])
