@@ -156,6 +156,8 @@ class Bucket:
     acl: tuple[Grant, ...] = field(init=False, default=())
     default_object_acl: tuple[Grant, ...] = field(init=False, default=())
     """Both ``projectPrivate`` at first, kept under uniform bucket-level access (``_acl``)."""
+    iam_bindings: list[dict[str, Any]] | None = None
+    """The IAM policy's bindings as last written; ``None``: the legacy ones (``_iam``)."""
 
     def __post_init__(self) -> None:
         self.acl = self.default_object_acl = project_private(project_number(self.project))

@@ -34,6 +34,7 @@ from pytest_gcpfakes.storage import (
     _acl_api,
     _batch,
     _errors,
+    _iam,
     _json_api,
     _media,
     _signed_urls,
@@ -186,7 +187,7 @@ _XML_OBJECT = "/{bucket}/{name...}"
 _MULTIPART = {"uploadId": True}
 _BILLED = {"billed": ("bucket",)}
 
-J, M, X, A = _json_api, _media, _xml_api, _acl_api
+J, M, X, A, P = _json_api, _media, _xml_api, _acl_api, _iam
 _BUCKET_ACL = "/{bucket}/acl"
 _BUCKET_ACL_ENTRY = "/{bucket}/acl/{entity}"
 _DEFAULT_ACL = "/{bucket}/defaultObjectAcl"
@@ -223,6 +224,14 @@ ROUTES: tuple[Route, ...] = (
         A.projected(A.bucket_acl(J.patch_bucket), full=True),
     ),
     _json("DELETE", _BUCKET, "storage.buckets.delete", J.delete_bucket),
+    _json("GET", "/{bucket}/iam", "storage.buckets.getIamPolicy", P.get_policy),
+    _json("PUT", "/{bucket}/iam", "storage.buckets.setIamPolicy", P.set_policy),
+    _json(
+        "GET",
+        "/{bucket}/iam/testPermissions",
+        "storage.buckets.testIamPermissions",
+        P.test_permissions,
+    ),
     _json(
         "POST",
         "/{bucket}/lockRetentionPolicy",
@@ -286,6 +295,14 @@ ROUTES: tuple[Route, ...] = (
     _media_route("POST", _UPLOAD, M.start_resumable, query={"uploadType": "resumable"}, **_BILLED),
     _media_route("POST", _UPLOAD, M.wrong_url_for_upload, query={"uploadType": False}),
     _media_route("GET", _DOWNLOAD, M.download, **_BILLED),
+    # JSON API: the project's service agent (outside /b).
+    Route(
+        ("GET",),
+        "/storage/v1/projects/{project}/serviceAccount",
+        "storage.projects.serviceAccount.get",
+        P.service_account,
+        "json",
+    ),
     # Batch: each part goes through this table again, faults and all.
     Route(("POST",), "/batch/storage/v1", "storage.batch", _batch.serve_batch, "batch"),
     # XML API (each route path-style and addressed by host): multipart uploads, signed or not.

@@ -471,9 +471,14 @@ PARAMETERS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+#: Parameters a request gives once per value: testIamPermissions' ``permissions``.
+MULTI_VALUED = frozenset({"permissions"})
+
+
 def check_parameters(query: Mapping[str, str], repeated: frozenset[str]) -> None:
     """Refuse a JSON API request whose query names a parameter twice, or gives an
     enumerated one a value it does not take."""
+    repeated -= MULTI_VALUED
     if repeated:
         raise _errors.repeated_parameter(min(repeated))
     for name, allowed in PARAMETERS.items():

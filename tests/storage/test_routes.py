@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 from google.api_core import exceptions
+from google.api_core.iam import Policy
 from google.cloud import storage
 from google.cloud.storage import transfer_manager
 
@@ -23,6 +24,8 @@ _METHOD_ID = re.compile(
     r"(list|insert|get|patch|update|delete|lockRetentionPolicy|copy|rewrite|compose)"
     r"|storage\.(bucket|defaultObject|object)AccessControls\."
     r"(list|insert|get|patch|update|delete)"
+    r"|storage\.buckets\.(getIamPolicy|setIamPolicy|testIamPermissions)"
+    r"|storage\.projects\.serviceAccount\.get"
 )
 # An entity every new bucket's lists hold (the project's viewers, named by the project).
 _VIEWERS = "project-viewers-test-project"
@@ -138,6 +141,13 @@ CASES = [
     Case("storage.buckets.update", lambda w: w.bucket.update()),
     Case("storage.buckets.delete", lambda w: w.client.bucket("empty").delete()),
     Case("storage.buckets.lockRetentionPolicy", lambda w: w.locked.lock_retention_policy()),
+    Case("storage.buckets.getIamPolicy", lambda w: w.bucket.get_iam_policy()),
+    Case("storage.buckets.setIamPolicy", lambda w: w.bucket.set_iam_policy(Policy())),
+    Case(
+        "storage.buckets.testIamPermissions",
+        lambda w: w.bucket.test_iam_permissions(["storage.objects.get"]),
+    ),
+    Case("storage.projects.serviceAccount.get", lambda w: w.client.get_service_account_email()),
     Case(
         "storage.notifications.insert",
         lambda w: w.bucket.notification(topic_name="more", topic_project="p").create(),
