@@ -347,6 +347,34 @@ def test_post_policy_with_a_field_it_does_not_mention_is_refused(fake_storage: A
     assert _post_form(policy, **{"x-ignore-submit": "Upload"}).status_code == 204
 
 
+def test_post_policy_form_field_post_object_does_not_take_is_refused_though_signed(
+    fake_storage: Any,
+) -> None:
+    fake_storage.create_bucket("inbox")
+    with storage.Client() as gcs:
+        policy = gcs.generate_signed_post_policy_v4(
+            "inbox",
+            "a.bin",
+            expiration=600,
+            conditions=[["starts-with", "$Content-Type", "text/pla"]],
+            fields={"x-goog-random": "invalid_field", "content-type": "text/plain"},
+        )
+    answer = _post_form(policy)
+    assert answer.status_code == 400
+    assert _xml_field(answer, "Details") == "Unknown form fields: x-goog-random"
+    assert fake_storage.objects("inbox") == []
+
+
+def test_post_policy_form_may_carry_custom_metadata_with_underscores(fake_storage: Any) -> None:
+    fake_storage.create_bucket("inbox")
+    with storage.Client() as gcs:
+        policy = gcs.generate_signed_post_policy_v4(
+            "inbox", "a.bin", expiration=600, fields={"x-goog-meta-key_a": "1"}
+        )
+    assert _post_form(policy).status_code == 204
+    assert dict(fake_storage.object("inbox", "a.bin").metadata) == {"key_a": "1"}
+
+
 def test_post_policy_with_another_key_is_refused(fake_storage: Any) -> None:
     fake_storage.create_bucket("inbox")
     with storage.Client() as gcs:
