@@ -6,6 +6,7 @@ each test's fresh ``fake_storage`` is what the client reaches over the socket.
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import socket
@@ -240,6 +241,36 @@ def test_a_signed_put_keeps_metadata_names_with_underscores(signer: Any, fake_st
     answer = requests.put(url, data=b"a", headers=headers)
     assert answer.status_code == 200, answer.text
     assert dict(fake_storage.object("signed", "a.txt").metadata) == {"key_a": "1"}
+
+
+def test_a_v2_signed_put_keeps_metadata_names_with_underscores(
+    signer: Any, fake_storage: Any
+) -> None:
+    fake_storage.create_bucket("signed")
+    headers = {"x-goog-meta-key_a": "1"}
+    url = (
+        signer.bucket("signed")
+        .blob("a.txt")
+        .generate_signed_url(
+            version="v2",
+            method="PUT",
+            expiration=datetime.timedelta(minutes=1),
+            headers=headers,
+        )
+    )
+    answer = requests.put(url, data=b"a", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert dict(fake_storage.object("signed", "a.txt").metadata) == {"key_a": "1"}
+
+
+def test_a_post_form_keeps_metadata_names_with_underscores(signer: Any, fake_storage: Any) -> None:
+    fake_storage.create_bucket("inbox")
+    policy = signer.generate_signed_post_policy_v4(
+        "inbox", "a.bin", expiration=60, fields={"x-goog-meta-key_a": "1"}
+    )
+    answer = requests.post(policy["url"], data=policy["fields"], files={"file": b"x"})
+    assert answer.status_code == 204, answer.text
+    assert dict(fake_storage.object("inbox", "a.bin").metadata) == {"key_a": "1"}
 
 
 def test_a_post_response_location_names_the_servers_address(

@@ -89,6 +89,14 @@ def test_settings_the_fake_only_stores_round_trip(client: Any) -> None:
     assert again.iam_configuration.uniform_bucket_level_access_enabled is True
 
 
+def test_an_invalid_public_access_prevention_is_refused(client: Any) -> None:
+    bucket = client.create_bucket("pap")
+    bucket.iam_configuration.public_access_prevention = "bogus"
+    with pytest.raises(exceptions.BadRequest, match="bogus is not a valid value"):
+        bucket.patch()
+    assert client.get_bucket("pap").iam_configuration.public_access_prevention == "inherited"
+
+
 def test_ip_filter_is_stored_and_returned(client: Any) -> None:
     bucket = client.create_bucket("filtered")
     ip_filter = IPFilter()

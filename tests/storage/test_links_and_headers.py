@@ -5,6 +5,7 @@ The same behaviours over a real socket are in ``tests/server/test_storage_http.p
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 from collections.abc import Iterator
@@ -91,6 +92,25 @@ def test_a_signed_put_keeps_metadata_names_with_underscores(fake_storage: Any) -
             gcs.bucket("signed")
             .blob("a.txt")
             .generate_signed_url(version="v4", method="PUT", expiration=60, headers=headers)
+        )
+    answer = requests.put(url, data=b"a", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert dict(fake_storage.object("signed", "a.txt").metadata) == {"key_a": "1"}
+
+
+def test_a_v2_signed_put_keeps_metadata_names_with_underscores(fake_storage: Any) -> None:
+    fake_storage.create_bucket("signed")
+    headers = {"x-goog-meta-key_a": "1"}  # V2 signs it as an extension header
+    with storage.Client() as gcs:
+        url = (
+            gcs.bucket("signed")
+            .blob("a.txt")
+            .generate_signed_url(
+                version="v2",
+                method="PUT",
+                expiration=datetime.timedelta(minutes=1),
+                headers=headers,
+            )
         )
     answer = requests.put(url, data=b"a", headers=headers)
     assert answer.status_code == 200, answer.text

@@ -125,6 +125,19 @@ def test_names_with_special_characters_round_trip(client: Any) -> None:
     )
 
 
+def test_an_acl_path_under_an_object_reaches_its_access_controls(client: Any) -> None:
+    client.create_bucket("listed").blob("doc").upload_from_string("x")
+    # Not an object named "doc/acl" (GCS reads /o/NAME/acl as objectAccessControls.list).
+    answer = client._get_resource("/b/listed/o/doc/acl")
+    assert answer["kind"] == "storage#objectAccessControls"
+
+
+def test_an_object_named_with_a_trailing_acl_segment_is_still_an_object(client: Any) -> None:
+    bucket = client.create_bucket("listed")
+    bucket.blob("doc/acl").upload_from_string("x")  # the client sends doc%2Facl
+    assert bucket.get_blob("doc/acl").download_as_text() == "x"
+
+
 def test_fake_storage_put_is_visible_to_the_client(fake_storage: Any, client: Any) -> None:
     fake_storage.put("seeded", "k", b"v", content_type="application/x-test")
     blob = client.bucket("seeded").get_blob("k")
