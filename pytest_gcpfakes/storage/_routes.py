@@ -37,6 +37,7 @@ from pytest_gcpfakes.storage import (
     _iam,
     _json_api,
     _media,
+    _move,
     _signed_urls,
     _xml_api,
 )
@@ -187,7 +188,8 @@ _XML_OBJECT = "/{bucket}/{name...}"
 _MULTIPART = {"uploadId": True}
 _BILLED = {"billed": ("bucket",)}
 
-J, M, X, A, P = _json_api, _media, _xml_api, _acl_api, _iam
+J, M, X, A, P, V = _json_api, _media, _xml_api, _acl_api, _iam, _move
+_MOVE = "/{bucket}/o/{source}/moveTo/o/{destination}"
 _BUCKET_ACL = "/{bucket}/acl"
 _BUCKET_ACL_ENTRY = "/{bucket}/acl/{entity}"
 _DEFAULT_ACL = "/{bucket}/defaultObjectAcl"
@@ -243,7 +245,8 @@ ROUTES: tuple[Route, ...] = (
     _json("GET", _NOTIFICATIONS, "storage.notifications.list", J.list_notifications),
     _json("GET", _NOTIFICATION, "storage.notifications.get", J.get_notification),
     _json("DELETE", _NOTIFICATION, "storage.notifications.delete", J.delete_notification),
-    # JSON API: access control lists (an object's before the object catch-alls).
+    # JSON API: access control lists of buckets (an object's come after copy and move,
+    # whose destination may be named "acl", and before the object catch-alls).
     _json("GET", _BUCKET_ACL, _BUCKET_ACLS + "list", A.list_bucket_acl),
     _json("POST", _BUCKET_ACL, _BUCKET_ACLS + "insert", A.insert_bucket_acl),
     _json("GET", _BUCKET_ACL_ENTRY, _BUCKET_ACLS + "get", A.get_bucket_acl),
@@ -256,12 +259,6 @@ ROUTES: tuple[Route, ...] = (
     _json("PATCH", _DEFAULT_ACL_ENTRY, _DEFAULT_ACLS + "patch", A.change_default_acl),
     _json("PUT", _DEFAULT_ACL_ENTRY, _DEFAULT_ACLS + "update", A.change_default_acl),
     _json("DELETE", _DEFAULT_ACL_ENTRY, _DEFAULT_ACLS + "delete", A.delete_default_acl),
-    _json("GET", _OBJECT_ACL, _OBJECT_ACLS + "list", A.list_object_acl),
-    _json("POST", _OBJECT_ACL, _OBJECT_ACLS + "insert", A.insert_object_acl),
-    _json("GET", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "get", A.get_object_acl),
-    _json("PATCH", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "patch", A.change_object_acl),
-    _json("PUT", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "update", A.change_object_acl),
-    _json("DELETE", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "delete", A.delete_object_acl),
     # JSON API: objects (the shapes with a single-segment name before the catch-all ones).
     _json("GET", _OBJECTS, "storage.objects.list", A.projected(J.list_objects)),
     # An upload sent to the metadata URL: GCS's own 400 (there is no metadata-only insert).
@@ -274,6 +271,13 @@ ROUTES: tuple[Route, ...] = (
         "storage.objects.compose",
         A.projected(J.compose_object),
     ),
+    _json("POST", _MOVE, "storage.objects.move", A.projected(V.move_object)),
+    _json("GET", _OBJECT_ACL, _OBJECT_ACLS + "list", A.list_object_acl),
+    _json("POST", _OBJECT_ACL, _OBJECT_ACLS + "insert", A.insert_object_acl),
+    _json("GET", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "get", A.get_object_acl),
+    _json("PATCH", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "patch", A.change_object_acl),
+    _json("PUT", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "update", A.change_object_acl),
+    _json("DELETE", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "delete", A.delete_object_acl),
     _json("GET", _OBJECT, GET, M.download, query={"alt": "media"}),
     _json("GET", _OBJECT, "storage.objects.get", A.projected(J.get_object)),
     _json("PATCH", _OBJECT, "storage.objects.patch", A.projected(J.patch_object, full=True)),

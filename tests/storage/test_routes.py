@@ -21,7 +21,7 @@ from pytest_gcpfakes.storage._routes import ROUTES
 # Every id the JSON API reference lists for the resources the fake serves, and the batch.
 _METHOD_ID = re.compile(
     r"storage\.batch|storage\.(buckets|objects|notifications)\."
-    r"(list|insert|get|patch|update|delete|lockRetentionPolicy|copy|rewrite|compose)"
+    r"(list|insert|get|patch|update|delete|lockRetentionPolicy|copy|rewrite|compose|move)"
     r"|storage\.(bucket|defaultObject|object)AccessControls\."
     r"(list|insert|get|patch|update|delete)"
     r"|storage\.buckets\.(getIamPolicy|setIamPolicy|testIamPermissions)"
@@ -170,6 +170,7 @@ CASES = [
     Case("storage.objects.copy", lambda w: w.bucket.copy_blob(w.blob, w.bucket, "copy.txt")),
     Case("storage.objects.rewrite", lambda w: w.bucket.blob("re.txt").rewrite(w.blob)),
     Case("storage.objects.compose", lambda w: w.bucket.blob("all.txt").compose([w.blob])),
+    Case("storage.objects.move", lambda w: w.bucket.move_blob(w.blob, "moved.txt")),
     Case("storage.objects.insert", lambda w: w.bucket.blob("new.txt").upload_from_string("n")),
     Case("storage.objects.insert", lambda w: w.resumable()),
     # google-resumable-media's XML multipart upload reports the status only.
