@@ -5,6 +5,8 @@ Checked against google-cloud-pubsub 2.44 (the generated GAPIC layer of the same 
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -170,3 +172,51 @@ def streaming_pull_subscription(future: Any) -> str:
     2.44).
     """
     return str(getattr(_streaming_pull_manager(future), "_subscription", "a subscription"))
+
+
+# The field behaviours (google.api.field_behavior) the GAPIC generator writes as the first
+# words of each field's entry in a proto-plus class's docstring.
+_BEHAVIOUR_WORDS = {
+    "Required": "REQUIRED",
+    "Optional": "OPTIONAL",
+    "Identifier": "IDENTIFIER",
+    "Output only": "OUTPUT_ONLY",
+    "Input only": "INPUT_ONLY",
+    "Immutable": "IMMUTABLE",
+}
+_FIELD_ENTRY = re.compile(r"^ {8}(\w+) \(.*\):$")
+_LEADING_BEHAVIOUR = re.compile(r"(" + "|".join(_BEHAVIOUR_WORDS) + r")\.\s*")
+_RESPONSES_ONLY = "set only in responses from the server"
+
+
+@functools.cache
+def field_behaviours(message_class: type) -> dict[str, frozenset[str]]:
+    """The field behaviours of a proto-plus message's fields, by field name.
+
+    google.pubsub_v1's descriptors carry no field options, so ``field_behavior`` cannot be
+    read from them; the generator writes it into the class docstring instead, as the first
+    words of each field's entry under "Attributes:" (``name (str):`` at 8 spaces, then
+    "Required. Identifier. The name of …" at 12; types/pubsub.py, 2.44). A field whose entry
+    says it "is set only in responses from the server" counts as output only: that sentence
+    is all ``Topic.satisfies_pzs`` has. A field missing from the docstring has none.
+    """
+    behaviours: dict[str, frozenset[str]] = {}
+    lines = (message_class.__doc__ or "").splitlines()
+    for index, line in enumerate(lines):
+        entry = _FIELD_ENTRY.match(line)
+        if entry is None:
+            continue
+        text: list[str] = []
+        for following in lines[index + 1 :]:
+            if following.strip() and not following.startswith(" " * 12):
+                break
+            text.append(following.strip())
+        description = " ".join(text)
+        found = set()
+        while match := _LEADING_BEHAVIOUR.match(description):
+            found.add(_BEHAVIOUR_WORDS[match.group(1)])
+            description = description[match.end() :]
+        if _RESPONSES_ONLY in " ".join(description.split()):
+            found.add("OUTPUT_ONLY")
+        behaviours[entry.group(1)] = frozenset(found)
+    return behaviours

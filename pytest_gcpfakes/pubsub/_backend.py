@@ -21,7 +21,7 @@ from google.protobuf import duration_pb2
 from google.pubsub_v1 import types
 
 from pytest_gcpfakes._clock import Clock, real_monotonic
-from pytest_gcpfakes.pubsub import _threads, _validation
+from pytest_gcpfakes.pubsub import _masks, _threads, _validation
 from pytest_gcpfakes.pubsub._delivery import (
     DeadLetter,
     PublishedMessage,
@@ -212,8 +212,9 @@ class PubSubBackend:
         with self._lock:
             if request.name in self.topics:
                 raise _already_exists(request.name)
-            self.topics[request.name] = Topic(name=request.name, config=types.Topic(request))
-        return types.Topic(request)
+            config = _masks.as_stored(request)
+            self.topics[request.name] = Topic(name=request.name, config=config)
+        return types.Topic(config)
 
     def rpc_get_topic(self, request: types.GetTopicRequest, timeout: float | None) -> types.Topic:
         name = types.GetTopicRequest.pb(request).topic
@@ -226,13 +227,17 @@ class PubSubBackend:
         topic = self._topic(request.topic.name)
         paths = list(request.update_mask.paths)
         with topic.lock:
-            updated = _masked_update(
-                "UpdateTopicRequest", topic.config, request.topic, paths, _TOPIC_UPDATABLE
-            )
+            updated = _masks.apply("UpdateTopicRequest", topic.config, request.topic, paths)
             if updated.labels:
                 _validation.validate_labels(updated.labels)
-            if "schema_settings" in paths and "schema_settings" in updated:
+            if _masks.touches(paths, "schema_settings") and "schema_settings" in updated:
                 self.schemas.check_topic_schema_settings(updated.schema_settings)
+            if _masks.touches(paths, "message_retention_duration"):
+                retention = updated.message_retention_duration
+                if "message_retention_duration" in updated:
+                    _validation.validate_message_retention(
+                        int(retention.total_seconds()), topic=True
+                    )
             topic.reconfigure(updated)
         return types.Topic(updated)
 
@@ -368,7 +373,7 @@ class PubSubBackend:
     ) -> types.Subscription:
         _validation.parse_subscription_path(request.name)
         _validation.parse_topic_path(request.topic, field="topic")
-        config = types.Subscription(request)
+        config = _masks.as_stored(request)
         self._check_subscription_config(config)
         config.ack_deadline_seconds = _validation.validate_ack_deadline(config.ack_deadline_seconds)
         if "message_retention_duration" not in config:
@@ -421,12 +426,8 @@ class PubSubBackend:
         sub = self._subscription(request.subscription.name)
         paths = list(request.update_mask.paths)
         with sub.cond:
-            updated = _masked_update(
-                "UpdateSubscriptionRequest",
-                sub.config,
-                request.subscription,
-                paths,
-                _SUBSCRIPTION_UPDATABLE,
+            updated = _masks.apply(
+                "UpdateSubscriptionRequest", sub.config, request.subscription, paths
             )
             self._check_subscription_config(updated)
             updated.ack_deadline_seconds = _validation.validate_ack_deadline(
@@ -647,9 +648,7 @@ class PubSubBackend:
     ) -> types.Snapshot:
         snapshot = self._snapshot(request.snapshot.name)
         paths = list(request.update_mask.paths)
-        updated = _masked_update(
-            "UpdateSnapshotRequest", snapshot.config, request.snapshot, paths, _SNAPSHOT_UPDATABLE
-        )
+        updated = _masks.apply("UpdateSnapshotRequest", snapshot.config, request.snapshot, paths)
         if updated.labels:
             _validation.validate_labels(updated.labels)
         snapshot.config = updated
@@ -762,62 +761,6 @@ class PubSubBackend:
         for sub in list(self.subscriptions.values()):
             with sub.cond:
                 sub.cond.notify_all()
-
-
-_TOPIC_UPDATABLE = frozenset(
-    {
-        "labels",
-        "message_storage_policy",
-        "kms_key_name",
-        "schema_settings",
-        "message_retention_duration",
-    }
-)
-_SUBSCRIPTION_UPDATABLE = frozenset(
-    {
-        "push_config",
-        "bigquery_config",
-        "cloud_storage_config",
-        "ack_deadline_seconds",
-        "retain_acked_messages",
-        "message_retention_duration",
-        "labels",
-        "enable_message_ordering",
-        "expiration_policy",
-        "filter",
-        "dead_letter_policy",
-        "retry_policy",
-        "enable_exactly_once_delivery",
-    }
-)
-
-
-_SNAPSHOT_UPDATABLE = frozenset({"labels", "expire_time"})
-
-
-def _masked_update(
-    request_name: str, current: Any, changes: Any, paths: list[str], updatable: frozenset[str]
-) -> Any:
-    """Return a copy of ``current`` with the ``paths`` of ``changes`` applied, as an
-    ``Update*Request``'s field mask does; unknown or read-only paths are InvalidArgument."""
-    if not paths:
-        raise exceptions.InvalidArgument(f"The update_mask in the {request_name} must be set.")
-    updated = type(current)(current)
-    for path in paths:
-        if path not in updatable:
-            raise exceptions.InvalidArgument(
-                f"Invalid update_mask provided in the {request_name}: the field '{path}' "
-                "cannot be updated or does not exist."
-            )
-        _copy_field(changes, updated, path)
-    return updated
-
-
-def _copy_field(source: Any, target: Any, path: str) -> None:
-    if path in source:
-        setattr(target, path, getattr(source, path))
-    else:
-        delattr(target, path)
 
 
 def _list_in_project(

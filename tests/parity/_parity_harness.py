@@ -18,7 +18,9 @@ from typing import Any
 import grpc
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
+from google.pubsub_v1 import SchemaServiceClient
 from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
+from google.pubsub_v1.services.schema_service.transports import SchemaServiceGrpcTransport
 from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
 LOOPBACK = "127.0.0.1"
@@ -44,7 +46,9 @@ class Backend:
     publisher: pubsub_v1.PublisherClient
     subscriber: pubsub_v1.SubscriberClient
     _new_publisher: Callable[..., pubsub_v1.PublisherClient]
+    _new_schema_client: Callable[[], Any]
     _owned: list[pubsub_v1.PublisherClient] = field(default_factory=list)
+    _schema_clients: list[Any] = field(default_factory=list)
 
     @property
     def project_path(self) -> str:
@@ -70,11 +74,19 @@ class Backend:
         self._owned.append(client)
         return client
 
+    def schema_client(self) -> Any:
+        """A ``SchemaServiceClient`` on this backend, closed for you."""
+        client = self._new_schema_client()
+        self._schema_clients.append(client)
+        return client
+
     def close(self) -> None:
         for publisher in [self.publisher, *self._owned]:
             publisher.stop()
             publisher.transport.close()
         self.subscriber.close()
+        for client in self._schema_clients:
+            client.transport.close()
 
 
 def fake_backend(project: str) -> Backend:
@@ -85,6 +97,7 @@ def fake_backend(project: str) -> Backend:
         publisher=pubsub_v1.PublisherClient(),
         subscriber=pubsub_v1.SubscriberClient(),
         _new_publisher=pubsub_v1.PublisherClient,
+        _new_schema_client=SchemaServiceClient,
     )
 
 
@@ -99,6 +112,7 @@ def server_backend(address: str, project: str) -> Backend:
         publisher=channel_publisher(address),
         subscriber=channel_subscriber(address),
         _new_publisher=lambda **options: channel_publisher(address, **options),
+        _new_schema_client=lambda: channel_schema_client(address),
     )
 
 
@@ -111,6 +125,7 @@ def emulator_backend(address: str) -> Backend:
         publisher=channel_publisher(address),
         subscriber=channel_subscriber(address),
         _new_publisher=lambda **options: channel_publisher(address, **options),
+        _new_schema_client=lambda: channel_schema_client(address),
     )
 
 
@@ -128,6 +143,11 @@ def channel_publisher(address: str, **options: Any) -> pubsub_v1.PublisherClient
 def channel_subscriber(address: str) -> pubsub_v1.SubscriberClient:
     channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
     return pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
+
+
+def channel_schema_client(address: str) -> SchemaServiceClient:
+    channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+    return SchemaServiceClient(transport=SchemaServiceGrpcTransport(channel=channel))
 
 
 # ---------------------------------------------------------------------------------------

@@ -241,12 +241,14 @@ def test_update_subscription_ack_deadline(fake_pubsub: Any, subscriber: Any) -> 
     assert subscriber.get_subscription(subscription=sub).ack_deadline_seconds == 120
 
 
-def test_update_with_an_unknown_field_is_invalid_argument(
+def test_changing_a_subscriptions_topic_is_invalid_argument(
     fake_pubsub: Any, subscriber: Any
 ) -> None:
     fake_pubsub.create_topic("orders")
     sub = fake_pubsub.create_subscription("worker", "orders")
-    with pytest.raises(exceptions.InvalidArgument, match="'topic' cannot be updated"):
+    with pytest.raises(
+        exceptions.InvalidArgument, match="the 'topic' field in the Subscription is not mutable"
+    ):
         subscriber.update_subscription(
             request={
                 "subscription": {"name": sub, "topic": fake_pubsub.topic_path("orders")},
