@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pytest_gcpfakes._backoff import RetriedCall
     from pytest_gcpfakes._clock import Clock
     from pytest_gcpfakes._config import Config
     from pytest_gcpfakes._errors import (
@@ -65,6 +66,7 @@ __all__ = [
     "RendezvousTimeout",
     "RepeatResult",
     "Result",
+    "RetriedCall",
     "SubscriptionState",
     "assert_no_cross_process_sharing",
     "assert_no_cross_request_sharing",
@@ -107,6 +109,7 @@ _WHERE = {
     "LateCallError": "pytest_gcpfakes._errors",
     "Outstanding": "pytest_gcpfakes.pubsub._handle",
     "PublishedMessage": "pytest_gcpfakes.pubsub._delivery",
+    "RetriedCall": "pytest_gcpfakes._backoff",
     "SubscriptionState": "pytest_gcpfakes.pubsub._handle",
 }
 

@@ -18,6 +18,12 @@ What gets patched, and why:
 - ``pubsub_v1`` ``publish()`` / ``subscribe()``: check for an active fake up front, so the
   error is raised from the public call rather than inside a publish future or a background
   streaming-pull thread.
+- The publish future's ``result()`` / ``exception()``, and ``concurrent.futures``'
+  ``_AcquireFutures.__enter__`` (how ``wait()`` / ``as_completed()`` start): waiting on a
+  publish future commits its client's pending batch at once (``pubsub._waits``).
+- ``google.api_core.retry``'s ``retry_unary`` / ``retry_base``: their ``time`` and
+  ``retry_target``, so a client's backoff after a failure the fake answered is virtual
+  (``_backoff``).
 - ``storage.Client.__init__``: anonymous credentials, the configured project and the fake
   base URL, so construction never looks for credentials or a project.
 - ``BucketMetadataCache``: no background prefetch thread (it only labels tracing spans).
@@ -242,6 +248,8 @@ def _gapic_registry_patch(service_module: str, transport_base: str) -> Callable[
 
 
 def _patch_publisher(module: ModuleType) -> None:
+    from pytest_gcpfakes.pubsub._waits import track
+
     client_cls = module.Client
     original = vars(client_cls)["publish"]
     signature = inspect.signature(original)
@@ -254,8 +262,10 @@ def _patch_publisher(module: ModuleType) -> None:
         handle = current("pubsub")
         _record_publisher(signature, self, args, kwargs)
         future = original(self, *args, **kwargs)
-        if handle.config.publish_immediately:
+        immediately = handle.config.publish_immediately
+        if immediately:
             _pubsub_internals.commit_pending_batches(self)
+        track(self, future, handle, committed=immediately)  # waiting on it commits (_waits)
         return future
 
     _state.patches.replace(client_cls, "publish", publish)
@@ -403,6 +413,25 @@ def _patch_multiprocessing(module: ModuleType) -> None:
     _state.patches.replace(process_cls, "start", start)
 
 
+def _patch_publish_futures(module: ModuleType) -> None:
+    from pytest_gcpfakes.pubsub._waits import patch_publish_futures
+
+    patch_publish_futures(module, _state.patches.replace)
+
+
+def _patch_future_waits(module: ModuleType) -> None:
+    from pytest_gcpfakes._internals.futures import before_waiting
+    from pytest_gcpfakes.pubsub._waits import commit_for
+
+    before_waiting(module, _state.patches.replace, commit_for)
+
+
+def _patch_retry(module: ModuleType) -> None:
+    from pytest_gcpfakes._backoff import patch_retry_module
+
+    patch_retry_module(module, _state.patches.replace)
+
+
 def _copy_options(options: Any) -> Any:
     import copy
 
@@ -446,7 +475,10 @@ _CALLBACKS: dict[str, list[Callable[[ModuleType], None]]] = {
     ],
     "google.cloud.pubsub_v1.publisher.client": [_patch_publisher, _usage("patch_module")],
     "google.cloud.pubsub_v1.subscriber.client": [_patch_subscriber, _usage("patch_module")],
-    "google.cloud.pubsub_v1.publisher.futures": [_usage("patch_module")],
+    "google.cloud.pubsub_v1.publisher.futures": [_patch_publish_futures, _usage("patch_module")],
+    "concurrent.futures._base": [_patch_future_waits],
+    "google.api_core.retry.retry_unary": [_patch_retry],
+    "google.api_core.retry.retry_base": [_patch_retry],
     "google.cloud.pubsub_v1.subscriber.futures": [_usage("patch_module")],
     "google.cloud.storage.client": [_patch_storage_client, _usage("patch_module")],
     "google.cloud.storage.bucket": [_usage("patch_module")],

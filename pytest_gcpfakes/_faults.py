@@ -8,10 +8,15 @@ runs: a ``ServiceUnavailable`` on ``Publish`` is retried by the publisher, on
 Only calls from clients meet them: the fixtures' own helpers (``fake_pubsub.publish()`` …)
 go to the backends directly, so arranging a test never uses a fault up.
 
-Under freezegun, ``google.api_core``'s retry deadlines read the frozen ``time.monotonic()``:
-a retryable error injected on every call would be retried forever. So after
-``MAX_FROZEN_RETRIES`` consecutive injections of a retryable error into one method while
-time is frozen, the fault stops being retryable: the call fails with a sentence saying why.
+A client that retries a fault injected in-process backs off in virtual time (``_backoff``):
+its retry deadline passes without real waiting, under freezegun too. A deadline that is
+out of reach (an ordering-key publish retries for 2**32 s) would then spin at full speed,
+so after ``MAX_VIRTUAL_RETRIES`` consecutive injections of a retryable error into one
+method the fault stops being retryable: the call fails with a sentence saying why.
+
+Backoff is real where the fault reaches the client over a socket (server mode). Under
+freezegun such a client's retry deadline reads the frozen ``time.monotonic()`` and never
+passes, so there the bound is ``MAX_FROZEN_RETRIES``.
 """
 
 from __future__ import annotations
@@ -23,9 +28,15 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-MAX_FROZEN_RETRIES = 5  # the retry sleeps are real: keep the total short
+from pytest_gcpfakes import _backoff
+
+if TYPE_CHECKING:
+    from pytest_gcpfakes._backoff import RetriedCall
+
+MAX_FROZEN_RETRIES = 5  # real backoff under a frozen clock: keep the total short
+MAX_VIRTUAL_RETRIES = 1000  # virtual backoff: only a deadline out of reach gets this far
 
 
 class DefaultTimes(enum.Enum):
@@ -76,7 +87,8 @@ class FaultPlan:
     service: str
     _faults: list[_Fault] = field(default_factory=list)
     _latency: dict[str, float] = field(default_factory=dict)
-    _frozen_streak: dict[str, int] = field(default_factory=dict)
+    _streak: dict[str, int] = field(default_factory=dict)
+    _retried: list[RetriedCall] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(
@@ -130,7 +142,7 @@ class FaultPlan:
         with self._lock:
             self._faults.clear()
             self._latency.clear()
-            self._frozen_streak.clear()
+            self._streak.clear()
 
     @property
     def active(self) -> bool:
@@ -148,6 +160,17 @@ class FaultPlan:
         if error is not None:
             raise error
 
+    def record_retried(self, call: RetriedCall) -> None:
+        """Keep a call that its client retried after failures this fake answered."""
+        with self._lock:
+            self._retried.append(call)
+
+    @property
+    def retried_calls(self) -> list[RetriedCall]:
+        """Every call retried after failures this fake answered, in the order they ended."""
+        with self._lock:
+            return list(self._retried)
+
     def _draw(self, method: str) -> BaseException | None:
         with self._lock:
             for fault in self._faults:
@@ -159,22 +182,32 @@ class FaultPlan:
                     continue
                 fault.injected += 1
                 return self._bounded(method, _instantiate(fault.exception, self.service, method))
-            self._frozen_streak.pop(method, None)
+            self._streak.pop(method, None)
         return None
 
     def _bounded(self, method: str, error: BaseException) -> BaseException:
-        if type(error).__name__ not in _RETRYABLE_NAMES or not _time_is_frozen():
+        if type(error).__name__ not in _RETRYABLE_NAMES:
             return error
-        streak = self._frozen_streak.get(method, 0) + 1
-        self._frozen_streak[method] = streak
-        if streak <= MAX_FROZEN_RETRIES:
+        if _backoff.in_client_retry():  # raised in the retrying thread: virtual backoff
+            limit = MAX_VIRTUAL_RETRIES
+            why = (
+                "the client's retry deadline is out of reach (an ordering-key publish retries "
+                "for 2**32 s), so it would retry at full speed for ever"
+            )
+        elif _time_is_frozen():
+            limit = MAX_FROZEN_RETRIES
+            why = "time is frozen, so the client's retry deadline never passes"
+        else:
+            return error
+        streak = self._streak.get(method, 0) + 1
+        self._streak[method] = streak
+        if streak <= limit:
             return error
         from pytest_gcpfakes._errors import GCPFakesError
 
         return GCPFakesError(  # type: ignore[no-untyped-call]
-            f"pytest-gcpfakes: stopped after {MAX_FROZEN_RETRIES} injected "
-            f"{type(error).__name__} errors on {method}: time is frozen, so the client's retry "
-            "deadline never passes; inject with times=k or probability=p instead of every call."
+            f"pytest-gcpfakes: stopped after {limit} injected {type(error).__name__} errors "
+            f"on {method}: {why}; inject with times=k or probability=p instead of every call."
         )
 
 

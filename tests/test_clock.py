@@ -119,6 +119,34 @@ def test_empty_pull_returns_under_freezegun_instead_of_hanging(
         assert _pull(subscriber, sub) == []
 
 
+def test_empty_pull_answers_once_the_fakes_clock_has_passed_its_wait(
+    fake_pubsub: Any, pubsub_pair: tuple[Any, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_gcpfakes.pubsub import _backend
+
+    subscriber, _, sub = pubsub_pair
+    # Real time alone would end this pull only at its RPC timeout (60 s), after the test.
+    monkeypatch.setattr(_backend, "PULL_WAIT_SECONDS", 3600.0)
+    waiting = threading.Event()
+    wait_until = _backend.wait_until
+
+    def noting_the_wait(cond: Any, give_up: float) -> bool:
+        waiting.set()
+        return wait_until(cond, give_up)
+
+    monkeypatch.setattr(_backend, "wait_until", noting_the_wait)
+    answers: list[Any] = []
+    puller = threading.Thread(
+        target=lambda: answers.append(subscriber.pull(subscription=sub, max_messages=10))
+    )
+    puller.start()
+    assert waiting.wait(30)
+    fake_pubsub.clock.advance(3600)
+    puller.join(30)
+    assert not puller.is_alive()
+    assert [list(a.received_messages) for a in answers] == [[]]
+
+
 def _pull_nothing(subscriber: Any, sub: str) -> bool:
     response = subscriber.pull(subscription=sub, max_messages=10, return_immediately=True)
     return len(response.received_messages) == 0

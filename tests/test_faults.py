@@ -11,9 +11,9 @@ from freezegun import freeze_time
 from google.api_core import exceptions
 from google.cloud import pubsub_v1, storage
 
-from pytest_gcpfakes import GCPFakesError
+from pytest_gcpfakes import GCPFakesError, _faults
 from pytest_gcpfakes._config import parse_ini_value
-from pytest_gcpfakes._faults import FaultPlan
+from pytest_gcpfakes._faults import MAX_FROZEN_RETRIES, FaultPlan
 
 WAIT = 30
 
@@ -82,16 +82,57 @@ def test_probability_faults_are_reproducible_with_a_seed() -> None:
     assert 0 < sum(pattern(7)) < 20
 
 
-def test_fault_on_every_call_under_frozen_time_stops_with_a_sentence(fake_pubsub: Any) -> None:
+def test_fault_on_every_call_under_frozen_time_ends_at_the_clients_retry_deadline(
+    fake_pubsub: Any,
+) -> None:
     topic = fake_pubsub.create_topic("orders")
     fake_pubsub.fail("GetTopic", exceptions.ServiceUnavailable, times=None)
-    with freeze_time("2024-01-01"), pytest.raises(GCPFakesError) as caught:
-        pubsub_v1.PublisherClient().get_topic(topic=topic)
+    with freeze_time("2024-01-01"), pytest.raises(exceptions.RetryError) as caught:
+        pubsub_v1.PublisherClient().get_topic(topic=topic)  # backoff is virtual: it passes
+    assert str(caught.value).startswith("Timeout of 600.0s exceeded, last exception: 503")
+
+
+def test_fault_on_every_call_under_frozen_time_stops_with_a_sentence_where_backoff_is_real() -> (
+    None
+):
+    # A client on a real channel (server mode) backs off in real time, and under freezegun
+    # its retry deadline never passes: the fault stops being retryable after a few.
+    plan = FaultPlan("pubsub")
+    plan.fail("GetTopic", exceptions.ServiceUnavailable, times=None)
+    with freeze_time("2024-01-01"):
+        for _ in range(MAX_FROZEN_RETRIES):
+            with pytest.raises(exceptions.ServiceUnavailable):
+                plan.before("GetTopic")
+        with pytest.raises(GCPFakesError) as caught:
+            plan.before("GetTopic")
     assert caught.value.message == (
         "pytest-gcpfakes: stopped after 5 injected ServiceUnavailable errors on GetTopic: "
         "time is frozen, so the client's retry deadline never passes; inject with times=k or "
         "probability=p instead of every call."
     )
+
+
+def test_fault_on_every_call_of_an_endless_retry_stops_with_a_sentence(
+    fake_pubsub: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_faults, "MAX_VIRTUAL_RETRIES", 20)
+    topic = fake_pubsub.create_topic("orders")
+    fake_pubsub.fail("Publish", exceptions.ServiceUnavailable, times=None)
+    publisher = pubsub_v1.PublisherClient(
+        publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
+    )
+    # An ordering key makes the publisher retry for 2**32 s.
+    error = publisher.publish(topic, b"never", ordering_key="k").exception(timeout=WAIT)
+    assert isinstance(error, GCPFakesError)
+    assert error.message == (
+        "pytest-gcpfakes: stopped after 20 injected ServiceUnavailable errors on Publish: the "
+        "client's retry deadline is out of reach (an ordering-key publish retries for 2**32 "
+        "s), so it would retry at full speed for ever; inject with times=k or probability=p "
+        "instead of every call."
+    )
+    (retried,) = fake_pubsub.retried_calls
+    assert (retried.retries, retried.succeeded) == (20, False)
+    publisher.stop()
 
 
 def test_fail_rejects_what_is_not_a_google_api_exception(fake_pubsub: Any) -> None:

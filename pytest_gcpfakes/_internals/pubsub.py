@@ -30,16 +30,24 @@ def transport_registry(client_module: ModuleType) -> dict[str, Any]:
     return registry
 
 
-def commit_pending_batches(publisher: Any) -> None:
+def commit_pending_batches(publisher: Any, *, lock_timeout: float = -1) -> bool:
     """Send the publisher's open batches now, as its ``max_latency`` timer would.
 
     ``Client._commit_sequencers()`` under ``_batch_lock`` is what the timer thread runs
-    (publisher/client.py ``_wait_and_commit_sequencers``; 2.44).
+    (publisher/client.py ``_wait_and_commit_sequencers``; 2.44). An ordered sequencer
+    commits only its first batch (``OrderedSequencer.commit``). With ``lock_timeout``
+    (seconds), gives up and returns ``False`` if ``_batch_lock`` stays taken that long:
+    the library calls done callbacks while holding it (``stop()`` cancelling batches).
     """
-    with publisher._batch_lock:
-        if publisher._is_stopped:  # stop() committed everything; its sequencers refuse more
-            return
-        publisher._commit_sequencers()
+    lock = publisher._batch_lock
+    if not lock.acquire(timeout=lock_timeout):
+        return False
+    try:
+        if not publisher._is_stopped:  # stop() committed everything; its sequencers refuse
+            publisher._commit_sequencers()
+    finally:
+        lock.release()
+    return True
 
 
 def client_transport(client: Any) -> Any:

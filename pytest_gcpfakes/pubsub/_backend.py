@@ -33,9 +33,10 @@ from pytest_gcpfakes.pubsub._delivery import (
 __all__ = ["DELETED_TOPIC", "PubSubBackend", "PublishedMessage", "Subscription", "Topic"]
 
 DELETED_TOPIC = "_deleted-topic_"
-# An empty pull answers after at most this long (real seconds, even under freezegun). GCP
-# may return an empty response at any time and clients loop; kept short so that a test
-# asserting "nothing left" does not wait for the 60 s default RPC timeout.
+# An empty pull answers after at most this long, of real time (even under freezegun) or of
+# the fakes' clock, whichever passes first. GCP may return an empty response at any time
+# and clients loop; kept short so that a test asserting "nothing left" does not wait for
+# the 60 s default RPC timeout.
 PULL_WAIT_SECONDS = 1.0
 _DEFAULT_PAGE_SIZE = 1000
 _DEFAULT_RETENTION = duration_pb2.Duration(seconds=7 * 24 * 3600)
@@ -493,6 +494,9 @@ class PubSubBackend:
         if timeout is not None:
             wait = min(wait, max(timeout, 0.0))
         give_up = real_monotonic() + wait
+        # The wait also ends when the fakes' clock has moved as far (clock.advance(),
+        # freezegun's tick()): GCP may answer an empty pull at any time.
+        clock_give_up = self.clock.time() + wait
         while True:
             letters = []
             with sub.cond:
@@ -504,7 +508,7 @@ class PubSubBackend:
                     received = sub.take(now, max_messages)
                     if received or letters:
                         break
-                    if not wait_until(sub.cond, give_up):
+                    if now >= clock_give_up or not wait_until(sub.cond, give_up):
                         return types.PullResponse()
             if letters:
                 self._forward(letters)

@@ -10,8 +10,10 @@ from google.pubsub_v1 import types
 
 from pytest_gcpfakes._faults import DEFAULT_TIMES, DefaultTimes, FaultPlan
 from pytest_gcpfakes.pubsub._backend import PublishedMessage, PubSubBackend, Subscription
+from pytest_gcpfakes.pubsub._waits import PendingPublishes
 
 if TYPE_CHECKING:
+    from pytest_gcpfakes._backoff import RetriedCall
     from pytest_gcpfakes._fakes import GCPFakes
 
 
@@ -60,6 +62,8 @@ class FakePubSub:
         self.faults.configure(fakes.config.latency)
         self._routes: list[tuple[str, Any]] = []
         self.backend.push_sender = self._send_push
+        # Publish futures not resolved yet: the inspection helpers wait for them (_waits).
+        self.pending_publishes = PendingPublishes()
 
     def close(self) -> None:
         """Stop pushers and wake every waiting pull so no library thread stays blocked."""
@@ -90,6 +94,7 @@ class FakePubSub:
 
     def wait_for_pushes(self, count: int, *, timeout: float = 10.0) -> list[Any]:
         """Wait until ``count`` push attempts have been made; return all attempts so far."""
+        self.pending_publishes.settle(timeout)
         attempts = self.backend.wait_for_pushes(count, timeout)
         if self.backend.push_errors:
             raise self.backend.push_errors[0]
@@ -187,6 +192,12 @@ class FakePubSub:
         """Delay every call of an API method (or ``"*"``) by ``seconds``, to widen races."""
         self.faults.set_latency(method, seconds)
 
+    @property
+    def retried_calls(self) -> list[RetriedCall]:
+        """Client calls retried after failures this fake answered, with the backoff each
+        client computed (virtual: no real time passed for it)."""
+        return self.faults.retried_calls
+
     # -- inspect -------------------------------------------------------------------------
 
     @property
@@ -200,13 +211,19 @@ class FakePubSub:
         return sorted(self.backend.subscriptions)
 
     def published(self, topic: str) -> list[PublishedMessage]:
-        """Every message published to ``topic`` so far, in publish order."""
+        """Every message published to ``topic`` so far, in publish order.
+
+        Like every inspection helper, it first sends the batches that clients' ``publish()``
+        calls left pending and waits for them to land, as waiting on their futures would.
+        """
+        self.pending_publishes.settle()
         state = self.backend._topic(self.topic_path(topic))
         with state.lock:
             return list(state.published)
 
     def subscription(self, subscription: str) -> Subscription:
         """The live, locked state object of one subscription (prefer :meth:`state`)."""
+        self.pending_publishes.settle()
         return self.backend._subscription(self.subscription_path(subscription))
 
     def state(self, subscription: str) -> SubscriptionState:
@@ -237,4 +254,5 @@ class FakePubSub:
 
     def backlog(self, subscription: str) -> int:
         """How many messages of ``subscription`` are waiting to be delivered (not leased)."""
+        self.pending_publishes.settle()
         return self.backend.backlog(self.subscription_path(subscription))

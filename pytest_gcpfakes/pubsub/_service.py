@@ -31,6 +31,7 @@ from google.protobuf import any_pb2, descriptor_pool, message, message_factory
 from google.rpc import status_pb2
 
 from pytest_gcpfakes import _registry
+from pytest_gcpfakes._backoff import note_failure
 from pytest_gcpfakes._internals.pubsub import Stub, grpc_stubs
 
 __all__ = [
@@ -207,9 +208,13 @@ def call(rpc: Rpc, request: Any, timeout: float | None, handle: Any = None) -> A
     if handle is None:
         handle = _registry.current("pubsub")
     faults = handle.faults
-    if faults.active:
-        faults.before(rpc.method)
-    return handle.backend.call(rpc.name, request, timeout)
+    try:
+        if faults.active:
+            faults.before(rpc.method)
+        return handle.backend.call(rpc.name, request, timeout)
+    except exceptions.GoogleAPICallError:
+        note_failure(faults)  # a retry of this call in this thread backs off virtually
+        raise
 
 
 def open_stream(

@@ -18,6 +18,7 @@ import requests.adapters
 from urllib3.response import HTTPResponse
 
 from pytest_gcpfakes import _registry
+from pytest_gcpfakes._backoff import note_failure
 from pytest_gcpfakes.storage._wire import RAW_HEADERS
 
 
@@ -40,6 +41,9 @@ class StorageAdapter(requests.adapters.HTTPAdapter):
             return None
 
         chunks = handle.app(environ, start_response)
+        if captured["status"] >= 400:
+            # A retry of this request in this thread backs off virtually (_backoff).
+            note_failure(getattr(handle.app, "faults", None))
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         raw = HTTPResponse(
             body=io.BytesIO(body),

@@ -18,6 +18,7 @@ from pytest_gcpfakes.storage._notifications import Notification, UndeliveredNoti
 from pytest_gcpfakes.storage._resources import object_resource
 
 if TYPE_CHECKING:
+    from pytest_gcpfakes._backoff import RetriedCall
     from pytest_gcpfakes._fakes import GCPFakes
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -139,6 +140,12 @@ class FakeStorage:
     def latency(self, method: str, seconds: float) -> None:
         """Delay every call of a JSON API method (or ``"*"``) by ``seconds``."""
         self.app.faults.set_latency(method, seconds)
+
+    @property
+    def retried_calls(self) -> list[RetriedCall]:
+        """Client calls retried after failures this fake answered, with the backoff each
+        client computed (virtual: no real time passed for it)."""
+        return self.app.faults.retried_calls
 
     def _undelivered(self, topic: str, data: bytes, attributes: dict[str, str], why: str) -> None:
         with self._undelivered_lock:
