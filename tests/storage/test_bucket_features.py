@@ -145,18 +145,19 @@ def test_turbo_replication_set_on_a_dual_region_is_returned(client: Any) -> None
     assert client.get_bucket("turbo").rpo == "ASYNC_TURBO"
 
 
+MOMENT = datetime.datetime(2031, 5, 6, 7, 8, 9, tzinfo=datetime.timezone.utc)
+LATER = MOMENT + datetime.timedelta(seconds=60)
+
+
 def test_autoclass_defaults_to_nearline_and_records_its_times(client: Any) -> None:
     bucket = client.bucket("auto")
     bucket.autoclass_enabled = True
-    client.create_bucket(bucket)
+    with freeze_time(MOMENT):
+        client.create_bucket(bucket)
     again = client.get_bucket("auto")
     assert again.autoclass_terminal_storage_class == "NEARLINE"
-    assert again.autoclass_toggle_time == again.time_created
-    assert again.autoclass_terminal_storage_class_update_time == again.time_created
-
-
-MOMENT = datetime.datetime(2031, 5, 6, 7, 8, 9, tzinfo=datetime.timezone.utc)
-LATER = MOMENT + datetime.timedelta(seconds=60)
+    assert again.autoclass_toggle_time == MOMENT
+    assert again.autoclass_terminal_storage_class_update_time == MOMENT
 
 
 def test_disabling_autoclass_moves_its_toggle_time(client: Any) -> None:
