@@ -42,6 +42,11 @@ from pytest_gcpfakes.storage._notifications import (
     ObjectEvent,
     pubsub_path,
 )
+from pytest_gcpfakes.storage._soft_delete import (
+    default_soft_delete_policy,
+    soft_delete,
+    soft_delete_bucket,
+)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -158,6 +163,10 @@ class Bucket:
     """Both ``projectPrivate`` at first, kept under uniform bucket-level access (``_acl``)."""
     iam_bindings: list[dict[str, Any]] | None = None
     """The IAM policy's bindings as last written; ``None``: the legacy ones (``_iam``)."""
+    generation: int = 0
+    """Tells apart buckets of one name, one of them soft-deleted (``_soft_delete``)."""
+    soft_deleted: dict[str, list[Any]] = field(default_factory=dict)
+    """Soft-deleted generations by name (``_soft_delete.SoftDeletedObject``)."""
 
     def __post_init__(self) -> None:
         self.acl = self.default_object_acl = project_private(project_number(self.project))
@@ -342,6 +351,7 @@ class StorageBackend:
         self._serials = itertools.count(1)
         self.notification_sink: NotificationSink | None = None
         self._pending = _Pending()
+        self.soft_deleted_buckets: list[Any] = []  # _soft_delete.SoftDeletedBucket
 
     # -- notifications -------------------------------------------------------------------
 
@@ -429,7 +439,10 @@ class StorageBackend:
         with self._lock:
             if name in self.buckets:
                 raise _errors.bucket_already_owned()
+            fields.setdefault("generation", self._next_generation(now))
             bucket = Bucket(name=name, project=project, time_created=now, updated=now, **fields)
+            # GCS's default soft delete policy, for buckets created without one.
+            bucket.extra["softDeletePolicy"] = default_soft_delete_policy(now)
             self.buckets[name] = bucket
         return bucket
 
@@ -533,6 +546,7 @@ class StorageBackend:
                 if bucket.live or bucket.noncurrent:
                     raise _errors.bucket_not_empty()
             del self.buckets[name]
+            soft_delete_bucket(self, bucket, self.clock.now())
 
     # -- objects -------------------------------------------------------------------------
 
@@ -596,6 +610,8 @@ class StorageBackend:
                 **metadata,
             )
             retired = self._retire(bucket, current, now) if current is not None else None
+            if current is not None and retired is None:
+                soft_delete(bucket, current, now)  # overwritten for good
             bucket.live[name] = version
             if bucket.notifications:  # events are built only for someone to hear them
                 self._emit(bucket, _write_events(version, current, retired, now))
@@ -792,6 +808,7 @@ class StorageBackend:
                 kept.remove(match[0])
                 if not kept:
                     del bucket.noncurrent[name]
+                soft_delete(bucket, match[0], now)
                 # A noncurrent version deleted is gone for good: OBJECT_DELETE.
                 self._emit(bucket, [ObjectEvent(OBJECT_DELETE, match[0], now)])
                 return
@@ -806,6 +823,7 @@ class StorageBackend:
             # [notifications] #events: with versioning the live version becomes noncurrent
             # (OBJECT_ARCHIVE, not OBJECT_DELETE); without, it is deleted (OBJECT_DELETE).
             if retired is None:
+                soft_delete(bucket, live, now)
                 self._emit(bucket, [ObjectEvent(OBJECT_DELETE, live, now)])
             else:
                 self._emit(bucket, [ObjectEvent(OBJECT_ARCHIVE, retired, now)])

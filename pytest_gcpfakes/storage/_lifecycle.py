@@ -28,6 +28,7 @@ from pytest_gcpfakes.storage._notifications import (
     ObjectEvent,
 )
 from pytest_gcpfakes.storage._schema import parse_date, parse_time
+from pytest_gcpfakes.storage._soft_delete import soft_delete
 
 if TYPE_CHECKING:
     from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion
@@ -127,11 +128,13 @@ def _act(
             retired = replace(version, time_deleted=now)
             bucket.noncurrent.setdefault(version.name, []).append(retired)
             return ObjectEvent(OBJECT_ARCHIVE, retired, now)
+        soft_delete(bucket, version, now)
         return ObjectEvent(OBJECT_DELETE, version, now)
     kept = bucket.noncurrent[version.name]
     kept.remove(version)
     if not kept:
         del bucket.noncurrent[version.name]
+    soft_delete(bucket, version, now)
     return ObjectEvent(OBJECT_DELETE, version, now)
 
 

@@ -71,6 +71,7 @@ def bucket_resource(bucket: Bucket, base_url: str) -> dict[str, Any]:
         "timeCreated": rfc3339(bucket.time_created),
         "updated": rfc3339(bucket.updated),
         "metageneration": str(bucket.metageneration),
+        "generation": str(bucket.generation),
         "location": bucket.location,
         "locationType": location_type(bucket.location, bucket.extra),
         "storageClass": bucket.storage_class,

@@ -39,6 +39,7 @@ from pytest_gcpfakes.storage import (
     _media,
     _move,
     _signed_urls,
+    _soft_delete_api,
     _xml_api,
 )
 from pytest_gcpfakes.storage._wire import Request, Response
@@ -189,6 +190,9 @@ _MULTIPART = {"uploadId": True}
 _BILLED = {"billed": ("bucket",)}
 
 J, M, X, A, P, V = _json_api, _media, _xml_api, _acl_api, _iam, _move
+S = _soft_delete_api
+_SOFT = {"softDeleted": True}  # the soft-deleted forms of list and get
+_RESTORE = "/{bucket}/o/{name...}/restore"
 _MOVE = "/{bucket}/o/{source}/moveTo/o/{destination}"
 _BUCKET_ACL = "/{bucket}/acl"
 _BUCKET_ACL_ENTRY = "/{bucket}/acl/{entity}"
@@ -205,27 +209,30 @@ INSERT, GET = "storage.objects.insert", "storage.objects.get"
 
 ROUTES: tuple[Route, ...] = (
     # JSON API: buckets.
+    _json("GET", "", "storage.buckets.list", A.projected(S.list_buckets), query=_SOFT),
     _json("GET", "", "storage.buckets.list", A.projected(J.list_buckets)),
     _json(
         "POST",
         "",
         "storage.buckets.insert",
-        A.projected(A.bucket_acl(J.insert_bucket), full=A.names_acls),
+        A.projected(A.bucket_acl(S.checked_policy(J.insert_bucket)), full=A.names_acls),
     ),
+    _json("GET", _BUCKET, "storage.buckets.get", A.projected(S.get_bucket), query=_SOFT),
     _json("GET", _BUCKET, "storage.buckets.get", A.projected(J.get_bucket)),
     _json(
         "PATCH",
         _BUCKET,
         "storage.buckets.patch",
-        A.projected(A.bucket_acl(J.patch_bucket), full=True),
+        A.projected(A.bucket_acl(S.checked_policy(J.patch_bucket)), full=True),
     ),
     _json(
         "PUT",
         _BUCKET,
         "storage.buckets.update",
-        A.projected(A.bucket_acl(J.patch_bucket), full=True),
+        A.projected(A.bucket_acl(S.checked_policy(J.patch_bucket)), full=True),
     ),
     _json("DELETE", _BUCKET, "storage.buckets.delete", J.delete_bucket),
+    _json("POST", "/{bucket}/restore", "storage.buckets.restore", A.projected(S.restore_bucket)),
     _json("GET", "/{bucket}/iam", "storage.buckets.getIamPolicy", P.get_policy),
     _json("PUT", "/{bucket}/iam", "storage.buckets.setIamPolicy", P.set_policy),
     _json(
@@ -260,6 +267,7 @@ ROUTES: tuple[Route, ...] = (
     _json("PUT", _DEFAULT_ACL_ENTRY, _DEFAULT_ACLS + "update", A.change_default_acl),
     _json("DELETE", _DEFAULT_ACL_ENTRY, _DEFAULT_ACLS + "delete", A.delete_default_acl),
     # JSON API: objects (the shapes with a single-segment name before the catch-all ones).
+    _json("GET", _OBJECTS, "storage.objects.list", A.projected(S.list_objects), query=_SOFT),
     _json("GET", _OBJECTS, "storage.objects.list", A.projected(J.list_objects)),
     # An upload sent to the metadata URL: GCS's own 400 (there is no metadata-only insert).
     _json("POST", _OBJECTS, INSERT, M.wrong_url_for_upload),
@@ -272,6 +280,7 @@ ROUTES: tuple[Route, ...] = (
         A.projected(J.compose_object),
     ),
     _json("POST", _MOVE, "storage.objects.move", A.projected(V.move_object)),
+    _json("POST", _RESTORE, "storage.objects.restore", A.projected(S.restore_object)),
     _json("GET", _OBJECT_ACL, _OBJECT_ACLS + "list", A.list_object_acl),
     _json("POST", _OBJECT_ACL, _OBJECT_ACLS + "insert", A.insert_object_acl),
     _json("GET", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "get", A.get_object_acl),
@@ -279,6 +288,7 @@ ROUTES: tuple[Route, ...] = (
     _json("PUT", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "update", A.change_object_acl),
     _json("DELETE", _OBJECT_ACL_ENTRY, _OBJECT_ACLS + "delete", A.delete_object_acl),
     _json("GET", _OBJECT, GET, M.download, query={"alt": "media"}),
+    _json("GET", _OBJECT, "storage.objects.get", A.projected(S.get_object), query=_SOFT),
     _json("GET", _OBJECT, "storage.objects.get", A.projected(J.get_object)),
     _json("PATCH", _OBJECT, "storage.objects.patch", A.projected(J.patch_object, full=True)),
     _json("PUT", _OBJECT, "storage.objects.update", A.projected(J.patch_object, full=True)),

@@ -24,7 +24,8 @@ _METHOD_ID = re.compile(
     r"(list|insert|get|patch|update|delete|lockRetentionPolicy|copy|rewrite|compose|move)"
     r"|storage\.(bucket|defaultObject|object)AccessControls\."
     r"(list|insert|get|patch|update|delete)"
-    r"|storage\.buckets\.(getIamPolicy|setIamPolicy|testIamPermissions)"
+    r"|storage\.buckets\.(getIamPolicy|setIamPolicy|testIamPermissions|restore)"
+    r"|storage\.objects\.restore"
     r"|storage\.projects\.serviceAccount\.get"
 )
 # An entity every new bucket's lists hold (the project's viewers, named by the project).
@@ -80,6 +81,13 @@ class World:
             topic_name="events", topic_project="test-project"
         )
         self.notification.create()
+        # Soft-deleted: an object and a bucket, for the restores.
+        gone = self.bucket.blob("gone.txt")
+        gone.upload_from_string("g")
+        gone.delete()
+        self.gone_generation = gone.generation
+        self.gone_bucket = self.client.create_bucket("gone-bucket")
+        self.gone_bucket.delete()
 
     def signed(self, method: str, name: str = "a.txt", **kwargs: Any) -> str:
         url: str = self.bucket.blob(name).generate_signed_url(
@@ -171,6 +179,20 @@ CASES = [
     Case("storage.objects.rewrite", lambda w: w.bucket.blob("re.txt").rewrite(w.blob)),
     Case("storage.objects.compose", lambda w: w.bucket.blob("all.txt").compose([w.blob])),
     Case("storage.objects.move", lambda w: w.bucket.move_blob(w.blob, "moved.txt")),
+    Case(
+        "storage.objects.restore",
+        lambda w: w.bucket.restore_blob("gone.txt", generation=w.gone_generation),
+    ),
+    Case("storage.objects.list", lambda w: list(w.bucket.list_blobs(soft_deleted=True))),
+    Case(
+        "storage.objects.get",
+        lambda w: w.bucket.get_blob("gone.txt", generation=w.gone_generation, soft_deleted=True),
+    ),
+    Case(
+        "storage.buckets.restore",
+        lambda w: w.client.restore_bucket("gone-bucket", generation=w.gone_bucket.generation),
+    ),
+    Case("storage.buckets.list", lambda w: list(w.client.list_buckets(soft_deleted=True))),
     Case("storage.objects.insert", lambda w: w.bucket.blob("new.txt").upload_from_string("n")),
     Case("storage.objects.insert", lambda w: w.resumable()),
     # google-resumable-media's XML multipart upload reports the status only.
