@@ -61,12 +61,17 @@ def _join_library_threads(session: Any) -> None:
     """
     import time
 
+    from pytest_gcpfakes._internals import pubsub as internals
+
     give_up = time.monotonic() + _SETTLE_SECONDS
     me = threading.current_thread()
     for thread in list(session.threads):
-        if STARTED_AT_ATTR in thread.__dict__ or thread is me:
+        if STARTED_AT_ATTR in thread.__dict__ or thread is me or not thread.is_alive():
             continue  # a user's thread: reported, not waited for
-        thread.join(max(0.0, give_up - time.monotonic()))
+        thread.join(max(0.0, min(1.0, give_up - time.monotonic())))
+        if thread.is_alive():
+            internals.stop_orphaned_stream_worker(thread)  # a worker started too late
+            thread.join(max(0.0, give_up - time.monotonic()))
 
 
 def _flush_publishers() -> None:

@@ -88,6 +88,8 @@ def _no_thread_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
     started = [t for t in threading.enumerate() if t not in before and _watched(t)]
     give_up = time.monotonic() + _FINISHING_SECONDS
     for thread in started:
+        if thread.ident is None:  # listed while still starting: nothing to join yet
+            continue
         thread.join(max(0.0, give_up - time.monotonic()))
     left = [t for t in started if t.is_alive()]
     if not left:

@@ -228,3 +228,20 @@ def field_behaviours(message_class: type) -> dict[str, frozenset[str]]:
             found.add("OUTPUT_ONLY")
         behaviours[entry.group(1)] = frozenset(found)
     return behaviours
+
+
+def stop_orphaned_stream_worker(thread: Any) -> None:
+    """Stop a streaming-pull helper thread that outlived its manager's shutdown.
+
+    ``StreamingPullManager.open()`` starts the leaser and heartbeater threads after the
+    stream; when the stream fails at once (a missing subscription, answered in-process with
+    no network delay) the shutdown can run before they start, and then nothing stops them.
+    Their loops end when ``_stop_event`` is set, which is what their ``stop()`` does; the
+    manager marks a finished shutdown with ``_closed`` (leaser.py, heartbeater.py,
+    streaming_pull_manager.py; 2.44).
+    """
+    worker = getattr(getattr(thread, "_target", None), "__self__", None)
+    manager = getattr(worker, "_manager", None)
+    stop_event = getattr(worker, "_stop_event", None)
+    if manager is not None and getattr(manager, "_closed", False) and stop_event is not None:
+        stop_event.set()
