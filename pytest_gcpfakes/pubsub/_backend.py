@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from google.api_core import exceptions
+from google.iam.v1 import iam_policy_pb2, policy_pb2
 from google.protobuf import duration_pb2
 from google.pubsub_v1 import types
 
@@ -29,6 +30,7 @@ from pytest_gcpfakes.pubsub._delivery import (
     Subscription,
     wait_until,
 )
+from pytest_gcpfakes.pubsub._iam import IamPolicies
 
 __all__ = ["DELETED_TOPIC", "PubSubBackend", "PublishedMessage", "Subscription", "Topic"]
 
@@ -114,6 +116,31 @@ class PubSubBackend:
             registry.on_schema_deleted(self._schema_deleted)
             registry = self.__dict__.setdefault("_schemas", registry)
         return registry
+
+    @property
+    def iam(self) -> IamPolicies:
+        """The IAM policies of this fake's resources (created on first use)."""
+        policies = self.__dict__.get("_iam")
+        if policies is None:
+            policies = self.__dict__.setdefault("_iam", IamPolicies(self._resource_named))
+        found: IamPolicies = policies
+        return found
+
+    def _resource_named(self, name: str) -> object | None:
+        """The live topic, subscription, snapshot or schema called ``name``, or ``None``."""
+        parts = name.split("/")
+        collection = parts[2] if len(parts) == 4 else ""
+        found: object | None
+        if collection == "schemas":
+            found = self.schemas.resource(name)
+            return found
+        registries: dict[str, dict[str, Any]] = {
+            "topics": self.topics,
+            "subscriptions": self.subscriptions,
+            "snapshots": self.snapshots,
+        }
+        found = registries.get(collection, {}).get(name)
+        return found
 
     def _schema_deleted(self, schema: str) -> None:
         """Point the topics that used a deleted schema at ``_deleted-schema_``, as GCP does."""
@@ -712,6 +739,23 @@ class PubSubBackend:
             ]
             sub.replace_backlog(wanted)
         return types.SeekResponse()
+
+    # -- IAM (the IAMPolicy mixin: raw google.iam.v1 messages in and out) ----------------
+
+    def rpc_get_iam_policy(
+        self, request: iam_policy_pb2.GetIamPolicyRequest, timeout: float | None
+    ) -> policy_pb2.Policy:
+        return self.iam.get(request)
+
+    def rpc_set_iam_policy(
+        self, request: iam_policy_pb2.SetIamPolicyRequest, timeout: float | None
+    ) -> policy_pb2.Policy:
+        return self.iam.set(request)
+
+    def rpc_test_iam_permissions(
+        self, request: iam_policy_pb2.TestIamPermissionsRequest, timeout: float | None
+    ) -> iam_policy_pb2.TestIamPermissionsResponse:
+        return self.iam.test(request)
 
     # -- inspection ----------------------------------------------------------------------
 

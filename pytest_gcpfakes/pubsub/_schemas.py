@@ -395,6 +395,12 @@ class SchemaRegistry:
         type_ = checked.type_ if checked is not None else _AVRO
         raise _failed_validation(type_, encoding, info)
 
+    def resource(self, name: str) -> object | None:
+        """The schema called ``name`` (an object whose identity IAM policies hang on), or
+        ``None``."""
+        with self._lock:
+            return self._schemas.get(name)
+
     # -- helpers -------------------------------------------------------------------------
 
     def _schema(self, name: str) -> _Schema:

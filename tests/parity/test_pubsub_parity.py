@@ -22,6 +22,7 @@ from _parity_harness import Backend
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
+from google.iam.v1 import policy_pb2
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.pubsub_v1.types import Encoding
 
@@ -837,6 +838,160 @@ def test_a_push_endpoint_updates_through_its_sub_field_path(pubsub_backend: Back
         }
     )
     assert updated.push_config.push_endpoint == "https://example.com/p"
+
+
+# -- IAM policies ----------------------------------------------------------------------------
+
+NO_IAM = pytest.mark.xfail_on(
+    "emulator", reason="emulator: has no IAM methods", raises=exceptions.MethodNotImplemented
+)
+STORAGE_AGENT = "serviceAccount:service-123456789@gs-project-accounts.iam.gserviceaccount.com"
+
+
+@NO_IAM
+def test_a_new_topic_has_an_empty_iam_policy(pubsub_backend: Backend) -> None:
+    policy = pubsub_backend.publisher.get_iam_policy(request={"resource": _topic(pubsub_backend)})
+    assert (policy.etag, policy.version, list(policy.bindings)) == (b"\x00\x20\x01", 0, [])
+
+
+@NO_IAM
+def test_a_binding_added_to_a_topics_policy_is_returned_by_get(pubsub_backend: Backend) -> None:
+    # What Cloud Storage notification setup does first (gsutil notification create): let
+    # the bucket's service agent publish to the topic, by read-modify-write.
+    topic = _topic(pubsub_backend)
+    policy = pubsub_backend.publisher.get_iam_policy(request={"resource": topic})
+    policy.bindings.add(role="roles/pubsub.publisher", members=[STORAGE_AGENT])
+    written = pubsub_backend.publisher.set_iam_policy(request={"resource": topic, "policy": policy})
+    fetched = pubsub_backend.publisher.get_iam_policy(request={"resource": topic})
+    for got in (written, fetched):
+        assert [(b.role, list(b.members)) for b in got.bindings] == [
+            ("roles/pubsub.publisher", [STORAGE_AGENT])
+        ]
+        assert got.version == 1
+    assert written.etag == fetched.etag != policy.etag
+
+
+@NO_IAM
+def test_setting_a_policy_under_a_stale_etag_is_aborted(pubsub_backend: Backend) -> None:
+    topic = _topic(pubsub_backend)
+    read = pubsub_backend.publisher.get_iam_policy(request={"resource": topic})
+    first = policy_pb2.Policy()
+    first.CopyFrom(read)
+    first.bindings.add(role="roles/pubsub.viewer", members=["user:ann@example.com"])
+    pubsub_backend.publisher.set_iam_policy(request={"resource": topic, "policy": first})
+    second = policy_pb2.Policy()
+    second.CopyFrom(read)  # read before the first write: its etag is stale now
+    second.bindings.add(role="roles/pubsub.editor", members=["user:bob@example.com"])
+    with pytest.raises(exceptions.Aborted) as raised:
+        pubsub_backend.publisher.set_iam_policy(request={"resource": topic, "policy": second})
+    _fake_says(
+        pubsub_backend,
+        raised.value,
+        "There were concurrent policy changes. Please retry the whole read-modify-write with "
+        "exponential backoff.",
+    )
+    kept = pubsub_backend.publisher.get_iam_policy(request={"resource": topic})
+    assert [b.role for b in kept.bindings] == ["roles/pubsub.viewer"]
+
+
+@pytest.mark.xfail_on(
+    "emulator",
+    reason="emulator: has no IAM methods, and takes only topic and subscription names",
+    raises=(exceptions.MethodNotImplemented, exceptions.InvalidArgument),
+)
+@pytest.mark.parametrize("kind", ["subscription", "snapshot", "schema"])
+def test_other_pubsub_resources_keep_their_own_iam_policy(
+    pubsub_backend: Backend, kind: str
+) -> None:
+    topic = _topic(pubsub_backend)
+    client: Any = pubsub_backend.subscriber
+    if kind == "schema":
+        client = pubsub_backend.schema_client()
+        resource = client.create_schema(
+            parent=pubsub_backend.project_path,
+            schema={
+                "type_": "AVRO",
+                "definition": '{"type": "record", "name": "R", "fields": '
+                '[{"name": "a", "type": "string"}]}',
+            },
+            schema_id=pubsub_backend.unique("schema"),
+        ).name
+    else:
+        resource = _subscription(pubsub_backend, topic)
+        if kind == "snapshot":
+            snapshot = pubsub_backend.snapshot_path(pubsub_backend.unique("snap"))
+            client.create_snapshot(request={"name": snapshot, "subscription": resource})
+            resource = snapshot
+    policy = {"bindings": [{"role": "roles/pubsub.viewer", "members": ["user:ann@example.com"]}]}
+    client.set_iam_policy(request={"resource": resource, "policy": policy})
+    (binding,) = client.get_iam_policy(request={"resource": resource}).bindings
+    assert (binding.role, list(binding.members)) == (
+        "roles/pubsub.viewer",
+        ["user:ann@example.com"],
+    )
+    # The topic's policy is its own.
+    assert list(pubsub_backend.publisher.get_iam_policy(request={"resource": topic}).bindings) == []
+
+
+@NO_IAM
+def test_testing_iam_permissions_answers_those_asked_for(pubsub_backend: Backend) -> None:
+    topic = _topic(pubsub_backend)
+    asked = ["pubsub.topics.publish", "pubsub.topics.get"]
+    answer = pubsub_backend.publisher.test_iam_permissions(
+        request={"resource": topic, "permissions": asked}
+    )
+    assert list(answer.permissions) == asked
+
+
+@NO_IAM
+def test_testing_iam_permissions_on_a_missing_topic_answers_none(pubsub_backend: Backend) -> None:
+    missing = pubsub_backend.topic_path(pubsub_backend.unique("missing"))
+    answer = pubsub_backend.publisher.test_iam_permissions(
+        request={"resource": missing, "permissions": ["pubsub.topics.get"]}
+    )
+    assert list(answer.permissions) == []
+
+
+@NO_IAM
+def test_getting_the_iam_policy_of_a_missing_topic_is_not_found(pubsub_backend: Backend) -> None:
+    name = pubsub_backend.unique("missing")
+    with pytest.raises(exceptions.NotFound):
+        pubsub_backend.publisher.get_iam_policy(
+            request={"resource": pubsub_backend.topic_path(name)}
+        )
+
+
+@NO_IAM
+def test_a_conditional_role_binding_on_a_topic_is_invalid_argument(pubsub_backend: Backend) -> None:
+    topic = _topic(pubsub_backend)
+    policy = {
+        "version": 3,
+        "bindings": [
+            {
+                "role": "roles/pubsub.viewer",
+                "members": ["user:ann@example.com"],
+                "condition": {
+                    "title": "until 2030",
+                    "expression": 'request.time < timestamp("2030-01-01T00:00:00Z")',
+                },
+            }
+        ],
+    }
+    with pytest.raises(exceptions.InvalidArgument):
+        pubsub_backend.publisher.set_iam_policy(request={"resource": topic, "policy": policy})
+
+
+@NO_IAM
+def test_a_policy_version_other_than_0_1_or_3_is_invalid_argument(pubsub_backend: Backend) -> None:
+    topic = _topic(pubsub_backend)
+    with pytest.raises(exceptions.InvalidArgument):
+        pubsub_backend.publisher.set_iam_policy(
+            request={"resource": topic, "policy": {"version": 2}}
+        )
+    with pytest.raises(exceptions.InvalidArgument):
+        pubsub_backend.publisher.get_iam_policy(
+            request={"resource": topic, "options": {"requested_policy_version": 2}}
+        )
 
 
 @pytest.mark.xfail_on(

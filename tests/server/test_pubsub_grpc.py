@@ -148,10 +148,10 @@ def test_an_unknown_method_is_unimplemented(fake_pubsub: Any, clients: Clients) 
     assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
-def test_iam_methods_answer_unimplemented(fake_pubsub: Any, clients: Clients) -> None:
+def test_iam_methods_are_served_over_grpc(fake_pubsub: Any, clients: Clients) -> None:
     topic = fake_pubsub.create_topic("orders")
-    with pytest.raises(exceptions.MethodNotImplemented, match="'get_iam_policy'"):
-        clients.gapic_publisher.get_iam_policy(request={"resource": topic})
+    policy = clients.gapic_publisher.get_iam_policy(request={"resource": topic})
+    assert (policy.etag, list(policy.bindings)) == (b"\x00\x20\x01", [])
 
 
 def test_the_server_follows_whichever_fake_is_current(fake_pubsub: Any, clients: Clients) -> None:
