@@ -167,6 +167,8 @@ class Bucket:
     """Tells apart buckets of one name, one of them soft-deleted (``_soft_delete``)."""
     soft_deleted: dict[str, list[Any]] = field(default_factory=dict)
     """Soft-deleted generations by name (``_soft_delete.SoftDeletedObject``)."""
+    managed_folders: dict[str, Any] = field(default_factory=dict)
+    """Managed folders by name (``_folders.ManagedFolder``)."""
 
     def __post_init__(self) -> None:
         self.acl = self.default_object_acl = project_private(project_number(self.project))

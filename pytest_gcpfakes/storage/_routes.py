@@ -34,6 +34,7 @@ from pytest_gcpfakes.storage import (
     _acl_api,
     _batch,
     _errors,
+    _folders,
     _iam,
     _json_api,
     _media,
@@ -190,7 +191,9 @@ _MULTIPART = {"uploadId": True}
 _BILLED = {"billed": ("bucket",)}
 
 J, M, X, A, P, V = _json_api, _media, _xml_api, _acl_api, _iam, _move
-S = _soft_delete_api
+S, F = _soft_delete_api, _folders
+_MANAGED = "/{bucket}/managedFolders"
+_FOLDERS = {"includeFoldersAsPrefixes": True}
 _SOFT = {"softDeleted": True}  # the soft-deleted forms of list and get
 _RESTORE = "/{bucket}/o/{name...}/restore"
 _MOVE = "/{bucket}/o/{source}/moveTo/o/{destination}"
@@ -247,6 +250,11 @@ ROUTES: tuple[Route, ...] = (
         "storage.buckets.lockRetentionPolicy",
         J.lock_retention_policy,
     ),
+    # JSON API: managed folders.
+    _json("POST", _MANAGED, "storage.managedFolders.insert", F.insert_folder),
+    _json("GET", _MANAGED, "storage.managedFolders.list", F.list_folders),
+    _json("GET", _MANAGED + "/{folder...}", "storage.managedFolders.get", F.get_folder),
+    _json("DELETE", _MANAGED + "/{folder...}", "storage.managedFolders.delete", F.delete_folder),
     # JSON API: notification configurations.
     _json("POST", _NOTIFICATIONS, "storage.notifications.insert", J.insert_notification),
     _json("GET", _NOTIFICATIONS, "storage.notifications.list", J.list_notifications),
@@ -268,6 +276,7 @@ ROUTES: tuple[Route, ...] = (
     _json("DELETE", _DEFAULT_ACL_ENTRY, _DEFAULT_ACLS + "delete", A.delete_default_acl),
     # JSON API: objects (the shapes with a single-segment name before the catch-all ones).
     _json("GET", _OBJECTS, "storage.objects.list", A.projected(S.list_objects), query=_SOFT),
+    _json("GET", _OBJECTS, "storage.objects.list", A.projected(F.list_objects), query=_FOLDERS),
     _json("GET", _OBJECTS, "storage.objects.list", A.projected(J.list_objects)),
     # An upload sent to the metadata URL: GCS's own 400 (there is no metadata-only insert).
     _json("POST", _OBJECTS, INSERT, M.wrong_url_for_upload),

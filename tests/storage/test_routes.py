@@ -26,8 +26,10 @@ _METHOD_ID = re.compile(
     r"(list|insert|get|patch|update|delete)"
     r"|storage\.buckets\.(getIamPolicy|setIamPolicy|testIamPermissions|restore)"
     r"|storage\.objects\.restore"
+    r"|storage\.managedFolders\.(insert|list|get|delete)"
     r"|storage\.projects\.serviceAccount\.get"
 )
+_FOLDERS = "/b/uniform/managedFolders"
 # An entity every new bucket's lists hold (the project's viewers, named by the project).
 _VIEWERS = "project-viewers-test-project"
 KIB = 1024
@@ -88,6 +90,11 @@ class World:
         self.gone_generation = gone.generation
         self.gone_bucket = self.client.create_bucket("gone-bucket")
         self.gone_bucket.delete()
+        # Managed folders need uniform bucket-level access.
+        uniform = self.client.bucket("uniform")
+        uniform.iam_configuration.uniform_bucket_level_access_enabled = True
+        self.client.create_bucket(uniform)
+        self.client._post_resource(_FOLDERS, {"name": "m/"})
 
     def signed(self, method: str, name: str = "a.txt", **kwargs: Any) -> str:
         url: str = self.bucket.blob(name).generate_signed_url(
@@ -193,6 +200,19 @@ CASES = [
         lambda w: w.client.restore_bucket("gone-bucket", generation=w.gone_bucket.generation),
     ),
     Case("storage.buckets.list", lambda w: list(w.client.list_buckets(soft_deleted=True))),
+    Case(
+        "storage.managedFolders.insert",
+        lambda w: w.client._post_resource(_FOLDERS, {"name": "n/"}),
+    ),
+    Case("storage.managedFolders.list", lambda w: w.client._get_resource(_FOLDERS)),
+    Case("storage.managedFolders.get", lambda w: w.client._get_resource(f"{_FOLDERS}/m%2F")),
+    Case("storage.managedFolders.delete", lambda w: w.client._delete_resource(f"{_FOLDERS}/m%2F")),
+    Case(
+        "storage.objects.list",
+        lambda w: list(
+            w.client.list_blobs("uniform", delimiter="/", include_folders_as_prefixes=True)
+        ),
+    ),
     Case("storage.objects.insert", lambda w: w.bucket.blob("new.txt").upload_from_string("n")),
     Case("storage.objects.insert", lambda w: w.resumable()),
     # google-resumable-media's XML multipart upload reports the status only.
