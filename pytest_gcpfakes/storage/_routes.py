@@ -42,6 +42,7 @@ from pytest_gcpfakes.storage import (
     _signed_urls,
     _soft_delete_api,
     _xml_api,
+    _xml_listing,
 )
 from pytest_gcpfakes.storage._wire import Request, Response
 
@@ -191,7 +192,7 @@ _MULTIPART = {"uploadId": True}
 _BILLED = {"billed": ("bucket",)}
 
 J, M, X, A, P, V = _json_api, _media, _xml_api, _acl_api, _iam, _move
-S, F = _soft_delete_api, _folders
+S, F, XL = _soft_delete_api, _folders, _xml_listing
 _MANAGED = "/{bucket}/managedFolders"
 _FOLDERS = {"includeFoldersAsPrefixes": True}
 _SOFT = {"softDeleted": True}  # the soft-deleted forms of list and get
@@ -333,7 +334,9 @@ ROUTES: tuple[Route, ...] = (
     *_xml("PUT", _XML_OBJECT, INSERT, X.upload_part, query=_MULTIPART),
     *_xml("POST", _XML_OBJECT, INSERT, X.complete_multipart, query=_MULTIPART),
     *_xml("DELETE", _XML_OBJECT, INSERT, X.abort_multipart, query=_MULTIPART),
-    # XML API: signed URLs (a resumable session is started by a signed POST).
+    # XML API: signed URLs (a resumable session is started by a signed POST); a bucket's
+    # signed URL lists its objects.
+    *_xml("GET", _BUCKET, "storage.objects.list", XL.signed_list, signed=True),
     *_xml("GET", _XML_OBJECT, GET, X.signed_read, signed=True),
     *_xml("PUT", _XML_OBJECT, INSERT, X.signed_write, signed=True),
     *_xml(

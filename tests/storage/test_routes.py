@@ -178,6 +178,10 @@ CASES = [
     Case("storage.objects.get", lambda w: w.blob.download_as_bytes()),
     Case("storage.objects.get", lambda w: w.blob.open("rb").read()),
     Case("storage.objects.get", lambda w: w.fetch("GET", w.signed("GET"))),
+    Case(
+        "storage.objects.list",
+        lambda w: w.fetch("GET", w.bucket.generate_signed_url(version="v4", expiration=300)),
+    ),
     Case("storage.objects.patch", lambda w: w.blob.patch()),
     Case("storage.objects.update", lambda w: w.blob.update()),
     Case("storage.objects.delete", lambda w: w.blob.delete()),

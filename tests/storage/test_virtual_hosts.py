@@ -412,14 +412,12 @@ def test_xml_multipart_upload_on_a_virtual_host(fake_storage: Any) -> None:
     assert fake_storage.get("parts", "joined.bin") == b"first,second"
 
 
-def test_a_signed_bucket_url_lists_nothing_yet_and_says_so(gcs: Any) -> None:
-    # GCS serves a signed bucket URL (GET Bucket, an XML object listing); the fake does not
-    # implement the XML API's listing in either addressing.
+def test_a_signed_bucket_url_lists_its_objects_on_the_bucket_host(gcs: Any) -> None:
+    # A signed bucket URL is GET Bucket, the XML API's object listing
+    # (tests/storage/test_signed_bucket_listing.py has the rest).
     url = gcs.bucket("signed").generate_signed_url(
         version="v4", expiration=60, virtual_hosted_style=True
     )
     answer = _fetch("GET", url)
-    assert answer.status_code == 501
-    assert _xml_field(answer, "Message") == (
-        "pytest-gcpfakes does not implement GET / of the Cloud Storage XML API yet."
-    )
+    assert answer.status_code == 200, answer.text
+    assert "<Key>report.pdf</Key>" in answer.text
