@@ -7,9 +7,16 @@ A client floor swaps the fake's backend for canned answers behind the same inter
 
 from __future__ import annotations
 
+import contextlib
 import os
+import platform
+import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +65,69 @@ class PubSubCannedHandle:
 
         # Empty, as a test's would be: the service layer checks it on every call.
         self.faults = FaultPlan("pubsub")
+
+
+# ---------------------------------------------------------------------------------------
+# Alternating rounds (bench_server.py)
+
+
+def alternating_rounds(
+    calls: dict[str, Callable[[], object]],
+    rounds: int,
+    per_round: int,
+    around: dict[str, Callable[[], AbstractContextManager[object]]] | None = None,
+) -> dict[str, list[float]]:
+    """Seconds per call of each entry of ``calls``, one sample per round.
+
+    Within a round every entry runs ``per_round`` calls in turn, and each round starts one
+    entry later than the one before, so drift in the machine's speed (other load, clock
+    changes) reaches every entry alike instead of whichever happens to run last.
+    ``around[name]()`` is entered around that entry's calls, outside the timed part.
+    """
+    names = list(calls)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    around = around or {}
+    for index in range(rounds):
+        for offset in range(len(names)):
+            name = names[(index + offset) % len(names)]
+            call = calls[name]
+            with around.get(name, contextlib.nullcontext)():
+                start = time.perf_counter()
+                for _ in range(per_round):
+                    call()
+                samples[name].append((time.perf_counter() - start) / per_round)
+    return samples
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median, fastest and slowest round of a list of samples (seconds per call)."""
+
+    median: float
+    min: float
+    max: float
+
+    @classmethod
+    def of(cls, samples: list[float]) -> Spread:
+        return cls(statistics.median(samples), min(samples), max(samples))
+
+    def as_us(self) -> dict[str, float]:
+        return {
+            "median_us": round(self.median * 1e6, 1),
+            "min_us": round(self.min * 1e6, 1),
+            "max_us": round(self.max * 1e6, 1),
+        }
+
+
+def machine() -> str:
+    """One line naming the machine a benchmark ran on (CPU model, cores, Python)."""
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
