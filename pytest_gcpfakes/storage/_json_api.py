@@ -215,21 +215,13 @@ def list_objects(app: StorageApp, request: Request, bucket: str) -> Response:
     )
     versions = app.backend.list_objects(bucket, versions=request.bool_param("versions"))
     found = _listing.entries(versions, options)
-    selected, token = _listing.page(
-        found, query.get("pageToken", ""), request.int_param("maxResults")
-    )
-    body: dict[str, Any] = {"kind": "storage#objects"}
-    if token:
-        body["nextPageToken"] = token
-    prefixes = [e.prefix for e in selected if e.prefix is not None]
-    if prefixes:
-        body["prefixes"] = prefixes
     base_url = request.base_url
-    items = [
-        object_resource(e.version, app.backend, base_url) for e in selected if e.version is not None
-    ]
-    if items:
-        body["items"] = items
+    body = _listing.objects_page(
+        found,
+        query.get("pageToken", ""),
+        request.int_param("maxResults"),
+        lambda version: object_resource(version, app.backend, base_url),
+    )
     return Response(200, body)
 
 

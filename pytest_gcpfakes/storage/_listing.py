@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pytest_gcpfakes.storage import _errors
 from pytest_gcpfakes.storage._backend import ObjectVersion
@@ -180,3 +181,24 @@ def _translate(pattern: str, index: int, stop: str) -> tuple[str, int]:
             out.append(re.escape(char))
             index += 1
     return "".join(out), index
+
+
+def objects_page(
+    found: Sequence[Entry],
+    token: str,
+    max_results: int | None,
+    render: Callable[[Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """One page of an objects listing as the JSON API answers it (``storage#objects``):
+    its next page token, its prefixes and, rendered by ``render``, its objects."""
+    selected, next_token = page(found, token, max_results)
+    body: dict[str, Any] = {"kind": "storage#objects"}
+    if next_token:
+        body["nextPageToken"] = next_token
+    prefixes = [e.prefix for e in selected if e.prefix is not None]
+    if prefixes:
+        body["prefixes"] = prefixes
+    items = [render(e.version) for e in selected if e.version is not None]
+    if items:
+        body["items"] = items
+    return body

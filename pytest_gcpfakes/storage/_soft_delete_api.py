@@ -81,22 +81,14 @@ def list_objects(app: StorageApp, request: Request, bucket: str) -> Response:
     kept = _soft_delete.objects(state, app.backend.clock.now())
     by_key = {(e.version.name, e.version.generation): e for e in kept}
     found = _listing.entries([e.version for e in kept], options)
-    selected, token = _listing.page(
-        found, query.get("pageToken", ""), request.int_param("maxResults")
+    body = _listing.objects_page(
+        found,
+        query.get("pageToken", ""),
+        request.int_param("maxResults"),
+        lambda version: _object_resource(
+            app, by_key[(version.name, version.generation)], request.base_url
+        ),
     )
-    body: dict[str, Any] = {"kind": "storage#objects"}
-    if token:
-        body["nextPageToken"] = token
-    prefixes = [e.prefix for e in selected if e.prefix is not None]
-    if prefixes:
-        body["prefixes"] = prefixes
-    items = [
-        _object_resource(app, by_key[(e.version.name, e.version.generation)], request.base_url)
-        for e in selected
-        if e.version is not None
-    ]
-    if items:
-        body["items"] = items
     return Response(200, body)
 
 
