@@ -43,13 +43,22 @@ class GCPUsage:
         """Every recorded use, in logical order."""
         return self.recording.uses
 
-    def to_json(self) -> dict[str, Any]:
-        """The recording and its findings in the versioned JSON schema (version 1)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The recording and its findings in the versioned JSON schema (version 1), as a dict."""
+        document = self._document()
+        json.dumps(document)  # fail here, not in the reader, if anything is not JSON
+        return document
+
+    def to_json(self, **dumps_kwargs: Any) -> str:
+        """``to_dict()`` as a JSON string (keyword arguments go to ``json.dumps``), as
+        ``to_json`` is in proto-plus, pandas and pydantic."""
+        return json.dumps(self._document(), **dumps_kwargs)
+
+    def _document(self) -> dict[str, Any]:
         from pytest_gcpfakes.usage import _report
 
         rec = self.recording
         document: dict[str, Any] = _report.to_json(rec, all_findings(rec))
-        json.dumps(document)  # fail here, not in the reader, if anything is not JSON
         return document
 
     def assert_no_cross_request_sharing(

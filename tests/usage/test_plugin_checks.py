@@ -124,9 +124,10 @@ def test_gcp_usage_fixture_exposes_the_recording_and_json(pytester: pytest.Pytes
             assert client.class_name == "PublisherClient"
             assert [r.label for r in gcp_usage.requests] == ["GET /orders", "GET /orders"]
             assert len(gcp_usage.uses) == 4
-            document = gcp_usage.to_json()
+            document = gcp_usage.to_dict()
             assert document["version"] == 1
-            assert json.loads(json.dumps(document)) == document
+            assert json.loads(gcp_usage.to_json()) == document
+            assert json.loads(gcp_usage.to_json(indent=2)) == document
         """
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
