@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -36,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import PubSubCannedHandle, throwaway_python
+from _common import PubSubCannedHandle, parity_harness, pubsub_emulator, throwaway_python
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
@@ -195,41 +192,18 @@ def bench_client_floor() -> Round:
 
 
 def bench_emulator() -> Round | str:
-    gcloud = shutil.which("gcloud")
-    if gcloud is None:
-        return "gcloud is not on PATH"
-    # The parity suite's harness starts the emulator in its own process group on a free
-    # loopback port and builds clients with explicit gRPC transports to it.
-    sys.path.insert(0, str(ROOT / "tests" / "parity"))
-    try:
-        import _parity_harness as harness
-    except ImportError as error:
-        return f"cannot import tests/parity/_parity_harness.py: {error}"
-    finally:
-        sys.path.remove(str(ROOT / "tests" / "parity"))
-    address = f"{harness.LOOPBACK}:{harness.free_port()}"
-    with tempfile.TemporaryDirectory(prefix="bench-emulator-") as tmp:
-        log = Path(tmp) / "emulator.log"
-        started = time.perf_counter()
-        process = harness.start_emulator(gcloud, address, log)
+    with pubsub_emulator() as (address, why):
+        if address is None:
+            return why
+        # The parity suite's harness builds clients with explicit gRPC transports to it.
+        harness = parity_harness()
+        publisher = harness.channel_publisher(address)
+        subscriber = harness.channel_subscriber(address)
         try:
-            try:
-                harness.wait_until_serving(process, address, log)
-            except RuntimeError as error:
-                return f"the emulator did not start: {error}"
-            print(
-                f"emulator: serving on {address} after {time.perf_counter() - started:.1f} s "
-                "(start-up, not timed)"
-            )
-            publisher = harness.emulator_publisher(address)
-            subscriber = harness.emulator_subscriber(address)
-            try:
-                # The emulator has no reset: a project of its own (ids of 6+ characters).
-                return _rounds(publisher, subscriber, f"bench-{uuid.uuid4().hex[:12]}")
-            finally:
-                _close(publisher, subscriber)
+            # The emulator has no reset: a project of its own (ids of 6+ characters).
+            return _rounds(publisher, subscriber, f"bench-{uuid.uuid4().hex[:12]}")
         finally:
-            harness.stop_emulator(process)
+            _close(publisher, subscriber)
 
 
 _PYTEST_PUBSUB_WORKLOAD = """

@@ -60,7 +60,6 @@ import io
 import itertools
 import json
 import os
-import shutil
 import signal
 import socket
 import socketserver
@@ -69,7 +68,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -78,9 +76,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import bench_storage
 import grpc
-from _common import Spread, alternating_rounds, machine
+from _common import (
+    Spread,
+    StorageCannedHandle,
+    StorageRecorder,
+    alternating_rounds,
+    fake_gcs_server_command,
+    free_port,
+    gcs_venv_python,
+    loopback_server,
+    machine,
+    pubsub_emulator,
+    with_timeout,
+)
+from _common import activated as _activated
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import pubsub_v1, storage
 from google.pubsub_v1 import types
@@ -625,62 +635,6 @@ def _grpc_backend(
     return Backend(name, calls)
 
 
-@contextlib.contextmanager
-def _emulator(names: Names) -> Iterator[tuple[str | None, str]]:
-    """Start Google's emulator; yield (address, "") or (None, why not)."""
-    gcloud = shutil.which("gcloud")
-    if gcloud is None:
-        yield None, "gcloud is not on PATH"
-        return
-    sys.path.insert(0, str(ROOT / "tests" / "parity"))
-    try:
-        import _parity_harness as harness
-    except ImportError as error:
-        yield None, f"cannot import tests/parity/_parity_harness.py: {error}"
-        return
-    finally:
-        sys.path.remove(str(ROOT / "tests" / "parity"))
-    address = f"{LOOPBACK}:{harness.free_port()}"
-    with tempfile.TemporaryDirectory(prefix="bench-emulator-") as tmp:
-        log = Path(tmp) / "emulator.log"
-        started = time.perf_counter()
-        process = harness.start_emulator(gcloud, address, log)
-        try:
-            try:
-                harness.wait_until_serving(process, address, log)
-            except RuntimeError as error:
-                yield None, f"the emulator did not start: {str(error)[:300]}"
-                return
-            print(
-                f"emulator: serving on {address} after {time.perf_counter() - started:.1f} s "
-                "(start-up, not timed)"
-            )
-            yield address, ""
-        finally:
-            harness.stop_emulator(process)
-
-
-def _activated(*handles: Any) -> Callable[[], AbstractContextManager[object]]:
-    """Make ``handles`` the current fakes around a backend's rounds, and only then.
-
-    Outside them no fake of this process is current, so a client pointed at a loopback
-    server can only reach it through the socket, whatever the plugin does with loopback
-    endpoints while a fake is active.
-    """
-
-    @contextlib.contextmanager
-    def activated() -> Iterator[None]:
-        for handle in handles:
-            _registry.activate(handle)
-        try:
-            yield
-        finally:
-            for handle in handles:
-                _registry.deactivate(handle)
-
-    return activated
-
-
 def _inside(
     context: Callable[[], AbstractContextManager[object]], action: Callable[[], object]
 ) -> None:
@@ -710,7 +664,7 @@ def _server_client(url: str) -> storage.Client:
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": url},
     )
-    client._http.request = bench_storage._with_timeout(client._http.request)
+    client._http.request = with_timeout(client._http.request)
     return client
 
 
@@ -738,8 +692,8 @@ def _record_storage_answers(
     fakes: GCPFakes, client: storage.Client
 ) -> dict[str, tuple[str, list[tuple[str, str]], bytes]]:
     """The fake's own answer to each Storage operation (for the do-nothing WSGI app)."""
-    recorder = bench_storage._Recorder(fakes.storage.app)
-    recording = bench_storage._CannedHandle(recorder, fakes.config)
+    recorder = StorageRecorder(fakes.storage.app)
+    recording = StorageCannedHandle(recorder, fakes.config)
     _registry.activate(recording)
     try:
         calls = _storage_calls(client)
@@ -753,16 +707,16 @@ def _record_storage_answers(
 
 
 def _fake_gcs_server(stack: ExitStack) -> Backend:
-    python = bench_storage._venv_python()
+    python = gcs_venv_python()
     if isinstance(python, str):
         return Backend(FAKE_GCS, skipped=python)
-    port = bench_storage._free_port()
+    port = free_port()
     url = f"http://{LOOPBACK}:{port}"
     try:
-        command = bench_storage._fake_gcs_server_command(python, port)
+        command = fake_gcs_server_command(python, port)
     except (subprocess.SubprocessError, OSError) as error:
         return Backend(FAKE_GCS, skipped=f"cannot find the bundled binary: {error}")
-    why = stack.enter_context(bench_storage._server("fake-gcs-server", command, url))
+    why = stack.enter_context(loopback_server("fake-gcs-server", command, url))
     if why is not None:
         return Backend(FAKE_GCS, skipped=why)
     try:
@@ -919,7 +873,7 @@ def run(settings: Settings) -> dict[str, Any]:
         fakes = stack.enter_context(GCPFakes())
         handles = (fakes.pubsub, fakes.storage)
         in_process = _activated(*handles)
-        for handle in handles:  # current only around the in-process rounds (see _activated)
+        for handle in handles:  # current only around the in-process rounds (see _common.activated)
             _registry.deactivate(handle)
         with in_process():
             local = PubSubClients(
@@ -940,7 +894,7 @@ def run(settings: Settings) -> dict[str, Any]:
             service_calls = _unary_calls(_service.LOCAL, requests)
 
         print("starting the servers (start-up not timed)", flush=True)
-        emulator_address, emulator_why = stack.enter_context(_emulator(names))
+        emulator_address, emulator_why = stack.enter_context(pubsub_emulator())
         cli = stack.enter_context(_cli())
         relay = stack.enter_context(_child("relay"))
         floor = stack.enter_context(

