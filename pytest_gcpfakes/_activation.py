@@ -32,7 +32,9 @@ What gets patched, and why:
 - freezegun's default ignore list gets ``grpc.``: gRPC takes wire deadlines from
   ``time.time()``, so real channels (to ``gcpfakes_server``) work under a past freeze.
 - ``requests``: a storage client's explicit loopback or ``$STORAGE_EMULATOR_HOST`` endpoint
-  is served by the active fake; any other explicit endpoint fails at once.
+  is served by the active fake; any other explicit endpoint fails at once. So are GCS's own
+  hosts (``storage.googleapis.com``, ``BUCKET.storage.googleapis.com``), which signed URLs
+  and POST forms name: served while a Storage fake is active, blocked otherwise.
 """
 
 from __future__ import annotations
@@ -203,6 +205,15 @@ def _patch_requests(module: ModuleType) -> None:
         if _state.count:
             parts = urlsplit(url)
             if is_google_host(parts.hostname):
+                from pytest_gcpfakes.storage._addressing import is_gcs_host
+
+                if is_gcs_host(parts.hostname) and peek("storage") is not None:
+                    # A URL made for GCS itself (a signed URL with Google's host, path-style
+                    # or virtual-hosted), while a Storage fake is active: served and checked
+                    # by it as its own host is. Nothing leaves; other Google hosts fail.
+                    from pytest_gcpfakes.storage._adapter import storage_adapter
+
+                    return storage_adapter()
                 from pytest_gcpfakes._guard import blocked_adapter
 
                 return blocked_adapter()

@@ -34,9 +34,10 @@ from urllib.parse import unquote, urlsplit
 from pytest_gcpfakes._hosts import emulator_netloc
 from pytest_gcpfakes._registry import STORAGE_BASE_URL
 
-__all__ = ["host_bucket"]
+__all__ = ["host_bucket", "is_gcs_host"]
 
-_OWN_HOSTS = frozenset({"storage.googleapis.com", urlsplit(STORAGE_BASE_URL).hostname, "localhost"})
+_GCS_HOST = "storage.googleapis.com"
+_OWN_HOSTS = frozenset({_GCS_HOST, urlsplit(STORAGE_BASE_URL).hostname, "localhost"})
 
 Kind = Literal["path", "virtual", "bound"]
 
@@ -58,6 +59,18 @@ def host_bucket(host: str, path: str, exists: Callable[[str], bool]) -> str | No
     if first and exists(unquote(first)):
         return None  # the fake reached by a name of its own, path-style
     return bucket  # a bucket-bound hostname whose bucket is missing: GCS's NoSuchBucket
+
+
+def is_gcs_host(hostname: str | None) -> bool:
+    """Whether ``hostname`` is GCS's own XML API host, path-style or virtual-hosted-style.
+
+    The in-process face serves these while a Storage fake is active: a signed URL or a POST
+    form made for ``https://storage.googleapis.com`` (the client's default
+    ``api_access_endpoint``) is fetched from the fake, never from Google. Regional, mTLS and
+    ``storage.cloud.google.com`` (browser downloads with a Google sign-in) hosts are not.
+    """
+    name = (hostname or "").lower().rstrip(".")
+    return name == _GCS_HOST or name.endswith("." + _GCS_HOST)
 
 
 @functools.lru_cache(maxsize=256)
