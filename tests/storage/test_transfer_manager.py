@@ -1,4 +1,5 @@
-"""google.cloud.storage.transfer_manager with thread workers, through the real client."""
+"""google.cloud.storage.transfer_manager through the real client: thread workers, and the
+library's defaults (process workers) reaching the same fake."""
 
 from __future__ import annotations
 
@@ -113,3 +114,38 @@ def test_upload_chunks_concurrently_joins_the_parts(
         {"origin": "chunks"},
     )
     assert bucket.get_blob("joined.bin").component_count == 6
+
+
+def test_every_bulk_function_works_with_its_defaults(
+    bucket: Any, fake_storage: Any, tmp_path: Path
+) -> None:
+    # No worker_type, no max_workers: the library's default pool of 8 processes, whose
+    # workers build their own clients (transfer_manager pickles the client's settings only)
+    # and reach this test's fake. Small files: each call's pool start is the cost (~0.5 s).
+    source, target = tmp_path / "source", tmp_path / "target"
+    source.mkdir()
+    names = ["a.txt", "b.txt"]
+    for name in names:
+        (source / name).write_text(name)
+    big = source / "big.bin"
+    big.write_bytes(os.urandom(300 * 1024))
+    checked: dict[str, Any] = {"raise_exception": True}
+    assert transfer_manager.upload_many_from_filenames(
+        bucket, names, source_directory=str(source), **checked
+    ) == [None, None]
+    assert transfer_manager.download_many_to_path(
+        bucket, names, destination_directory=str(target), **checked
+    ) == [None, None]
+    assert sorted(p.name for p in target.iterdir()) == names
+    transfer_manager.upload_many([(str(big), bucket.blob("copy/big.bin"))], **checked)
+    transfer_manager.download_many(
+        [(bucket.blob("copy/big.bin"), str(target / "big.bin"))], **checked
+    )
+    assert (target / "big.bin").read_bytes() == big.read_bytes()
+    transfer_manager.upload_chunks_concurrently(str(big), bucket.blob("chunked.bin"))
+    assert fake_storage.get("transfers", "chunked.bin") == big.read_bytes()
+    transfer_manager.download_chunks_concurrently(
+        bucket.blob("chunked.bin"), str(target / "chunked.bin")
+    )
+    assert (target / "chunked.bin").read_bytes() == big.read_bytes()
+    assert fake_storage.objects("transfers") == ["a.txt", "b.txt", "chunked.bin", "copy/big.bin"]
