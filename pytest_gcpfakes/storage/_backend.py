@@ -51,6 +51,11 @@ from pytest_gcpfakes.storage._soft_delete import (
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
+#: Called as ``hook(backend, bucket_name)`` before every bucket lookup. Pub/Sub's Cloud
+#: Storage subscriptions add one (``pubsub/_cloud_storage``) to write the batches due by
+#: then, so a read after freezegun's ``tick()`` sees them. A hook must not raise.
+BUCKET_READ_HOOKS: list[Callable[[Any, str], None]] = []
+
 
 @dataclass(frozen=True)
 class Preconditions:
@@ -348,6 +353,10 @@ class StorageBackend:
         # Python client never sends maxBytesRewrittenPerCall, so this is how a test makes
         # its token loop run.
         self.rewrite_bytes_per_call: int | None = None
+        # The project whose requester-pays buckets the caller may use without naming a
+        # billing project: GCS lets a caller holding createBillingAssignment on the
+        # bucket's project go without (_wire.bill). None: a caller outside every project.
+        self.billing_exempt_project: str | None = None
         self._last_generation = 0
         self._generation_lock = threading.Lock()
         self._serials = itertools.count(1)
@@ -451,6 +460,8 @@ class StorageBackend:
     @_notifying
     def get_bucket(self, name: str) -> Bucket:
         """Return bucket ``name`` (lifecycle rules applied up to now) or raise 404."""
+        for hook in BUCKET_READ_HOOKS:
+            hook(self, name)
         bucket = self.buckets.get(name)
         if bucket is None:
             raise _errors.bucket_not_found()

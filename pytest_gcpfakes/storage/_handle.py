@@ -48,6 +48,7 @@ class FakeStorage:
         self.clock = fakes.clock
         self.project = fakes.project
         self.backend = StorageBackend(fakes.clock)
+        self.backend.billing_exempt_project = fakes.project
         self.app = StorageApp(self.backend)
         self.app.faults.configure(fakes.config.latency)
         self.undelivered_notifications: list[UndeliveredNotification] = []
@@ -118,6 +119,25 @@ class FakeStorage:
     @rewrite_bytes_per_call.setter
     def rewrite_bytes_per_call(self, value: int | None) -> None:
         self.backend.rewrite_bytes_per_call = value
+
+    @property
+    def outside_caller(self) -> bool:
+        """Whether the caller is outside the project, so that requester pays bills it.
+
+        ``False`` (the default): like a team member on GCS, who holds
+        ``resourcemanager.projects.createBillingAssignment`` on the project, the caller
+        uses the requester-pays buckets of the fakes' project (``fake_storage.project``)
+        without naming a billing project; buckets of other projects still need one. Set it
+        to ``True`` to test code that must name one: every call on a requester-pays bucket
+        without ``user_project=`` then fails with GCS's 400 "Bucket is a requester pays
+        bucket but no user project provided." The fake checks no other permission, so
+        nothing else changes.
+        """
+        return self.backend.billing_exempt_project is None
+
+    @outside_caller.setter
+    def outside_caller(self, value: bool) -> None:
+        self.backend.billing_exempt_project = None if value else self.project
 
     # -- faults --------------------------------------------------------------------------
 

@@ -214,14 +214,21 @@ def bill(
     Every call on such a bucket or its objects needs one, the bucket's own metadata
     included (a GET of the bucket fails in google-cloud-python#4674 and
     python-storage#479; GET, PATCH and DELETE in a Crossplane report). Only creating a
-    bucket and listing a project's buckets name no bucket to bill. GCS also lets a
-    caller with resourcemanager.projects.createBillingAssignment on the bucket's project
-    go without (requester-pays#requirements); the fake has no IAM, and treats every
-    caller as one without it. The JSON API names the project in the ``userProject``
-    query parameter, the XML API in the ``x-goog-user-project`` header (``xml``).
+    bucket and listing a project's buckets name no bucket to bill. GCS lets a caller
+    with resourcemanager.projects.createBillingAssignment on the bucket's project go
+    without (requester-pays#requirements): the fake's caller holds it on the plugin's
+    project (``backend.billing_exempt_project``), and on no other unless
+    ``fake_storage.outside_caller`` says it holds none. The JSON API names the project in
+    the ``userProject`` query parameter, the XML API in the ``x-goog-user-project``
+    header (``xml``).
     """
     bucket = backend.buckets.get(bucket_name)
-    if bucket is not None and bucket.requester_pays and not user_project:
+    if (
+        bucket is not None
+        and bucket.requester_pays
+        and not user_project
+        and bucket.project != backend.billing_exempt_project
+    ):
         raise _errors.user_project_missing(xml=xml)
 
 

@@ -1,4 +1,9 @@
-"""Requester-pays buckets through the real client: every call names a billing project."""
+"""Requester-pays buckets through the real client.
+
+GCS lets a caller holding createBillingAssignment on the bucket's project go without a
+billing project; everyone else names one. The fake's caller holds it on the fakes' project
+unless ``fake_storage.outside_caller`` is set, which most tests here do to check the 400.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ MIB = 1024 * 1024
 
 @pytest.fixture
 def client(fake_storage: Any) -> Any:
+    """A client of a caller from outside the project: requester pays bills it."""
+    fake_storage.outside_caller = True
     with storage.Client() as gcs:
         bucket = gcs.bucket("shared-data")
         bucket.requester_pays = True
@@ -147,3 +154,58 @@ def test_xml_multipart_upload_without_the_header_is_refused_with_the_xml_code(
         )
     assert caught.value.response.status_code == 400
     assert "<Code>UserProjectMissing</Code>" in caught.value.response.text
+
+
+# -- a caller of the bucket's own project (the default) ---------------------------------------
+
+
+@pytest.fixture
+def member(fake_storage: Any) -> Any:
+    """A client of a caller in the fakes' project, owner of a requester-pays bucket."""
+    with storage.Client() as gcs:
+        bucket = gcs.bucket("team-data")
+        bucket.requester_pays = True
+        gcs.create_bucket(bucket)
+        yield gcs
+
+
+def test_a_caller_of_the_buckets_project_needs_no_user_project(
+    member: Any, fake_storage: Any, tmp_path: Path
+) -> None:
+    assert fake_storage.outside_caller is False
+    bucket = member.get_bucket("team-data")
+    assert bucket.requester_pays
+    assert bucket.user_project is None
+    blob = bucket.blob("a.txt")
+    blob.upload_from_string("x")
+    assert blob.download_as_bytes() == b"x"
+    assert [b.name for b in member.list_blobs("team-data")] == ["a.txt"]
+    source = tmp_path / "parts.bin"
+    source.write_bytes(b"p" * (2 * MIB))
+    transfer_manager.upload_chunks_concurrently(  # the XML API, no x-goog-user-project
+        str(source), bucket.blob("parts.bin"), chunk_size=MIB, worker_type=transfer_manager.THREAD
+    )
+    bucket.requester_pays = False
+    bucket.patch()
+    assert member.get_bucket("team-data").requester_pays is False
+    assert fake_storage.objects("team-data") == ["a.txt", "parts.bin"]
+
+
+def test_a_bucket_of_another_project_still_needs_a_user_project(member: Any) -> None:
+    with storage.Client(project="partner-project") as partner:
+        shared = partner.bucket("partner-data")
+        shared.requester_pays = True
+        partner.create_bucket(shared)
+    with pytest.raises(exceptions.BadRequest, match=MISSING):
+        member.bucket("partner-data").blob("a.txt").upload_from_string("x")
+    member.bucket("partner-data", user_project="test-project").blob("a.txt").upload_from_string("x")
+
+
+def test_outside_caller_turns_the_400_on_and_off(member: Any, fake_storage: Any) -> None:
+    fake_storage.outside_caller = True
+    with pytest.raises(exceptions.BadRequest, match=MISSING):
+        member.get_bucket("team-data")
+    with pytest.raises(exceptions.BadRequest, match=MISSING):  # media: plain text
+        member.bucket("team-data").blob("a.txt").download_as_bytes()
+    fake_storage.outside_caller = False
+    assert member.get_bucket("team-data").requester_pays

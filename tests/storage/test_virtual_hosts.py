@@ -315,6 +315,8 @@ def test_requester_pays_bucket_on_a_virtual_host_needs_a_billing_project(
     fake_storage.create_bucket("paid").requester_pays = True
     fake_storage.put("paid", "a.txt", b"a")
     url = _signed(gcs, "paid", "a.txt", virtual_hosted_style=True)
+    assert _fetch("GET", url).content == b"a"  # the bucket's own project pays by default
+    fake_storage.outside_caller = True
     refused = _fetch("GET", url)
     assert refused.status_code == 400
     assert _xml_field(refused, "Code") == "UserProjectMissing"
