@@ -52,10 +52,13 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]) -> No
 # Threads the fakes start for a test: a stream's request reader, push delivery, a dead-letter
 # forward, a live app and its requests, the servers' per-connection threads, the drivers of
 # concurrent_requests. The servers' own threads (gcpfakes-grpc_N, gcpfakes-http-PORT,
-# gcpfakes-switch-PORT) live as long as the servers, for the whole run: not a test's.
+# gcpfakes-switch-PORT) live as long as the servers, for the whole run: not a test's; a
+# link connection's thread (gcpfakes-link-conn) as long as its caller, a process that may
+# outlive a test (a pool started before it).
 _FAKES_THREADS = re.compile(
     r"gcpfakes-(streaming-pull-reader|push-.*|live-app-\d+|link-stream-sender|switch-conn"
-    r"|switch-pump)|concurrent-request-\d+|Thread-\d+ \((_forward|process_request_thread)\)"
+    r"|link-stream-reader|switch-pump)"
+    r"|concurrent-request-\d+|Thread-\d+ \((_forward|process_request_thread)\)"
 )
 # The client libraries' threads (google-cloud-pubsub 2.44, google-api-core's bidi,
 # google-cloud-storage 3.17's bucket metadata cache). At the end of a test none may be left:

@@ -4,37 +4,39 @@ grpcio supports ``fork()`` only before any gRPC server exists in a process (grpc
 multiprocessing example; grpc/grpc#16001), and the test process forks (gunicorn,
 multiprocessing, transfer_manager). So the test process hosts no gRPC server: the gRPC
 face runs in a relay process started with exec, and it, forked children and spawned
-workers reach the test process's backends over this plain HTTP link, served by the same
-werkzeug server as every other HTTP face.
+workers reach the test process's backends over this link, served by the same werkzeug
+server as every other HTTP face.
 
-Wire format, all under ``/_gcpfakes/v1``:
+Calls travel as frames (1-byte kind, 4-byte big-endian length, payload) on kept
+connections. werkzeug closes every HTTP connection after one answer, and a new loopback
+connection per call cost more than the call itself, so a caller opens a connection with an
+HTTP ``Upgrade`` (``GET /_gcpfakes/v1/frames``, answered ``101``) and keeps it, one per
+thread and process. Frames after the upgrade:
 
-- ``POST /unary/<grpc method path>``: body the serialized request; the answer is the
-  serialized response, or (header ``x-gcpfakes-error: 1``) a serialized
-  ``google.rpc.Status`` that the caller turns back into the same exception.
-- ``POST /stream/<grpc method path>``: body the first request; the answer is a chunked
-  stream of frames (1-byte kind, 4-byte big-endian length, payload): ``I`` the stream's
-  id, ``M`` a response, ``E`` a final error status. Later requests go to
-  ``POST /streams/<id>``; ``DELETE /streams/<id>`` cancels.
-- ``GET /info``: what a child process needs: the Storage URL, the active options.
-- ``POST /record``: one usage-recorder event of a child (a JSON object), answered with
-  ``{"result": ...}`` (the parent's serial for a new client or request).
-- ``POST /reset``: wipe every fake (the CLI's ``gcpfakes reset``).
+- ``U`` a unary call: the gRPC method path, ``\\n``, the serialized request. Answered
+  ``A`` with the serialized response, or ``E`` with a serialized ``google.rpc.Status``
+  that the caller turns back into the same exception.
+- ``R`` one usage-recorder event of a child (JSON), answered ``A`` with
+  ``{"result": ...}`` (the owner's serial for a new client or request).
+- ``S`` opens a stream (path, ``\\n``, the first request) on a connection of its own: the
+  caller then sends ``M`` frames (requests), the owner ``M`` frames (responses) and ends
+  with ``Z`` (done) or ``E`` (a status). Either side ending the connection ends the stream.
+
+Plain HTTP routes, under ``/_gcpfakes/v1``: ``GET /info`` (what a child process needs:
+the Storage URL, the active options) and ``POST /reset`` (the CLI's ``gcpfakes reset``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.client
-import itertools
 import json
 import os
 import queue
+import socket
 import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pytest_gcpfakes._sessions import SESSION_HEADER, check_remote
@@ -43,8 +45,8 @@ if TYPE_CHECKING:
     from pytest_gcpfakes.server._grpc import Caller
 
 PREFIX = "/_gcpfakes/v1"
+UPGRADE = "gcpfakes-frames/1"
 _FRAME = struct.Struct(">cI")
-_ERROR_HEADER = "x-gcpfakes-error"
 _CLOSED = object()
 
 
@@ -69,6 +71,29 @@ def error_from_status_bytes(data: bytes) -> BaseException:
     return error_from_status(status)
 
 
+# -- frames ----------------------------------------------------------------------------------
+
+
+def _frame(kind: bytes, payload: bytes) -> bytes:
+    return _FRAME.pack(kind, len(payload)) + payload
+
+
+def _read_frame(reader: IO[bytes]) -> tuple[bytes, bytes] | None:
+    """The next frame from ``reader``, or ``None`` where the connection ends."""
+    header = reader.read(_FRAME.size)
+    if len(header) < _FRAME.size:
+        return None
+    kind, length = _FRAME.unpack(header)
+    payload = reader.read(length) if length else b""
+    if len(payload) < length:
+        return None
+    return kind, payload
+
+
+def _call_frame(kind: bytes, path: str, payload: bytes) -> bytes:
+    return _frame(kind, path.encode() + b"\n" + payload)
+
+
 # -- the host side: a WSGI app ---------------------------------------------------------------
 
 
@@ -90,9 +115,6 @@ class LinkApp:
         self._on_reset = on_reset
         self._info = info
         self._fallback = fallback
-        self._streams: dict[str, tuple[queue.SimpleQueue[Any], list[Callable[[], None]]]] = {}
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path: str = environ.get("PATH_INFO", "")
@@ -102,72 +124,86 @@ class LinkApp:
             return _plain(start_response, "404 Not Found", b"not a pytest-gcpfakes route\n")
         route = path[len(PREFIX) :]
         method = environ["REQUEST_METHOD"]
-        if route.startswith("/unary/") and method == "POST":
-            return self._unary(route[len("/unary") :], environ, start_response)
-        if route.startswith("/stream/") and method == "POST":
-            return self._stream(route[len("/stream") :], environ, start_response)
-        if route.startswith("/streams/"):
-            return self._stream_request(route[len("/streams/") :], method, environ, start_response)
+        if route == "/frames" and method == "GET":
+            return self._upgrade(environ, start_response)
         if route == "/info" and method == "GET" and self._info is not None:
             body = json.dumps(self._info()).encode()
             start_response(
                 "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
             )
             return [body]
-        if route == "/record" and method == "POST":
-            from pytest_gcpfakes.usage._recorder import recorder
-
-            answer = json.dumps({"result": recorder.apply(json.loads(read_body(environ)))}).encode()
-            start_response(
-                "200 OK",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))],
-            )
-            return [answer]
         if route == "/reset" and method == "POST" and self._on_reset is not None:
             self._on_reset()
             return _plain(start_response, "200 OK", b"reset\n")
         return _plain(start_response, "404 Not Found", b"not a pytest-gcpfakes route\n")
 
-    def _unary(
-        self, rpc_path: str, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Any:
-        payload = read_body(environ)
+    def _upgrade(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        # werkzeug's server hands the connection's socket to the app as werkzeug.socket.
+        sock = environ.get("werkzeug.socket")
+        if sock is None or environ.get("HTTP_UPGRADE") != UPGRADE:
+            return _plain(
+                start_response, "426 Upgrade Required", f"send Upgrade: {UPGRADE}\n".encode()
+            )
+        start_response("101 Switching Protocols", [("Upgrade", UPGRADE)])
+        return self._serve(sock, environ)
+
+    def _serve(self, sock: socket.socket, environ: dict[str, Any]) -> Iterator[bytes]:
+        """Answer the frames of one upgraded connection until the caller ends it.
+
+        The caller sends nothing before it has read the ``101``, so no frame can sit in
+        the server's buffered request reader: frames are read straight off the socket.
+        """
+        yield b""  # the server sends the 101 now
+        reader = sock.makefile("rb")
+        # This server thread now lives as long as the caller keeps the connection (a pool
+        # worker may keep it across tests): named as one of the servers' own.
+        thread = threading.current_thread()
+        name, thread.name = thread.name, "gcpfakes-link-conn"
         try:
-            check_remote(environ, "pubsub")  # a late call of an ended test's child
-            answer = self._caller.unary(rpc_path, payload)
-            headers = [("Content-Type", "application/x-protobuf")]
+            while True:
+                frame = _read_frame(reader)
+                if frame is None:
+                    return
+                kind, payload = frame
+                if kind == b"U":
+                    sock.sendall(self._unary(environ, payload))
+                elif kind == b"R":
+                    sock.sendall(_frame(b"A", _record(payload)))
+                elif kind == b"S":
+                    self._stream(sock, reader, environ, payload)
+                    return
+                else:
+                    return  # not a frame of ours: drop the connection
+        except OSError:
+            return  # the caller went away
+        finally:
+            thread.name = name
+            reader.close()
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def _unary(self, environ: dict[str, Any], payload: bytes) -> bytes:
+        rpc_path, _, request = payload.partition(b"\n")
+        path = rpc_path.decode()
+        try:
+            check_remote({**environ, "PATH_INFO": path}, "pubsub")  # an ended test's child
+            return _frame(b"A", self._caller.unary(path, request))
         except Exception as error:  # every error reaches the caller as a status
-            answer = status_bytes(error)
-            headers = [("Content-Type", "application/x-protobuf"), (_ERROR_HEADER, "1")]
-        headers.append(("Content-Length", str(len(answer))))
-        start_response("200 OK", headers)
-        return [answer]
+            return _frame(b"E", status_bytes(error))
 
     def _stream(
-        self, rpc_path: str, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Any:
-        first = read_body(environ)
+        self, sock: socket.socket, reader: IO[bytes], environ: dict[str, Any], payload: bytes
+    ) -> None:
+        rpc_path, _, first = payload.partition(b"\n")
+        path = rpc_path.decode()
         try:
-            check_remote(environ, "pubsub")
+            check_remote({**environ, "PATH_INFO": path}, "pubsub")
         except Exception as error:
-            start_response("200 OK", [("Content-Type", "application/x-gcpfakes-frames")])
-            return [_frame(b"E", status_bytes(error))]
-        stream_id = str(next(self._ids))
+            sock.sendall(_frame(b"E", status_bytes(error)))
+            return
         requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
         cancels: list[Callable[[], None]] = []
-        with self._lock:
-            self._streams[stream_id] = (requests, cancels)
-        start_response("200 OK", [("Content-Type", "application/x-gcpfakes-frames")])
-        return self._frames(stream_id, rpc_path, first, requests, cancels)
 
-    def _frames(
-        self,
-        stream_id: str,
-        rpc_path: str,
-        first: bytes,
-        requests: queue.SimpleQueue[Any],
-        cancels: list[Callable[[], None]],
-    ) -> Iterator[bytes]:
         def incoming() -> Iterator[bytes]:
             yield first
             while True:
@@ -176,46 +212,38 @@ class LinkApp:
                     return
                 yield item
 
+        def read_requests() -> None:
+            try:
+                while (frame := _read_frame(reader)) is not None and frame[0] == b"M":
+                    requests.put(frame[1])
+            except (OSError, ValueError):  # ValueError: the reader closed under us
+                pass
+            requests.put(_CLOSED)
+            for cancel in list(cancels):  # the caller went away: end the service's stream
+                cancel()
+
+        threading.Thread(
+            target=read_requests, name="gcpfakes-link-stream-reader", daemon=True
+        ).start()
         try:
-            yield _frame(b"I", stream_id.encode())
-            for response in self._caller.stream(rpc_path, incoming(), cancels.append):
-                yield _frame(b"M", response)
-        except GeneratorExit:
-            raise
+            for response in self._caller.stream(path, incoming(), cancels.append):
+                sock.sendall(_frame(b"M", response))
+            sock.sendall(_frame(b"Z", b""))
+        except OSError:
+            pass
         except Exception as error:
-            yield _frame(b"E", status_bytes(error))
+            with contextlib.suppress(OSError):
+                sock.sendall(_frame(b"E", status_bytes(error)))
         finally:
-            self.cancel(stream_id)
-            for cancel in cancels:  # the caller went away: end the service's stream
+            requests.put(_CLOSED)
+            for cancel in list(cancels):
                 cancel()
 
-    def _stream_request(
-        self, stream_id: str, method: str, environ: dict[str, Any], start_response: Any
-    ) -> Any:
-        with self._lock:
-            entry = self._streams.get(stream_id)
-        if entry is None:
-            return _plain(start_response, "404 Not Found", b"no such stream\n")
-        if method == "POST":
-            entry[0].put(read_body(environ))
-        elif method == "DELETE":
-            cancels = self.cancel(stream_id)
-            for cancel in cancels:
-                cancel()
-        return _plain(start_response, "204 No Content", b"")
 
-    def cancel(self, stream_id: str) -> list[Callable[[], None]]:
-        """Forget a stream and end its requests; return its service's cancel callbacks."""
-        with self._lock:
-            entry = self._streams.pop(stream_id, None)
-        if entry is None:
-            return []
-        entry[0].put(_CLOSED)
-        return list(entry[1])
+def _record(payload: bytes) -> bytes:
+    from pytest_gcpfakes.usage._recorder import recorder
 
-
-def _frame(kind: bytes, payload: bytes) -> bytes:
-    return _FRAME.pack(kind, len(payload)) + payload
+    return json.dumps({"result": recorder.apply(json.loads(payload))}).encode()
 
 
 def read_body(environ: dict[str, Any]) -> bytes:
@@ -237,11 +265,36 @@ def _plain(start_response: Callable[..., Any], status: str, body: bytes) -> list
 # -- the calling side ------------------------------------------------------------------------
 
 
-class RemoteCaller:
-    """A :class:`Caller` that forwards to a :class:`LinkApp` over loopback HTTP.
+class _Connection:
+    """One upgraded connection: the socket and a buffered reader over it."""
 
-    Unary calls reuse one keep-alive connection per thread; each stream has its own.
-    Connections are per process too: a forked child never shares its parent's sockets.
+    def __init__(self, sock: socket.socket, reader: IO[bytes]) -> None:
+        self.sock = sock
+        self.reader = reader
+        self.pid = os.getpid()
+        self.used = False
+
+    def shutdown(self) -> None:
+        """End the connection for both ends (the owner then ends its side's work)."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Release this process's descriptor; a forked copy's peer is left untouched."""
+        with contextlib.suppress(OSError):
+            self.reader.close()
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __del__(self) -> None:  # a thread's kept connection, gone with the thread
+        self.close()
+
+
+class RemoteCaller:
+    """A :class:`Caller` that forwards to a :class:`LinkApp` over loopback frames.
+
+    Unary calls and recorder events reuse one kept connection per thread; each stream has
+    its own. Connections are per process too: a forked child never shares its parent's.
     """
 
     def __init__(self, url: str, *, timeout: float = 120.0, session: int = 0) -> None:
@@ -253,55 +306,71 @@ class RemoteCaller:
         """The owner's session this process works for (0: whichever is active)."""
         self._local = threading.local()
 
-    def _headers(self) -> dict[str, str]:
-        """Who is calling: the session it works for and its pid (see ``_sessions``)."""
-        if not self.session:
-            return {}
-        return {SESSION_HEADER: str(self.session), "X-Gcpfakes-Pid": str(os.getpid())}
+    def _open(self) -> _Connection:
+        """A new connection, upgraded to frames (the session and pid ride on the upgrade)."""
+        sock = socket.create_connection((self.host, self.port), timeout=self._timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            lines = [
+                f"GET {PREFIX}/frames HTTP/1.1",
+                f"Host: {self.host}:{self.port}",
+                "Connection: Upgrade",
+                f"Upgrade: {UPGRADE}",
+            ]
+            if self.session:
+                lines += [f"{SESSION_HEADER}: {self.session}", f"X-Gcpfakes-Pid: {os.getpid()}"]
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            reader = sock.makefile("rb")
+            status = reader.readline()
+            while reader.readline() not in (b"\r\n", b"\n", b""):
+                pass  # the answer's headers
+            if status.split(b" ", 2)[1:2] != [b"101"]:
+                reader.close()
+                raise ConnectionError(
+                    f"pytest-gcpfakes: {self.host}:{self.port} is not a pytest-gcpfakes link "
+                    f"(it answered {status.decode('latin-1').strip()!r} to the upgrade)"
+                )
+        except BaseException:
+            sock.close()
+            raise
+        return _Connection(sock, reader)
 
-    def _connection(self) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            conn = self._connect()
-            self._local.conn = conn
-            self._local.pid = os.getpid()
+    def _connection(self) -> _Connection:
+        conn: _Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.pid != os.getpid():
+            conn = self._local.conn = self._open()
         return conn
 
-    def _connect(self) -> http.client.HTTPConnection:
-        import socket
-
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self._timeout)
-        conn.connect()
-        assert conn.sock is not None
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return conn
+    def _exchange(self, frame: bytes) -> tuple[bytes, bytes]:
+        """Send one frame on this thread's connection and read the answer's frame."""
+        while True:
+            conn = self._connection()
+            reused, conn.used = conn.used, True
+            try:
+                conn.sock.sendall(frame)
+                answer = _read_frame(conn.reader)
+                if answer is None:
+                    raise ConnectionError("pytest-gcpfakes: the link closed the connection")
+                return answer
+            except OSError:
+                conn.close()
+                self._local.conn = None
+                if not reused:
+                    raise
+                # A kept connection the owner dropped while idle (its server restarted):
+                # once more, on a fresh one.
 
     def unary(self, path: str, payload: bytes) -> bytes:
         """Call one unary method; raise what the service raised."""
-        response, body = self._post(f"{PREFIX}/unary{path}", payload)
-        if response.getheader(_ERROR_HEADER):
-            raise error_from_status_bytes(body)
-        return body
+        kind, answer = self._exchange(_call_frame(b"U", path, payload))
+        if kind == b"E":
+            raise error_from_status_bytes(answer)
+        return answer
 
     def send(self, event: dict[str, Any]) -> Any:
         """Deliver one usage-recorder event to the owning process; return its answer."""
-        _, body = self._post(f"{PREFIX}/record", json.dumps(event).encode())
-        return json.loads(body)["result"]
-
-    def _post(self, target: str, payload: bytes) -> tuple[http.client.HTTPResponse, bytes]:
-        for attempt in (1, 2):
-            conn = self._connection()
-            try:
-                conn.request("POST", target, body=payload, headers=self._headers())
-                response = conn.getresponse()
-                return response, response.read()
-            except (ConnectionError, http.client.HTTPException):
-                # A keep-alive connection the server closed while idle: retry once, fresh.
-                conn.close()
-                self._local.conn = None
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        _, answer = self._exchange(_frame(b"R", json.dumps(event).encode()))
+        return json.loads(answer)["result"]
 
     def stream(
         self,
@@ -315,79 +384,44 @@ class RemoteCaller:
         the owning process too.
         """
         first = next(requests)
-        conn = self._connect()
-        conn.request("POST", f"{PREFIX}/stream{path}", body=first, headers=self._headers())
-        response = conn.getresponse()
-        return self._responses(conn, response, requests, on_cancel)
-
-    def _responses(
-        self,
-        conn: http.client.HTTPConnection,
-        response: http.client.HTTPResponse,
-        requests: Iterator[bytes],
-        on_cancel: Callable[[Callable[[], None]], object],
-    ) -> Iterator[bytes]:
-        stream_id: str | None = None
-        sender: threading.Thread | None = None
+        conn = self._open()
+        conn.sock.settimeout(None)  # a stream may rightly stay quiet for longer than a call
         try:
-            while True:
-                header = response.read(_FRAME.size)
-                if len(header) < _FRAME.size:
-                    return  # the service ended the stream
-                kind, length = _FRAME.unpack(header)
-                payload = response.read(length) if length else b""
-                if kind == b"I":
-                    stream_id = payload.decode()
-                    ended = functools.partial(self._cancel_quietly, stream_id, conn)
-                    if on_cancel(ended) is False:
-                        ended()
-                    sender = threading.Thread(
-                        target=self._send_requests,
-                        args=(stream_id, requests),
-                        name="gcpfakes-link-stream-sender",
-                        daemon=True,
-                    )
-                    sender.start()
-                elif kind == b"M":
-                    yield payload
-                elif kind == b"E":
-                    raise error_from_status_bytes(payload)
-        finally:
-            if stream_id is not None:
-                self._cancel_quietly(stream_id, conn)
+            conn.sock.sendall(_call_frame(b"S", path, first))
+        except BaseException:
             conn.close()
+            raise
+        if on_cancel(conn.shutdown) is False:
+            conn.shutdown()
+        threading.Thread(
+            target=_send_requests,
+            args=(conn, requests),
+            name="gcpfakes-link-stream-sender",
+            daemon=True,
+        ).start()
+        return _responses(conn)
 
-    def _cancel_quietly(self, stream_id: str, conn: http.client.HTTPConnection) -> None:
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            self._delete(stream_id)
 
-    def _send_requests(self, stream_id: str, requests: Iterator[bytes]) -> None:
-        conn = self._connect()
-        try:
-            for request in requests:
-                conn.request("POST", f"{PREFIX}/streams/{stream_id}", body=request)
-                answer = conn.getresponse()
-                answer.read()
-                if answer.status == 404:
-                    return  # the stream is over
-        except Exception:  # the connection, or the caller's request iterator (a cancel
-            return  # raises grpc.RpcError there): either way the stream is over
-        finally:
-            conn.close()
+def _responses(conn: _Connection) -> Iterator[bytes]:
+    try:
+        while (frame := _read_frame(conn.reader)) is not None:
+            kind, payload = frame
+            if kind == b"M":
+                yield payload
+            elif kind == b"E":
+                raise error_from_status_bytes(payload)
+            else:
+                return  # Z: the service ended the stream
+    except (OSError, ValueError):  # the connection, shut down by a cancel
+        return
+    finally:
+        conn.shutdown()
+        conn.close()
 
-    def _delete(self, stream_id: str) -> None:
-        conn = self._connect()
-        try:
-            conn.request("DELETE", f"{PREFIX}/streams/{stream_id}")
-            conn.getresponse().read()
-        finally:
-            conn.close()
 
-    def reset(self) -> None:
-        """Ask the owning process to wipe its fakes."""
-        conn = self._connect()
-        try:
-            conn.request("POST", f"{PREFIX}/reset", body=b"")
-            conn.getresponse().read()
-        finally:
-            conn.close()
+def _send_requests(conn: _Connection, requests: Iterator[bytes]) -> None:
+    try:
+        for request in requests:
+            conn.sock.sendall(_frame(b"M", request))
+    except Exception:  # the connection, or the caller's request iterator (a cancel
+        return  # raises grpc.RpcError there): either way the stream is over

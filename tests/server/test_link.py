@@ -1,0 +1,146 @@
+"""The link: kept, framed connections from relays and child processes to the test's fakes.
+
+A call over the link is one frame each way on a connection the caller keeps: a relay's
+gRPC face and every forked or spawned child reach the fakes this way, call after call.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from google.api_core import exceptions
+from google.pubsub_v1 import types
+
+from pytest_gcpfakes.pubsub._service import LocalCaller
+from pytest_gcpfakes.server._http import serve_wsgi
+from pytest_gcpfakes.server._link import PREFIX, LinkApp, RemoteCaller
+
+TOPIC = "projects/test-project/topics/link"
+SUBSCRIPTION = "projects/test-project/subscriptions/link-sub"
+GET_TOPIC = "/google.pubsub.v1.Publisher/GetTopic"
+STREAMING_PULL = "/google.pubsub.v1.Subscriber/StreamingPull"
+
+
+@pytest.fixture
+def link() -> Iterator[tuple[str, list[str]]]:
+    """A link server over this process's fakes, and the path of each request it served."""
+    served: list[str] = []
+    app = LinkApp(LocalCaller())
+
+    def counting(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        served.append(environ["PATH_INFO"])
+        return app(environ, start_response)
+
+    with serve_wsgi(counting) as server:
+        yield server.url, served
+
+
+def get_topic(caller: RemoteCaller, topic: str) -> types.Topic:
+    request = types.GetTopicRequest.serialize(types.GetTopicRequest(topic=topic))
+    return types.Topic.deserialize(caller.unary(GET_TOPIC, request))
+
+
+def test_calls_from_one_thread_share_one_kept_connection(
+    fake_pubsub: Any, link: tuple[str, list[str]]
+) -> None:
+    url, served = link
+    fake_pubsub.create_topic(TOPIC)
+    caller = RemoteCaller(url)
+
+    names = {get_topic(caller, TOPIC).name for _ in range(25)}
+
+    assert names == {TOPIC}
+    assert served == [f"{PREFIX}/frames"]  # one upgrade, then 25 calls on it
+
+
+def test_each_thread_calls_on_a_connection_of_its_own(
+    fake_pubsub: Any, link: tuple[str, list[str]]
+) -> None:
+    url, served = link
+    fake_pubsub.create_topic(TOPIC)
+    caller = RemoteCaller(url)
+    together = threading.Barrier(3)
+    answers: list[str] = []
+
+    def calls() -> None:
+        together.wait(10)  # all three hold a connection at once
+        answers.extend(get_topic(caller, TOPIC).name for _ in range(5))
+
+    threads = [threading.Thread(target=calls) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert answers == [TOPIC] * 15
+    assert served == [f"{PREFIX}/frames"] * 3
+
+
+def test_an_error_of_the_fake_is_raised_as_the_same_exception(
+    fake_pubsub: Any, link: tuple[str, list[str]]
+) -> None:
+    url, _ = link
+    caller = RemoteCaller(url)
+
+    with pytest.raises(exceptions.NotFound, match="Resource not found"):
+        get_topic(caller, "projects/test-project/topics/missing")
+    # The connection stays good after an error.
+    fake_pubsub.create_topic(TOPIC)
+    assert get_topic(caller, TOPIC).name == TOPIC
+
+
+def test_a_stream_carries_requests_and_responses_and_ends_at_a_cancel(
+    fake_pubsub: Any, link: tuple[str, list[str]]
+) -> None:
+    url, _ = link
+    fake_pubsub.create_topic(TOPIC)
+    fake_pubsub.create_subscription(SUBSCRIPTION, TOPIC)
+    fake_pubsub.publish(TOPIC, b"over the link")
+    outgoing: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    cancels: list[Callable[[], None]] = []
+
+    def requests() -> Iterator[bytes]:
+        while (item := outgoing.get()) is not None:
+            yield item
+
+    outgoing.put(
+        types.StreamingPullRequest.serialize(
+            types.StreamingPullRequest(subscription=SUBSCRIPTION, stream_ack_deadline_seconds=60)
+        )
+    )
+    responses = RemoteCaller(url).stream(STREAMING_PULL, requests(), cancels.append)
+
+    first = types.StreamingPullResponse.deserialize(next(responses))
+    [received] = first.received_messages
+    assert received.message.data == b"over the link"
+    # A later request on the same stream reaches the fake: a nack, so the message comes
+    # again on this stream.
+    outgoing.put(
+        types.StreamingPullRequest.serialize(
+            types.StreamingPullRequest(
+                modify_deadline_ack_ids=[received.ack_id], modify_deadline_seconds=[0]
+            )
+        )
+    )
+    again = types.StreamingPullResponse.deserialize(next(responses))
+    assert [m.message.data for m in again.received_messages] == [b"over the link"]
+
+    [cancel] = cancels
+    cancel()
+    assert list(responses) == []  # the stream is over on both sides
+    outgoing.put(None)
+
+
+def test_a_server_that_is_not_a_link_is_named() -> None:
+    def not_a_link(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("404 Not Found", [("Content-Length", "0")])
+        return [b""]
+
+    with serve_wsgi(not_a_link) as server:
+        caller = RemoteCaller(server.url)
+        with pytest.raises(ConnectionError, match="is not a pytest-gcpfakes link"):
+            caller.unary(GET_TOPIC, b"")
