@@ -97,6 +97,10 @@ class PubSubBackend:
         self.push_errors: list[BaseException] = []
         self._push_cond = threading.Condition()
         self._pushers: dict[str, Any] = {}
+        # Cloud Storage subscriptions (_cloud_storage.CloudStorageExport) by name, and the
+        # errors their writes met (raised at teardown).
+        self.exports: dict[str, Any] = {}
+        self.export_errors: list[BaseException] = []
         clock.on_advance(self._wake_all)
         # call() looks each RPC up here: cheaper than building "rpc_<name>" per call.
         self._handlers: dict[str, Any] = {
@@ -313,6 +317,7 @@ class PubSubBackend:
             sub.reconfigure(config)
             sub.purge(self.clock.time())
             sub.cond.notify_all()
+        self.exports.pop(sub.name, None)  # a detached subscription writes nothing more
         return types.DetachSubscriptionResponse()
 
     # -- publish -------------------------------------------------------------------------
@@ -370,6 +375,8 @@ class PubSubBackend:
             subscribers = topic.subscriptions[:] if topic.subscriptions else ()
         for sub in subscribers:
             sub.offer(stored)
+        if self.exports:
+            self.pump_exports(names=[sub.name for sub in subscribers])
         # Built as a raw protobuf and wrapped: the proto-plus constructor costs more than
         # the whole publish.
         response: types.PublishResponse = types.PublishResponse.wrap(
@@ -407,6 +414,7 @@ class PubSubBackend:
         if "message_retention_duration" not in config:
             config.message_retention_duration = _DEFAULT_RETENTION
         config.state = types.Subscription.State.ACTIVE  # type: ignore[assignment]
+        _set_export_states(config)
         with self._lock:
             topic = self.topics.get(request.topic)
             if topic is None:
@@ -421,7 +429,8 @@ class PubSubBackend:
             sub.created_seq = topic.published[-1].seq if topic.published else 0
             topic.subscriptions.append(sub)
         self._ensure_pusher(sub)
-        return types.Subscription(config)
+        self._configure_export(sub)
+        return types.Subscription(sub.config)
 
     def _check_subscription_config(self, config: types.Subscription) -> None:
         if config.labels:
@@ -440,13 +449,22 @@ class PubSubBackend:
             from pytest_gcpfakes.pubsub._filter import parse_filter
 
             parse_filter(config.filter)
+        if "cloud_storage_config" in config:
+            from pytest_gcpfakes.pubsub import _cloud_storage
+
+            _cloud_storage.check_config(config.cloud_storage_config)
+            _cloud_storage.refuse_requester_pays(config.cloud_storage_config)
 
     def rpc_get_subscription(
         self, request: types.GetSubscriptionRequest, timeout: float | None
     ) -> types.Subscription:
         name = types.GetSubscriptionRequest.pb(request).subscription
         _validation.parse_subscription_path(name, field="subscription")
-        return types.Subscription(self._subscription(name).config)
+        sub = self._subscription(name)
+        if name in self.exports:
+            self.pump_exports(names=[name])
+        with sub.cond:
+            return types.Subscription(sub.config)
 
     def rpc_update_subscription(
         self, request: types.UpdateSubscriptionRequest, timeout: float | None
@@ -461,9 +479,12 @@ class PubSubBackend:
             updated.ack_deadline_seconds = _validation.validate_ack_deadline(
                 updated.ack_deadline_seconds
             )
+            _set_export_states(updated)
             sub.reconfigure(updated)
         self._ensure_pusher(sub)
-        return types.Subscription(updated)
+        self._configure_export(sub)
+        with sub.cond:
+            return types.Subscription(sub.config)
 
     def rpc_modify_push_config(
         self, request: types.ModifyPushConfigRequest, timeout: float | None
@@ -479,6 +500,8 @@ class PubSubBackend:
     def rpc_list_subscriptions(
         self, request: types.ListSubscriptionsRequest, timeout: float | None
     ) -> types.ListSubscriptionsResponse:
+        if self.exports:
+            self.pump_exports()
         subs, token = _list_in_project(
             request, "subscriptions", self.subscriptions, types.Subscription
         )
@@ -500,6 +523,7 @@ class PubSubBackend:
         with sub.cond:
             sub.deleted = True
             sub.cond.notify_all()
+        self.exports.pop(sub.name, None)
         pusher = self._pushers.pop(sub.name, None)
         if pusher is not None:
             pusher.stop()
@@ -517,6 +541,8 @@ class PubSubBackend:
                 f"{max_messages} in the request, but the minimum value is 1."
             )
         self._check_attached(sub)
+        if sub.name in self.exports:  # what a Cloud Storage subscription wrote is acked
+            self.pump_exports(names=[sub.name])
         wait = 0.0 if raw.return_immediately else PULL_WAIT_SECONDS
         if timeout is not None:
             wait = min(wait, max(timeout, 0.0))
@@ -762,6 +788,8 @@ class PubSubBackend:
     def backlog(self, subscription: str) -> int:
         """Return how many messages are waiting in ``subscription`` (leases expired first)."""
         sub = self._subscription(subscription)
+        if subscription in self.exports:
+            self.pump_exports(names=[subscription])
         with sub.cond:
             letters = sub.expire(self.clock.time())
             count = len(sub.ready)
@@ -809,6 +837,59 @@ class PubSubBackend:
         for sub in list(self.subscriptions.values()):
             with sub.cond:
                 sub.cond.notify_all()
+        if self.exports:
+            self.pump_exports()
+
+    # -- Cloud Storage subscriptions (_cloud_storage) ------------------------------------
+
+    def _configure_export(self, sub: Subscription) -> None:
+        """Start, reconfigure or stop writing ``sub`` into Cloud Storage, as its config says."""
+        if "cloud_storage_config" not in sub.config or sub.detached:
+            self.exports.pop(sub.name, None)
+            return
+        from pytest_gcpfakes.pubsub._cloud_storage import CloudStorageExport, install_read_hook
+
+        install_read_hook()
+        export = self.exports.get(sub.name)
+        if export is None:
+            self.exports[sub.name] = CloudStorageExport(sub)
+        else:
+            with export.lock:
+                export.reconfigure()
+        self.pump_exports(names=[sub.name])
+
+    def pump_exports(
+        self,
+        *,
+        names: list[str] | None = None,
+        bucket: str | None = None,
+        flush: bool = False,
+    ) -> list[str]:
+        """Write the Cloud Storage subscriptions' batches due now (every open one with
+        ``flush``), of the subscriptions named, or writing to ``bucket``, or all; return the
+        objects written. Errors are kept for teardown: the caller (a publish, a Storage
+        read) must not fail because of them, as GCP's writes never fail a publish."""
+        written: list[str] = []
+        for name in list(self.exports) if names is None else names:
+            export = self.exports.get(name)
+            if export is None or (bucket is not None and export.bucket != bucket):
+                continue
+            try:
+                written += export.pump(self, flush=flush)
+            except Exception as error:
+                self.export_errors.append(error)
+        return written
+
+
+def _set_export_states(config: types.Subscription) -> None:
+    """Fill in the states of a new or updated export configuration (output only: GCP
+    ignores what a request says). A Cloud Storage subscription's comes from its bucket when
+    the subscription is set up (``_cloud_storage``); a BigQuery subscription's table cannot
+    be checked (there is no BigQuery fake), so it is ``ACTIVE``."""
+    if "cloud_storage_config" in config:
+        config.cloud_storage_config.state = types.CloudStorageConfig.State.ACTIVE  # type: ignore[assignment]
+    if "bigquery_config" in config:
+        config.bigquery_config.state = types.BigQueryConfig.State.ACTIVE  # type: ignore[assignment]
 
 
 def _list_in_project(

@@ -70,8 +70,30 @@ class FakePubSub:
         self.backend.close()
 
     def errors(self) -> list[BaseException]:
-        """Errors from the fake's own background threads (push delivery), for teardown."""
-        return list(self.backend.push_errors)
+        """Errors from the fake's own background work (push delivery, Cloud Storage
+        subscriptions' writes), for teardown."""
+        return list(self.backend.push_errors) + list(self.backend.export_errors)
+
+    # -- Cloud Storage subscriptions -----------------------------------------------------
+
+    def flush_cloud_storage(self, subscription: str | None = None) -> list[str]:
+        """Write the open batch of every Cloud Storage subscription (or of one) now, as if
+        its ``max_duration`` had passed; return the names of the objects written.
+
+        GCP has no such call: a batch is written when it is full or its time is up, which
+        a test reaches by filling it or moving the clock (freezegun, time-machine,
+        ``fakes.clock.advance()``). This is the shortcut for a test that only wants the
+        objects. Messages published by clients' ``publish()`` calls still pending are sent
+        first, as the other inspection helpers do.
+        """
+        self.pending_publishes.settle()
+        names = None if subscription is None else [self.subscription_path(subscription)]
+        if names is not None:
+            self.backend._subscription(names[0])  # NotFound for a subscription that is not
+        written = self.backend.pump_exports(names=names, flush=True)
+        if self.backend.export_errors:
+            raise self.backend.export_errors[0]
+        return written
 
     # -- push delivery -------------------------------------------------------------------
 

@@ -1052,3 +1052,63 @@ def test_created_snapshot_is_listed_and_once_deleted_is_not_found(pubsub_backend
     pubsub_backend.subscriber.delete_snapshot(snapshot=snapshot)
     with pytest.raises(exceptions.NotFound):
         pubsub_backend.subscriber.get_snapshot(snapshot=snapshot)
+
+
+# -- export subscriptions --------------------------------------------------------------------
+
+
+def test_a_cloud_storage_subscription_is_stored_with_its_settings(pubsub_backend: Backend) -> None:
+    topic = _topic(pubsub_backend)
+    sub = _subscription(
+        pubsub_backend,
+        topic,
+        cloud_storage_config={
+            "bucket": "parity-exports",
+            "filename_prefix": "pre-",
+            "filename_suffix": "-post",
+            "max_duration": timedelta(minutes=2),
+            "max_bytes": 1000,
+            "avro_config": {"write_metadata": True},
+        },
+    )
+    got = pubsub_backend.subscriber.get_subscription(subscription=sub).cloud_storage_config
+    assert (got.bucket, got.filename_prefix, got.filename_suffix) == (
+        "parity-exports",
+        "pre-",
+        "-post",
+    )
+    assert (got.max_duration, got.max_bytes) == (timedelta(minutes=2), 1000)
+    assert got.avro_config.write_metadata
+
+
+@pytest.mark.xfail_on(
+    "emulator",
+    reason="emulator: stores cloud_storage_config without checking its limits",
+    raises=pytest.fail.Exception,
+)
+def test_a_cloud_storage_max_duration_over_ten_minutes_is_invalid_argument(
+    pubsub_backend: Backend,
+) -> None:
+    topic = _topic(pubsub_backend)
+    with pytest.raises(exceptions.InvalidArgument):
+        _subscription(
+            pubsub_backend,
+            topic,
+            cloud_storage_config={"bucket": "parity-exports", "max_duration": timedelta(hours=1)},
+        )
+
+
+@pytest.mark.xfail_on(
+    "emulator",
+    reason="emulator: reports no state for a Cloud Storage subscription",
+    raises=AssertionError,
+)
+def test_a_cloud_storage_subscription_without_its_bucket_is_not_found(
+    pubsub_backend: Backend,
+) -> None:
+    # No Storage fake is active in the parity tests: no bucket exists.
+    sub = _subscription(
+        pubsub_backend, _topic(pubsub_backend), cloud_storage_config={"bucket": "nowhere"}
+    )
+    got = pubsub_backend.subscriber.get_subscription(subscription=sub)
+    assert got.cloud_storage_config.state == got.cloud_storage_config.State.NOT_FOUND

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,13 +20,6 @@ from pytest_gcpfakes import GCPFakesServer
 ANN = "user:ann@example.com"
 BOB = "user:bob@example.com"
 AVRO = '{"type": "record", "name": "R", "fields": [{"name": "a", "type": "string"}]}'
-
-
-@pytest.fixture
-def publisher() -> Iterator[pubsub_v1.PublisherClient]:
-    client = pubsub_v1.PublisherClient()
-    yield client
-    client.stop()
 
 
 @pytest.fixture

@@ -56,13 +56,6 @@ def publish_rpcs(fake_pubsub: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]
     return sizes
 
 
-@pytest.fixture
-def publisher() -> Iterator[Any]:
-    client = pubsub_v1.PublisherClient()
-    yield client
-    client.stop()
-
-
 def test_result_sends_the_pending_batch_without_waiting_for_the_timer(
     fake_pubsub: Any, timer_held: None, publisher: Any
 ) -> None:

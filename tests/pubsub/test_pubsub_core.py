@@ -10,19 +10,6 @@ from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.types import BatchSettings
 
 
-@pytest.fixture
-def publisher() -> Any:
-    client = pubsub_v1.PublisherClient()
-    yield client
-    client.stop()
-
-
-@pytest.fixture
-def subscriber() -> Any:
-    with pubsub_v1.SubscriberClient() as client:
-        yield client
-
-
 def test_created_topic_can_be_fetched(fake_pubsub: Any, publisher: Any) -> None:
     path = fake_pubsub.topic_path("orders")
     created = publisher.create_topic(request={"name": path, "labels": {"team": "shop"}})

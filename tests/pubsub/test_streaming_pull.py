@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent import futures
 from typing import Any
 
@@ -13,12 +12,6 @@ from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.types import FlowControl
 
 WAIT = 30  # seconds; a bound on waiting for events, never a sleep
-
-
-@pytest.fixture
-def subscriber() -> Iterator[Any]:
-    with pubsub_v1.SubscriberClient() as client:
-        yield client
 
 
 @pytest.fixture

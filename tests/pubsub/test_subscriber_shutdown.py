@@ -11,7 +11,6 @@ every queued message comes back.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent import futures
 from typing import Any
 
@@ -22,12 +21,6 @@ from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
 
 WAIT = 30  # seconds; a bound on waiting for events, never a sleep
 PUBLISHED = [b"m0", b"m1", b"m2", b"m3"]
-
-
-@pytest.fixture
-def subscriber() -> Iterator[Any]:
-    with pubsub_v1.SubscriberClient() as client:
-        yield client
 
 
 @pytest.fixture

@@ -17,12 +17,6 @@ from google.protobuf import field_mask_pb2
 WAIT = 30
 
 
-@pytest.fixture
-def subscriber() -> Any:
-    with pubsub_v1.SubscriberClient() as client:
-        yield client
-
-
 def _pull(subscriber: Any, subscription: str, n: int = 100) -> list[Any]:
     response = subscriber.pull(subscription=subscription, max_messages=n, return_immediately=True)
     return list(response.received_messages)

@@ -7,12 +7,10 @@ while GCP takes them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from google.api_core import exceptions
-from google.cloud import pubsub_v1
 from google.protobuf import field_mask_pb2
 from google.pubsub_v1 import types
 
@@ -20,19 +18,6 @@ from pytest_gcpfakes._internals.pubsub import field_behaviours
 
 CLOSED = {"OUTPUT_ONLY", "INPUT_ONLY", "IMMUTABLE", "IDENTIFIER"}
 SUBSCRIPTION_FIXED = frozenset({"name", "topic", "filter", "enable_message_ordering", "detached"})
-
-
-@pytest.fixture
-def publisher() -> Iterator[Any]:
-    client = pubsub_v1.PublisherClient()
-    yield client
-    client.stop()
-
-
-@pytest.fixture
-def subscriber() -> Iterator[Any]:
-    with pubsub_v1.SubscriberClient() as client:
-        yield client
 
 
 @pytest.fixture
