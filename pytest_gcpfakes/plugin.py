@@ -46,6 +46,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Show which clients each test using the GCP fakes touched (also with -v).",
     )
+    parser.getgroup("gcpfakes").addoption(
+        "--gcpfakes-report",
+        metavar="PATH",
+        default=None,
+        help="Write an HTML report of the GCP clients each test used, on a timeline (one "
+        "self-contained file).",
+    )
+    parser.getgroup("gcpfakes").addoption(
+        "--gcpfakes-report-json",
+        metavar="PATH",
+        default=None,
+        help="Write the data of --gcpfakes-report as JSON.",
+    )
     parser.addini(
         "gcpfakes_intercept",
         "Fake GCP clients in this run (false: leave them alone, e.g. for integration tests).",
@@ -72,6 +85,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not hasattr(config, "workerinput"):  # an xdist worker reports; it prints nothing
         config.pluginmanager.register(_Summary(), "gcpfakes-summary")
+        if _report_wanted(config):
+            config.pluginmanager.register(_Report(config), "gcpfakes-report")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -143,6 +158,8 @@ def gcpfakes(request: pytest.FixtureRequest) -> Iterator[GCPFakes]:
             yield fakes
         usage = GCPUsage(fakes.usage())
         _remember_summary(request, usage)
+        if _report_wanted(request.config):
+            request.node.stash[_USAGE] = usage.to_dict()
         usage.check(fakes.config.check)
 
 
@@ -175,6 +192,11 @@ def pytest_runtest_makereport(
     lines = item.stash.get(_SUMMARY_LINES, None)
     if call.when == "teardown" and lines:
         setattr(report, _REPORT_ATTR, lines)
+    usage = item.stash.get(_USAGE, None)
+    if call.when == "teardown" and usage is not None:
+        from pytest_gcpfakes.report._data import REPORT_ATTR
+
+        setattr(report, REPORT_ATTR, usage)
     return report
 
 
@@ -197,6 +219,52 @@ class _Summary:
             terminalreporter.write_line(nodeid)
             for line in lines:
                 terminalreporter.write_line(f"  {line}")
+
+
+# The report travels as the summary does: a test's usage (a plain-JSON dict) on its
+# teardown report, collected by the process that writes the report (xdist's controller).
+_USAGE = pytest.StashKey[dict[str, Any]]()
+
+
+def _report_wanted(config: pytest.Config) -> bool:
+    return bool(config.getoption("gcpfakes_report") or config.getoption("gcpfakes_report_json"))
+
+
+class _Report:
+    """Collects every test's outcome and usage; writes the report at the end of the run."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        from pytest_gcpfakes.report._data import ReportData
+
+        self.config = config
+        self.data = ReportData()
+        self.written: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from pytest_gcpfakes.report._data import REPORT_ATTR
+
+        self.data.add(
+            report.nodeid,
+            report.when,
+            report.outcome,
+            report.duration,
+            wasxfail=hasattr(report, "wasxfail"),
+            usage=getattr(report, REPORT_ATTR, None),
+        )
+
+    def pytest_sessionfinish(self) -> None:
+        from pytest_gcpfakes.report._data import write
+
+        paths = write(
+            self.data.document(),
+            html=self.config.getoption("gcpfakes_report"),
+            json_path=self.config.getoption("gcpfakes_report_json"),
+        )
+        self.written = [str(path) for path in paths]
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for path in self.written:
+            terminalreporter.write_line(f"gcpfakes: report written to {path}")
 
 
 @pytest.fixture
