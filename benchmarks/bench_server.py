@@ -13,7 +13,7 @@ GAPIC ``PublisherClient``, and an empty ``pull`` with ``return_immediately`` on
 - CLI: ``python -m pytest_gcpfakes serve`` (gRPC in-process, behind the switch).
 - relay: ``GCPFakes().serve()`` in another process, as the ``gcpfakes_server`` fixture runs
   it: the switch and the gRPC face in a relay process, which reaches the fakes' process
-  over the link (HTTP/1.1).
+  over the link (frames on kept connections).
 - do-nothing grpcio server (the floor): ``grpc.server`` with generic handlers that answer
   each method with pre-serialized bytes (recorded from the fake) without reading the
   request. No server under the real client can beat it.
@@ -38,12 +38,11 @@ without a target.
 
 Then where the relay's time goes, from rows measured side by side the same way: the
 do-nothing server behind a switch; our gRPC face on its own process's fakes without a
-switch; the relay's gRPC face without its switch; the link call alone; one HTTP/1.1
-exchange with a do-nothing app on werkzeug (which closes every connection), on a keep-alive
-``http.server``, and as length-prefixed frames on a kept socket; the service layer alone.
-And two prototypes of a faster link, built here for measuring only (no error path): the
-link app on a keep-alive ``http.server``, and a framed link, each with a relay's gRPC face
-over it. Storage gets one what-if row: the do-nothing app on a keep-alive server.
+switch; the relay's gRPC face without its switch; the link call alone; one exchange with a
+do-nothing peer as HTTP/1.1 on werkzeug (which closes every connection), on a keep-alive
+``http.server``, and as length-prefixed frames on a kept socket (what the link does, minus
+the work); the service layer alone. Storage gets one what-if row: the do-nothing app on a
+keep-alive server.
 
 ``--quick``: fewer rounds and calls. ``--json PATH``: also write the numbers as JSON.
 """
@@ -55,6 +54,7 @@ import base64
 import contextlib
 import datetime
 import functools
+import http.client
 import http.server
 import io
 import itertools
@@ -68,6 +68,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -135,14 +136,10 @@ FAKE_GCS = "fake-gcs-server (Go, -backend memory)"
 FLOOR_SWITCH = "do-nothing grpcio server behind a switch"
 LOCAL_FACE = "our gRPC face on its own process's fakes, no switch"
 RELAY_FACE = "relay's gRPC face over the link, no switch"
-LINK_CALL = "link call alone (RemoteCaller -> LinkApp on werkzeug)"
+LINK_CALL = "link call alone (RemoteCaller -> LinkApp, frames on a kept connection)"
 WERKZEUG_HOP = "HTTP/1.1 to a do-nothing app on werkzeug (closes each connection)"
 KEEPALIVE_HOP = "HTTP/1.1 to a do-nothing keep-alive http.server"
 FRAMED_HOP = "length-prefixed frames to a do-nothing socket server, connection kept"
-LINK_KEEPALIVE = "link call alone, LinkApp on a keep-alive http.server (prototype)"
-RELAY_FACE_KEEPALIVE = "relay's gRPC face over that keep-alive link, no switch (prototype)"
-LINK_FRAMED = "link call alone, framed link to the fakes (prototype)"
-RELAY_FACE_FRAMED = "relay's gRPC face over that framed link, no switch (prototype)"
 WSGI_KEEPALIVE_FLOOR = "do-nothing WSGI app on a keep-alive http.server (what-if)"
 SERVICE = "service layer alone (bytes in, bytes out, in-process)"
 
@@ -242,10 +239,7 @@ def _child_relay_face(config: dict[str, Any], stack: ExitStack) -> dict[str, str
     from pytest_gcpfakes.server._grpc import start_grpc_server
     from pytest_gcpfakes.server._link import RemoteCaller
 
-    caller: Any = (
-        _FramedCaller(config["framed"]) if "framed" in config else RemoteCaller(config["link"])
-    )
-    face = stack.enter_context(start_grpc_server(caller))
+    face = stack.enter_context(start_grpc_server(RemoteCaller(config["link"])))
     return {"direct": face.address}
 
 
@@ -388,6 +382,23 @@ def _serve_framed(answer: Callable[[str, bytes], bytes], stack: ExitStack) -> st
     return f"{LOOPBACK}:{listener.getsockname()[1]}"
 
 
+class _HttpCaller:
+    """One HTTP/1.1 POST per call to a do-nothing app (``LINK_UNARY`` + method path), on a
+    connection kept as long as the server keeps it (werkzeug closes it after each answer)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self._address = (parts.hostname or LOOPBACK, parts.port or 80)
+        self._local = threading.local()
+
+    def unary(self, path: str, payload: bytes) -> bytes:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = http.client.HTTPConnection(*self._address)
+        conn.request("POST", LINK_UNARY + path, body=payload)
+        return bytes(conn.getresponse().read())  # a closing answer closes conn: reopened
+
+
 class _FramedCaller:
     """The client side of :func:`_serve_framed`: a connection per thread, kept open."""
 
@@ -447,24 +458,11 @@ def _child_floor(config: dict[str, Any], stack: ExitStack) -> dict[str, str]:
     }
 
 
-def _child_link_prototypes(config: dict[str, Any], stack: ExitStack) -> dict[str, str]:
-    """This process's fakes behind two prototype links: the link app on a keep-alive
-    server, and frames on kept sockets straight to the service layer."""
-    from pytest_gcpfakes.server._link import LinkApp
-
-    stack.enter_context(GCPFakes(services=("pubsub",)))
-    return {
-        "link": _serve_keepalive(LinkApp(_service.LOCAL), stack),
-        "framed": _serve_framed(_service.LOCAL.unary, stack),
-    }
-
-
 CHILDREN: dict[str, Callable[[dict[str, Any], ExitStack], dict[str, str]]] = {
     "relay": _child_relay,
     "storage": _child_storage,
     "local-grpc": _child_local_grpc,
     "relay-face": _child_relay_face,
-    "link-prototypes": _child_link_prototypes,
     "floor": _child_floor,
 }
 
@@ -912,9 +910,6 @@ def run(settings: Settings) -> dict[str, Any]:
         ours_storage = stack.enter_context(_child("storage"))
         local_grpc = stack.enter_context(_child("local-grpc"))
         relay_face = stack.enter_context(_child("relay-face", {"link": relay["link"]}))
-        prototypes = stack.enter_context(_child("link-prototypes"))
-        keepalive_face = stack.enter_context(_child("relay-face", {"link": prototypes["link"]}))
-        framed_face = stack.enter_context(_child("relay-face", {"framed": prototypes["framed"]}))
 
         pubsub_backends = [
             _grpc_backend(CLI, cli["PUBSUB_EMULATOR_HOST"], names, stack, create=True),
@@ -946,15 +941,9 @@ def run(settings: Settings) -> dict[str, Any]:
             _grpc_backend(RELAY_FACE, relay_face["direct"], names, stack, create=False),
             pubsub_backends[1],  # relay
             Backend(LINK_CALL, _link_calls(relay["link"], requests)),
-            Backend(WERKZEUG_HOP, _link_calls(floor["wsgi"], requests)),
-            Backend(KEEPALIVE_HOP, _link_calls(floor["keepalive"], requests)),
+            Backend(WERKZEUG_HOP, _unary_calls(_HttpCaller(floor["wsgi"]), requests)),
+            Backend(KEEPALIVE_HOP, _unary_calls(_HttpCaller(floor["keepalive"]), requests)),
             Backend(FRAMED_HOP, _unary_calls(_FramedCaller(floor["framed"]), requests)),
-            Backend(LINK_KEEPALIVE, _link_calls(prototypes["link"], requests)),
-            _grpc_backend(
-                RELAY_FACE_KEEPALIVE, keepalive_face["direct"], names, stack, create=True
-            ),
-            Backend(LINK_FRAMED, _unary_calls(_FramedCaller(prototypes["framed"]), requests)),
-            _grpc_backend(RELAY_FACE_FRAMED, framed_face["direct"], names, stack, create=False),
             Backend(SERVICE, service_calls, around=in_process),
         ]
 
@@ -1049,14 +1038,8 @@ def _breakdown_lines(results: dict[str, dict[str, Spread]], ops: tuple[str, ...]
             KEEPALIVE_HOP,
         ),
         ("HTTP on a kept connection (keep-alive hop - framed hop)", KEEPALIVE_HOP, FRAMED_HOP),
-        (
-            "a keep-alive link would save (relay's face - prototype)",
-            RELAY_FACE,
-            RELAY_FACE_KEEPALIVE,
-        ),
-        ("the keep-alive prototype over the floor", RELAY_FACE_KEEPALIVE, GRPC_FLOOR),
-        ("the framed prototype over the floor", RELAY_FACE_FRAMED, GRPC_FLOOR),
-        ("the framed prototype over our face (a second process)", RELAY_FACE_FRAMED, LOCAL_FACE),
+        ("the link's own work (link call - framed hop)", LINK_CALL, FRAMED_HOP),
+        ("the link call over the service layer alone", LINK_CALL, SERVICE),
     ]
     lines = []
     for label, row, base in steps:
