@@ -3,6 +3,7 @@ while a fake is active), and any other (refused). A leaf module: no imports of o
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from urllib.parse import urlsplit
 
@@ -26,6 +27,28 @@ def is_loopback_host(host: str | None) -> bool:
         return False
     host = host.lower().rstrip(".").strip("[]")
     return host in ("localhost", "::1") or host.startswith("127.") or host.endswith(".localhost")
+
+
+def is_loopback_address(host: str) -> bool:
+    """Tell whether a server may listen on ``host`` without exposing the fakes: a loopback
+    IP address (127.0.0.0/8, ``::1``) or ``localhost``. Stricter than
+    :func:`is_loopback_host`, which judges the names clients call."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_listen_host(host: str, allow_remote: bool) -> None:
+    """Refuse to listen beyond loopback unless the caller said so in as many words: the
+    fakes check no credentials."""
+    if not allow_remote and not is_loopback_address(host):
+        raise ValueError(
+            f"pytest-gcpfakes serves on loopback only; pass allow_remote=True (CLI: "
+            f"--allow-remote) to listen on {host!r}."
+        )
 
 
 def emulator_netloc(variable: str) -> str:

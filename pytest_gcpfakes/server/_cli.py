@@ -82,11 +82,11 @@ class _Session:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from pytest_gcpfakes._hosts import check_listen_host
     from pytest_gcpfakes.server._servers import Servers
-    from pytest_gcpfakes.server._switch import check_host
 
     try:
-        check_host(args.host, args.allow_remote)
+        check_listen_host(args.host, args.allow_remote)
     except ValueError as error:
         print(f"gcpfakes: {error}", file=sys.stderr)
         return 2

@@ -25,7 +25,7 @@ import grpc
 from google.api_core import exceptions
 from grpc_status import rpc_status  # type: ignore[import-untyped]
 
-from pytest_gcpfakes.server._switch import check_host
+from pytest_gcpfakes._hosts import check_listen_host
 
 __all__ = ["Caller", "GrpcServer", "start_grpc_server"]
 
@@ -159,7 +159,7 @@ def start_grpc_server(
     ``caller`` defaults to this process's service layer. Only loopback addresses are
     served unless ``allow_remote=True``.
     """
-    check_host(host, allow_remote)
+    check_listen_host(host, allow_remote)
     from pytest_gcpfakes.pubsub import _service
 
     served: Caller = caller if caller is not None else _service.LOCAL

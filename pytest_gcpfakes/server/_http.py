@@ -19,7 +19,6 @@ a server thread must never swallow one.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import socket
 import sys
@@ -30,6 +29,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from pytest_gcpfakes import _registry
+from pytest_gcpfakes._hosts import check_listen_host
 from pytest_gcpfakes.storage._wire import RAW_HEADERS
 
 __all__ = ["HttpServer", "serve_wsgi", "storage_server_app"]
@@ -143,11 +143,7 @@ def serve_wsgi(
     """
     if listener is not None:
         host, port = listener.getsockname()[:2]
-    if not allow_remote and not _is_loopback(host):
-        raise ValueError(
-            f"serve_wsgi() listens on loopback addresses only; pass allow_remote=True to "
-            f"listen on {host!r}."
-        )
+    check_listen_host(host, allow_remote)
     errors: list[BaseException] = []
     # Bound here rather than by werkzeug, which answers a port in use with sys.exit(1).
     if listener is None:
@@ -164,15 +160,6 @@ def serve_wsgi(
     finally:
         listener.close()
     return HttpServer(server, errors)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _kept_errors(app: WSGIApp, errors: list[BaseException]) -> WSGIApp:

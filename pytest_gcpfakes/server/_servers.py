@@ -23,9 +23,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from pytest_gcpfakes._hosts import check_listen_host
 from pytest_gcpfakes._processes import LINK_ENV
 from pytest_gcpfakes.server._link import PREFIX, LinkApp, WSGIApp
-from pytest_gcpfakes.server._switch import check_host
 
 RELAY_READY = "gcpfakes-relay-ready"
 _RELAY_START_SECONDS = 60.0
@@ -44,7 +44,7 @@ class Servers:
         on_reset: Callable[[], None] | None = None,
         listeners: tuple[Any, Any] | None = None,
     ) -> None:
-        check_host(host, allow_remote)
+        check_listen_host(host, allow_remote)
         self.host = host
         self._pubsub_port = pubsub_port
         self._storage_port = storage_port

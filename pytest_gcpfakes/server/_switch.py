@@ -17,19 +17,10 @@ import time
 from collections.abc import Callable
 
 from pytest_gcpfakes import _registry
+from pytest_gcpfakes._hosts import check_listen_host
 
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _CHUNK = 256 * 1024
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-def check_host(host: str, allow_remote: bool) -> None:
-    """Refuse to listen beyond loopback unless the caller said so in as many words."""
-    if host not in _LOOPBACK and not allow_remote:
-        raise ValueError(
-            f"pytest-gcpfakes serves on loopback only; pass allow_remote=True (CLI: "
-            f"--allow-remote) to listen on {host!r}."
-        )
 
 
 def _no_delay(sock: socket.socket) -> None:
@@ -50,7 +41,7 @@ class Switch:
         port: int = 0,
         allow_remote: bool = False,
     ) -> None:
-        check_host(host, allow_remote)
+        check_listen_host(host, allow_remote)
         self._targets = {True: grpc_address, False: http_address}
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._listener = socket.socket(family, socket.SOCK_STREAM)
