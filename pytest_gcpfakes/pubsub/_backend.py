@@ -864,18 +864,20 @@ class PubSubBackend:
         names: list[str] | None = None,
         bucket: str | None = None,
         flush: bool = False,
+        wait: bool = True,
     ) -> list[str]:
         """Write the Cloud Storage subscriptions' batches due now (every open one with
         ``flush``), of the subscriptions named, or writing to ``bucket``, or all; return the
-        objects written. Errors are kept for teardown: the caller (a publish, a Storage
-        read) must not fail because of them, as GCP's writes never fail a publish."""
+        objects written. ``wait=False``: skip a subscription another thread is writing.
+        Errors are kept for teardown: the caller (a publish, a Storage read) must not fail
+        because of them, as GCP's writes never fail a publish."""
         written: list[str] = []
         for name in list(self.exports) if names is None else names:
             export = self.exports.get(name)
             if export is None or (bucket is not None and export.bucket != bucket):
                 continue
             try:
-                written += export.pump(self, flush=flush)
+                written += export.pump(self, flush=flush, wait=wait)
             except Exception as error:
                 self.export_errors.append(error)
         return written

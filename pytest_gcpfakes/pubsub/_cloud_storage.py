@@ -190,15 +190,17 @@ class CloudStorageExport:
         self.max_bytes = int(config.max_bytes)
         self.max_messages = int(config.max_messages)
 
-    def pump(self, backend: PubSubBackend, *, flush: bool = False) -> list[str]:
+    def pump(self, backend: PubSubBackend, *, flush: bool = False, wait: bool = True) -> list[str]:
         """Write the batches due now (all open ones with ``flush``); take new messages.
 
-        Returns the names of the objects written. A thread already writing batches never
-        waits for another's lock (the writes publish Storage notifications, which may
-        come back here): it leaves the work to the holder, or to the next look.
+        Returns the names of the objects written. Without ``wait``, or in a thread already
+        writing batches, it never waits for another thread that is writing them: it leaves
+        the work to that one, or to the next look. A Storage read may hold a bucket's lock
+        (``wait=False`` there), and a write publishes the bucket's notifications, which may
+        come back here.
         """
         nested = getattr(_local, "pumping", False)
-        if not self.lock.acquire(blocking=not nested):
+        if not self.lock.acquire(blocking=wait and not nested):
             return []
         _local.pumping = True
         try:
@@ -219,6 +221,13 @@ class CloudStorageExport:
             state = State.PERMISSION_DENIED
         else:
             state = State.ACTIVE
+        # What is waiting now goes into this look's batches; what the writes below cause
+        # (a notification of the bucket published to this topic) waits for the next look.
+        taken: list[PublishedMessage] = []
+        if state == State.ACTIVE and not sub.detached:
+            with sub.cond:
+                taken = [d.message for d in sub.ready]
+                sub.ready.clear()
         written: list[str] = []
         batch = self.batch
         if batch is not None and (flush or now >= batch.opened + self.max_duration):
@@ -226,18 +235,17 @@ class CloudStorageExport:
             if state != State.ACTIVE or not self._write(backend, storage, batch, written):
                 state = State.NOT_FOUND if state == State.ACTIVE else state
                 self._give_back(batch.messages)
-        if state == State.ACTIVE and not sub.detached:
-            with sub.cond:
-                taken = [d.message for d in sub.ready]
-                sub.ready.clear()
-            for message in taken:
-                if not self._add(backend, storage, message, now, written):
-                    state = State.NOT_FOUND
-            if flush and self.batch is not None:
-                batch, self.batch = self.batch, None
-                if not self._write(backend, storage, batch, written):
-                    state = State.NOT_FOUND
-                    self._give_back(batch.messages)
+        if state != State.ACTIVE:
+            self._give_back(taken)
+            taken = []
+        for message in taken:
+            if not self._add(backend, storage, message, now, written):
+                state = State.NOT_FOUND
+        if flush and self.batch is not None:
+            batch, self.batch = self.batch, None
+            if not self._write(backend, storage, batch, written):
+                state = State.NOT_FOUND
+                self._give_back(batch.messages)
         self._set_state(state)
         return written
 
@@ -451,4 +459,5 @@ def _before_bucket_read(storage: Any, bucket: str) -> None:
         return
     backend: Any = getattr(handle, "backend", None)
     if backend is not None and getattr(backend, "exports", None):
-        backend.pump_exports(bucket=bucket)
+        # The reader may hold the bucket's lock, which a writing thread may be waiting for.
+        backend.pump_exports(bucket=bucket, wait=False)

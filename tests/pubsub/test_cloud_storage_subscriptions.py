@@ -7,11 +7,13 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import fastavro
 import pytest
+import time_machine
 from freezegun import freeze_time
 from google.api_core import exceptions
 from google.cloud import pubsub_v1, storage
@@ -132,6 +134,69 @@ def test_flush_writes_nothing_without_an_open_batch(
 ) -> None:
     _create(subscriber, fake_pubsub, topic)
     assert fake_pubsub.flush_cloud_storage() == []
+
+
+def test_time_machine_travel_closes_a_batch(
+    fake_pubsub: Any, topic: str, subscriber: Any, publisher: Any, gcs: Any
+) -> None:
+    with time_machine.travel(datetime(2026, 1, 1, tzinfo=timezone.utc), tick=False) as traveller:
+        _create(subscriber, fake_pubsub, topic, max_duration=timedelta(minutes=1))
+        _publish(publisher, topic, b"a")
+        assert _objects(gcs) == []
+        traveller.shift(60)
+        assert [b.download_as_bytes() for b in _objects(gcs)] == [b"a\n"]
+
+
+def test_a_notification_of_the_export_bucket_to_the_same_topic_lands_in_the_next_batch(
+    fake_pubsub: Any, topic: str, subscriber: Any, publisher: Any, gcs: Any
+) -> None:
+    # Writing an object publishes a notification into the topic the subscription writes
+    # from: the write must neither wait for itself nor loop.
+    notification = gcs.bucket(BUCKET).notification(topic_name="events", payload_format="NONE")
+    notification.create()
+    _create(subscriber, fake_pubsub, topic)
+    _publish(publisher, topic, b"first")
+    [first] = fake_pubsub.flush_cloud_storage()
+    [second] = fake_pubsub.flush_cloud_storage()
+    blobs = {b.name: b for b in _objects(gcs)}
+    assert blobs[first].download_as_bytes() == b"first\n"
+    assert blobs[second].download_as_bytes() == b"\n"  # the notification: no data
+    assert len(fake_pubsub.published("events")) == 3  # first, and one per object written
+
+
+def test_a_storage_read_never_waits_for_a_batch_write_held_up_by_its_lock(
+    fake_pubsub: Any, fake_storage: Any, topic: str, subscriber: Any, publisher: Any
+) -> None:
+    # A Storage call may look its bucket up while holding the bucket's lock (patch,
+    # compose, move); a batch being written waits for that lock. The lookup's hook must
+    # not wait for the writer in turn.
+    _create(subscriber, fake_pubsub, topic)
+    _publish(publisher, topic, b"a")
+    backend = fake_storage.backend
+    writing = threading.Event()
+    insert_object = backend.insert_object
+
+    def announced(*args: Any, **kwargs: Any) -> Any:
+        writing.set()
+        return insert_object(*args, **kwargs)
+
+    backend.insert_object = announced
+    lock = backend.buckets[BUCKET].lock
+    lock.acquire()
+    writer = threading.Thread(target=fake_pubsub.flush_cloud_storage)
+    reader = threading.Thread(target=backend.get_bucket, args=(BUCKET,))
+    try:
+        writer.start()
+        assert writing.wait(10)
+        reader.start()
+        reader.join(10)
+        assert not reader.is_alive(), "the bucket lookup waited for the batch's writer"
+    finally:
+        lock.release()
+        writer.join(10)
+        reader.join(10)
+        backend.insert_object = insert_object
+    assert len(fake_storage.backend.list_objects(BUCKET)) == 1
 
 
 # -- names ---------------------------------------------------------------------------------
