@@ -478,15 +478,15 @@ class StorageBackend:
         against ``_schema.BUCKET`` by the caller: all of it or, if refused, none of it."""
         now = self.clock.now()
         with bucket.lock:
-            # The refusals of a locked policy, before any change: shortened, or removed by a
-            # null, a {} or (update) by leaving it out; a locked policy only grows.
+            # The refusals of a locked policy, before any change: shortened (400), or removed
+            # by a null, a {} or (update) by leaving it out (403); a locked policy only grows.
             policy = body.get("retentionPolicy")
             if policy:
                 policy = self._retention_policy(bucket, policy, now)
             elif (bucket.extra.get("retentionPolicy") or {}).get("isLocked") and (
                 "retentionPolicy" in body or replace_all
             ):
-                raise _errors.retention_policy_locked(bucket.name)
+                raise _errors.retention_policy_lock_removed(bucket.name)
             if replace_all:
                 bucket.labels = {}
                 for key in BUCKET_SETTINGS:

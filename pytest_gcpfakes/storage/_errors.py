@@ -565,15 +565,22 @@ def locked_retention_unchangeable() -> GCSError:
 
 
 def retention_policy_locked(bucket: str) -> GCSError:
-    """400: shortening or removing a locked retention policy."""
+    """400: shortening a locked retention policy."""
     # [status-codes] lists it under 400: reason "badRequestException", "The retention period
-    # on a locked bucket cannot be reduced." (not a 403). Taken as the answer's message too,
-    # and the same answer to removing the policy (null, {}, or an update without it), which
-    # reduces it to nothing: wording: guess for the removal. ``bucket`` is taken so that a
-    # capture naming it can be followed without changing callers.
+    # on a locked bucket cannot be reduced." Taken as the answer's message too. ``bucket``
+    # is taken so that a capture naming it can be followed without changing callers.
     return GCSError(
         400, "The retention period on a locked bucket cannot be reduced.", "badRequestException"
     )
+
+
+def retention_policy_lock_removed(bucket: str) -> GCSError:
+    """403: removing a locked retention policy (null, {}, or an update without it)."""
+    # Verified status: python-storage's system test test_bucket_lock_retention_policy, run
+    # against GCS itself, patches retentionPolicy null on a locked bucket and expects
+    # Forbidden (403), not the 400 of a shortened period. Reason "forbidden" and the
+    # wording are guesses, worded like the documented 400.
+    return GCSError(403, "The retention policy on a locked bucket cannot be removed.", "forbidden")
 
 
 def object_held(bucket: str, name: str, hold: Literal["Temporary", "Event-Based"]) -> GCSError:

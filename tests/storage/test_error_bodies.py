@@ -12,7 +12,11 @@ import pytest
 import requests
 from google.api_core import exceptions as core_exceptions
 from google.cloud.storage.blob import _raise_from_invalid_response
-from google.cloud.storage.exceptions import InvalidResponse
+
+try:
+    from google.cloud.storage.exceptions import InvalidResponse
+except ImportError:  # google-cloud-storage < 3.0 raises google-resumable-media's
+    from google.resumable_media.common import InvalidResponse  # type: ignore[no-redef]
 
 from pytest_gcpfakes.storage import _errors
 from pytest_gcpfakes.storage._errors import GCSError
@@ -88,6 +92,10 @@ CASES: list[tuple[str, Callable[[], GCSError], int, str, str]] = [
      403, "forbidden",
      "The unlocked object retention cannot be removed and its retention period cannot be "
      "shortened without overriding unlocked retention intent and permission."),
+    ("retention_policy_locked", lambda: _errors.retention_policy_locked("bkt"), 400,
+     "badRequestException", "The retention period on a locked bucket cannot be reduced."),
+    ("retention_policy_lock_removed", lambda: _errors.retention_policy_lock_removed("bkt"), 403,
+     "forbidden", "The retention policy on a locked bucket cannot be removed."),
     ("locked_retention_unchangeable", _errors.locked_retention_unchangeable, 403,
      "forbidden",
      "The locked object retention cannot be removed. Its retention mode cannot be changed "
