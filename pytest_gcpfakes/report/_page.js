@@ -203,7 +203,7 @@
           width: Math.max(1, x(stop) - x(lane.start)),
           class: lane.end === null ? "life running" : "life" }));
       }
-      for (const mark of marksOf(lane.uses, x, W)) {
+      for (const mark of marksOf(lane.uses, x, LABEL, W)) {
         const clients = [...mark.clients.keys()];
         const main = clients.reduce((a, b) => (mark.clients.get(b) > mark.clients.get(a) ? b : a));
         const rect = svg("rect", { x: mark.x0, y: 8, width: Math.max(3, mark.x1 - mark.x0),
@@ -228,7 +228,7 @@
     applyFocus();
   }
   // One mark per use while a lane has few; past MAX_MARKS, one per pixel bin of uses.
-  function marksOf(uses, x, width) {
+  function marksOf(uses, x, left, width) {
     if (uses.length <= MAX_MARKS) {
       return uses.map((u) => ({ x0: x(u.seq), x1: x(end(u)), uses: [u],
         clients: new Map([[u.client, 1]]) }));
@@ -236,7 +236,7 @@
     const bin = width / MAX_MARKS;
     const bins = new Map();
     for (const u of uses) {
-      const k = Math.floor(x(u.seq) / bin);
+      const k = Math.min(MAX_MARKS - 1, Math.floor((x(u.seq) - left) / bin));
       let mark = bins.get(k);
       if (!mark) bins.set(k, mark = { x0: x(u.seq), x1: x(end(u)), uses: [], clients: new Map() });
       mark.x0 = Math.min(mark.x0, x(u.seq));

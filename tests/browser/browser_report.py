@@ -1,0 +1,152 @@
+"""The report page in headless Chromium: it loads cleanly, draws the flagged test's
+timeline, highlights a client's uses on a click, stays small on a 1,000-test run, and is
+photographed (the screenshot is a test artifact; docs/_static/report.png is one of them)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _report_samples import APP, TESTS, document
+
+from pytest_gcpfakes.report._html import render
+
+pytestmark = pytest.mark.usefixtures("clean_env")
+
+
+@pytest.fixture(scope="module")
+def flagged_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report written by a real run: one test with a shared client, and one per outcome."""
+    # pytester is function-scoped; a module's tests share one run, made the same way.
+    import subprocess
+    import sys
+
+    work = tmp_path_factory.mktemp("run")
+    (work / "app.py").write_text(APP)
+    (work / "test_report.py").write_text(TESTS)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--gcpfakes-report=report.html",
+            "test_report.py",
+        ],
+        cwd=work,
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
+    report = work / "report.html"
+    assert report.exists(), "the run wrote no report"
+    return report
+
+
+def open_page(browser: Any, path: Path) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(path.as_uri())
+    WebDriverWait(browser, 30).until(
+        lambda driver: driver.execute_script("return document.body.dataset.ready") == "true"
+    )
+
+
+def console_errors(browser: Any) -> list[dict[str, Any]]:
+    return [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def count(browser: Any, selector: str) -> int:
+    script = f"return document.querySelectorAll({json.dumps(selector)}).length"
+    return int(browser.execute_script(script))
+
+
+def test_page_loads_with_no_console_errors(browser: Any, flagged_report: Path) -> None:
+    browser.get_log("browser")  # drop what an earlier page said
+    open_page(browser, flagged_report)
+    assert console_errors(browser) == []
+    assert count(browser, "#tests tbody tr") == 7
+
+
+def test_timeline_is_drawn_for_the_flagged_test(browser: Any, flagged_report: Path) -> None:
+    open_page(browser, flagged_report)
+    # The page opens on the first flagged test.
+    assert browser.find_element("id", "detail-title").text == "test_report.py::test_shared"
+    assert count(browser, "#timeline svg g.lane") == 2
+    labels = browser.execute_script(
+        "return [...document.querySelectorAll('#timeline .lane-label')].map(n => n.textContent)"
+    )
+    assert sorted(labels) == ["GET /orders#1 request-0", "GET /orders#2 request-1"] or sorted(
+        labels
+    ) == ["GET /orders#1 request-1", "GET /orders#2 request-0"]
+    assert count(browser, "#timeline .mark") == 4
+    assert count(browser, "#timeline .mark.overlap") == 2
+    assert count(browser, "#timeline .life") == 2
+    assert count(browser, "#clients tbody tr") == 1
+    assert count(browser, "#requests tbody tr") == 2
+
+
+def test_click_on_the_shared_client_highlights_its_uses(browser: Any, flagged_report: Path) -> None:
+    open_page(browser, flagged_report)
+    assert count(browser, "#timeline svg.focus") == 0
+    browser.find_element("css selector", "#clients tr.client").click()
+    assert count(browser, "#timeline svg.focus") == 1
+    assert count(browser, "#timeline .mark.hl") == 4
+    assert count(browser, "#clients tr.client.active") == 1
+    assert count(browser, "#legend .client-key.active") == 1
+    # A second click on the same client clears the highlight.
+    browser.find_element("css selector", "#legend .client-key").click()
+    assert count(browser, "#timeline svg.focus, #timeline .mark.hl") == 0
+
+
+def test_screenshot_of_the_flagged_test_is_written(
+    browser: Any, flagged_report: Path, artifacts: Path
+) -> None:
+    open_page(browser, flagged_report)
+    browser.find_element("css selector", "#clients tr.client").click()
+    shot = artifacts / "report.png"
+    assert browser.save_screenshot(str(shot))
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) > 10_000
+
+
+def test_a_1000_test_report_stays_a_small_page(
+    browser: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    page = tmp_path / "big.html"
+    page.write_text(render(document(1000, big=1)), encoding="utf-8")
+    open_page(browser, page)
+    assert console_errors(browser) == []
+    assert count(browser, "#tests tbody tr") == 50  # one page of tests
+    assert count(browser, "*") < 1_000
+    # The test with 500 requests and 5,000 uses: 40 lanes a page, every mark drawn.
+    browser.find_elements("css selector", "#tests tbody tr")[1].click()
+    assert count(browser, "#timeline g.lane") == 40
+    assert count(browser, "#timeline .mark") == 400
+    assert count(browser, "#requests tbody tr") == 50
+    assert count(browser, "*") < 3_000
+    browser.find_element("css selector", "#lanes-pager button:last-child").click()
+    assert count(browser, "#timeline g.lane") == 40
+    browser.save_screenshot(str(artifacts / "report-1000-tests.png"))
+    assert console_errors(browser) == []
+
+
+def test_dense_lanes_are_aggregated(browser: Any, tmp_path: Path) -> None:
+    from _report_samples import recording, usage
+
+    from pytest_gcpfakes.report._data import ReportData
+
+    data = ReportData()
+    dense = usage(recording(requests=2, uses_per_request=2000))
+    data.add("t.py::dense", "call", "passed", 1.0, usage=dense)
+    page = tmp_path / "dense.html"
+    page.write_text(render(data.document()), encoding="utf-8")
+    open_page(browser, page)
+    # 4,000 uses in two lanes: at most 120 marks a lane, each standing for a bin of uses.
+    assert count(browser, "#timeline .mark") <= 240
+    assert console_errors(browser) == []
