@@ -11,6 +11,81 @@ from pytest_gcpfakes.report._data import ReportData
 from pytest_gcpfakes.usage import _analysis, _report
 from pytest_gcpfakes.usage._model import CallSite, ClientInfo, Recording, RequestInfo, Use
 
+# A Flask app whose one global client two requests use at once (a barrier makes it certain),
+# and a test module with one test of each outcome, run by pytester here and in tests/browser.
+APP = """
+import threading
+from flask import Flask
+from google.cloud import pubsub_v1
+
+publisher = pubsub_v1.PublisherClient()
+app = Flask(__name__)
+barrier = threading.Barrier(2)
+TOPIC = "projects/test-project/topics/orders"
+
+@app.get("/orders")
+def orders():
+    publisher.get_topic(topic=TOPIC)
+    barrier.wait(30)
+    publisher.get_topic(topic=TOPIC)
+    return "ok"
+
+def two_at_once():
+    def one(i):
+        app.test_client().get("/orders")
+    threads = [threading.Thread(target=one, args=(i,), name=f"request-{i}") for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+"""
+
+TESTS = """
+import pytest
+from google.cloud import storage
+from app import two_at_once
+
+
+def test_shared(fake_pubsub):
+    fake_pubsub.create_topic("orders")
+    two_at_once()
+
+
+def test_storage(fake_storage):
+    client = storage.Client()
+    client.create_bucket("uploads")
+    client.close()
+
+
+def test_without_fakes():
+    pass
+
+
+def test_fails(fake_pubsub):
+    assert 1 == 2
+
+
+@pytest.mark.skip(reason="not today")
+def test_skipped(fake_pubsub):
+    pass
+
+
+@pytest.mark.xfail(reason="known", strict=True)
+def test_xfailed(fake_pubsub):
+    assert False
+
+
+@pytest.fixture
+def broken_teardown():
+    yield
+    raise RuntimeError("teardown broke")
+
+
+def test_teardown_error(fake_pubsub, broken_teardown):
+    pass
+"""
+
+
 SITE = CallSite("app.py", 31, "orders")
 
 
