@@ -9,8 +9,31 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
+from importlib import metadata
 
 import pytest
+from packaging.version import Version
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "since(distribution, version, feature): the test exercises a feature that is new in"
+        " that release of a client library; it skips, naming both, on older ones",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test of a client feature the installed (older, supported) client lacks.
+
+    The fakes serve clients that have the feature; the suite's ``min`` environment runs the
+    oldest supported clients, where these tests say which release brought the feature.
+    """
+    for mark in item.iter_markers("since"):
+        distribution, version, feature = mark.args
+        installed = metadata.version(distribution)
+        if Version(installed) < Version(version):
+            pytest.skip(f"{feature} is new in {distribution} {version} (installed: {installed})")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
