@@ -13,7 +13,9 @@ buckets) and python-storage's system tests against GCS (tests/system/test_bucket
 ``test_new_bucket_with_rpo`` (a NAM4 bucket answers ``rpo: DEFAULT``),
 ``test_new_bucket_with_autoclass`` (NEARLINE by default; disabling moves the toggle
 time), ``test_config_autoclass_w_existing_bucket`` (a new terminal class moves its update
-time), ``test_soft_delete_policy`` (the policy has an effective time).
+time), ``test_soft_delete_policy`` (the policy has an effective time),
+``test_bucket_encryption_enforcement_config`` (a FullyRestricted enforcement config has
+one, a NotRestricted one none).
 """
 
 from __future__ import annotations
@@ -104,7 +106,9 @@ def _encryption(old: dict[str, Any], new: dict[str, Any], now: str) -> dict[str,
         before = old.get(name) or {}
         mode = config.get("restrictionMode")
         stamped = {key: value for key, value in config.items() if key != "effectiveTime"}
-        if mode is not None:
+        # Only a restriction takes effect: python-storage's test_bucket_encryption_
+        # enforcement_config reads a NotRestricted config back with no effectiveTime.
+        if mode == "FullyRestricted":
             same = before.get("restrictionMode") == mode
             stamped["effectiveTime"] = before.get("effectiveTime", now) if same else now
         new[name] = stamped

@@ -217,6 +217,32 @@ def test_encryption_enforcement_configs_record_when_they_became_effective(client
     assert (config.restriction_mode, config.effective_time) == ("FullyRestricted", MOMENT)
 
 
+@pytest.mark.since("google-cloud-storage", "3.10.0", "Bucket.encryption (BucketEncryption)")
+def test_an_unrestricted_encryption_enforcement_config_has_no_effective_time(
+    client: Any,
+) -> None:
+    from google.cloud.storage.bucket import EncryptionEnforcementConfig
+
+    bucket = client.create_bucket("enforced")
+    bucket.encryption.google_managed_encryption_enforcement_config = EncryptionEnforcementConfig(
+        restriction_mode="FullyRestricted"
+    )
+    bucket.encryption.customer_managed_encryption_enforcement_config = EncryptionEnforcementConfig(
+        restriction_mode="NotRestricted"
+    )
+    bucket.patch()
+    bucket.reload()
+    assert bucket.encryption.google_managed_encryption_enforcement_config.effective_time
+    customer = bucket.encryption.customer_managed_encryption_enforcement_config
+    assert (customer.restriction_mode, customer.effective_time) == ("NotRestricted", None)
+    bucket.encryption.google_managed_encryption_enforcement_config = EncryptionEnforcementConfig(
+        restriction_mode="NotRestricted"
+    )
+    bucket.patch()
+    google = client.get_bucket("enforced").encryption.google_managed_encryption_enforcement_config
+    assert (google.restriction_mode, google.effective_time) == ("NotRestricted", None)
+
+
 def test_new_objects_take_the_bucket_storage_class(client: Any) -> None:
     bucket = client.bucket("cold")
     bucket.storage_class = "NEARLINE"
