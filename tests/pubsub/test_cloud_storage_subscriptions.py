@@ -17,7 +17,7 @@ import time_machine
 from freezegun import freeze_time
 from google.api_core import exceptions
 from google.cloud import pubsub_v1, storage
-from google.protobuf import field_mask_pb2
+from google.protobuf import duration_pb2, field_mask_pb2
 from google.pubsub_v1 import types
 
 BUCKET = "exports"
@@ -313,6 +313,39 @@ def test_avro_files_with_the_topic_schema_hold_decoded_records(
     [written] = _records(blob)
     assert {k: written[k] for k in ("id", "qty")} == record
     assert written["subscription_name"].endswith("/archive")
+
+
+def test_googles_cloud_storage_subscription_sample_writes_its_avro_files(
+    fake_pubsub: Any, topic: str, publisher: Any, gcs: Any
+) -> None:
+    # The settings of python-pubsub's pubsub_cloudstorage_subscription sample, created as
+    # it creates them (Duration message, a subscriber closed by its with block).
+    max_duration = duration_pb2.Duration()
+    max_duration.FromSeconds(300)
+    config = pubsub_v1.types.CloudStorageConfig(
+        bucket=BUCKET,
+        filename_prefix="log_events_",
+        filename_suffix=".avro",
+        avro_config=pubsub_v1.types.CloudStorageConfig.AvroConfig(write_metadata=True),
+        max_duration=max_duration,
+        max_bytes=2000,
+    )
+    client = pubsub_v1.SubscriberClient()
+    with client:
+        subscription = client.create_subscription(
+            request={
+                "name": fake_pubsub.subscription_path("archive"),
+                "topic": topic,
+                "cloud_storage_config": config,
+            }
+        )
+    assert subscription.cloud_storage_config.max_bytes == 2000
+    _publish(publisher, topic, *(f"message {n}".encode() for n in range(5)))
+    fake_pubsub.clock.advance(300)
+    blobs = _objects(gcs)
+    assert [b.name[-5:] for b in blobs] == [".avro"]
+    assert blobs[0].name.startswith("log_events_")
+    assert [r["data"] for r in _records(blobs[0])] == [f"message {n}".encode() for n in range(5)]
 
 
 # -- states and refusals ---------------------------------------------------------------------
