@@ -172,11 +172,13 @@ class CloudStorageExport:
         self.lock = threading.Lock()
         self.batch: _Batch | None = None
         self.written: list[str] = []  # object names, oldest first
+        self.state: Any = None  # the state last written into the config (None: not yet)
         self.reconfigure()
 
     def reconfigure(self) -> None:
         """Read the subscription's ``cloud_storage_config`` (the open batch is kept)."""
         config = self.sub.config.cloud_storage_config
+        self.state = None  # a new config: its state is to be set
         self.bucket = config.bucket
         self.prefix = config.filename_prefix
         self.suffix = config.filename_suffix
@@ -221,6 +223,14 @@ class CloudStorageExport:
             state = State.PERMISSION_DENIED
         else:
             state = State.ACTIVE
+        batch = self.batch
+        if (
+            not flush
+            and not sub.ready
+            and state == self.state
+            and (batch is None or now < batch.opened + self.max_duration)
+        ):
+            return []  # nothing to write or take, nothing changed: the common look
         # What is waiting now goes into this look's batches; what the writes below cause
         # (a notification of the bucket published to this topic) waits for the next look.
         taken: list[PublishedMessage] = []
@@ -229,7 +239,6 @@ class CloudStorageExport:
                 taken = [d.message for d in sub.ready]
                 sub.ready.clear()
         written: list[str] = []
-        batch = self.batch
         if batch is not None and (flush or now >= batch.opened + self.max_duration):
             self.batch = None
             if state != State.ACTIVE or not self._write(backend, storage, batch, written):
@@ -335,6 +344,9 @@ class CloudStorageExport:
             sub.cond.notify_all()
 
     def _set_state(self, state: Any) -> None:
+        if state == self.state:
+            return  # proto-plus fields cost microseconds to read: skip the config
+        self.state = state
         sub = self.sub
         with sub.cond:
             config = sub.config
