@@ -344,6 +344,7 @@ def compose_object(app: StorageApp, request: Request, bucket: str, name: str) ->
         preconditions=request.preconditions(),
         writer_thread=threading.current_thread().name,
         key_sha256=_csek.request_key(request),
+        delete_sources=bool(body.get("deleteSourceObjects")),
     )
     key = version.key_sha256
     return Response(200, object_resource(version, app.backend, request.base_url, key))

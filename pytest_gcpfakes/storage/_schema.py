@@ -433,6 +433,7 @@ COMPOSE = Obj(
                 required=("name",),
             )
         ),
+        "deleteSourceObjects": _BOOL,
     }
 )
 

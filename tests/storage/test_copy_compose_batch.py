@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ MIB = 1024 * 1024
 def client(fake_storage: Any) -> Any:
     fake_storage.put("src", "doc.txt", "hello", content_type="text/plain", metadata={"k": "v"})
     fake_storage.create_bucket("dst")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         yield gcs
 
 
@@ -177,6 +178,35 @@ def test_compose_honours_the_destination_precondition(client: Any) -> None:
     bucket = client.bucket("src")
     with pytest.raises(exceptions.PreconditionFailed):
         bucket.blob("doc.txt").compose([bucket.blob("doc.txt")], if_generation_match=0)
+
+
+@pytest.mark.since("google-cloud-storage", "3.11.0", "compose(delete_source_objects=)")
+def test_compose_with_delete_source_objects_deletes_the_sources(
+    client: Any, fake_storage: Any
+) -> None:
+    bucket = client.bucket("dst")
+    for name in ("p1", "p2"):
+        fake_storage.put("dst", name, name)
+    joined = bucket.blob("joined")
+    joined.compose(
+        [bucket.blob("p1"), bucket.blob("p2"), bucket.blob("p1")], delete_source_objects=True
+    )
+    assert joined.download_as_bytes() == b"p1p2p1"
+    assert fake_storage.objects("dst") == ["joined"]
+
+
+@pytest.mark.since("google-cloud-storage", "3.11.0", "compose(delete_source_objects=)")
+def test_compose_with_delete_source_objects_refuses_a_held_source_and_writes_nothing(
+    client: Any, fake_storage: Any
+) -> None:
+    bucket = client.bucket("dst")
+    fake_storage.put("dst", "free", "f")
+    fake_storage.put("dst", "held", "h", temporary_hold=True)
+    with pytest.raises(exceptions.Forbidden, match="under active Temporary hold"):
+        bucket.blob("joined").compose(
+            [bucket.blob("free"), bucket.blob("held")], delete_source_objects=True
+        )
+    assert fake_storage.objects("dst") == ["free", "held"]
 
 
 def test_batch_applies_every_deferred_call(client: Any, fake_storage: Any) -> None:
