@@ -38,6 +38,9 @@ class SubscriptionState:
     acked: tuple[PublishedMessage, ...]
     dead_lettered: tuple[PublishedMessage, ...]
     delivery_attempts: dict[str, int]
+    exporting: tuple[PublishedMessage, ...] = ()
+    """A Cloud Storage subscription's messages in its open batch: taken from the backlog,
+    not written (nor acknowledged) yet."""
 
     @property
     def unacked(self) -> int:
@@ -52,9 +55,14 @@ class FakePubSub:
 
     def __init__(self, fakes: GCPFakes) -> None:
         self.pid = fakes.pid
+        """The process that made this fake (children reach it through server mode)."""
         self.config = fakes.config
+        """The test's options (marker and ini), a frozen :class:`~pytest_gcpfakes.Config`."""
         self.clock = fakes.clock
+        """The fakes' clock (shared with Storage): publish times, ack deadlines, retention
+        and retry backoff read it; ``clock.advance(seconds)`` moves it."""
         self.project = fakes.project
+        """The project of ``topic_path()`` and ``subscription_path()``."""
         self.backend = PubSubBackend(fakes.clock)
         # Applied by the service layer to calls from clients, never to this handle's own
         # helpers (``create_topic``, ``publish`` …), which call the backend directly.
@@ -252,6 +260,11 @@ class FakePubSub:
         """A snapshot of one subscription: backlog, outstanding leases, attempts, acked."""
         sub = self.subscription(subscription)
         self.backend.backlog(sub.name)  # hand expired leases back first
+        export = self.backend.exports.get(sub.name)
+        exporting: tuple[PublishedMessage, ...] = ()
+        if export is not None:
+            with export.lock:
+                exporting = tuple(export.batch.messages) if export.batch is not None else ()
         with sub.cond:
             deliveries = list(sub.ready) + [le.delivery for le in sub.leases.values()]
             return SubscriptionState(
@@ -272,6 +285,7 @@ class FakePubSub:
                 delivery_attempts={
                     d.message.message_id: d.attempts for d in deliveries if d.attempts
                 },
+                exporting=exporting,
             )
 
     def backlog(self, subscription: str) -> int:

@@ -44,12 +44,20 @@ class FakeStorage:
 
     def __init__(self, fakes: GCPFakes) -> None:
         self.pid = fakes.pid
+        """The process that made this fake (children reach it through server mode)."""
         self.config = fakes.config
+        """The test's options (marker and ini), a frozen :class:`~pytest_gcpfakes.Config`."""
         self.clock = fakes.clock
+        """The fakes' clock (shared with Pub/Sub): object times, retention, lifecycle rules
+        and signed-URL expiry read it; ``clock.advance(seconds)`` moves it."""
         self.project = fakes.project
+        """The project buckets are created in when a call names none."""
         self.backend = StorageBackend(fakes.clock)
         self.backend.billing_exempt_project = fakes.project
         self.app = StorageApp(self.backend)
+        """The JSON API as a WSGI app: what the client's requests reach (in-process, through
+        a ``requests`` adapter), and what a test can serve or call itself, e.g. with
+        ``werkzeug.test.Client(fake_storage.app)``."""
         self.app.faults.configure(fakes.config.latency)
         self.undelivered_notifications: list[UndeliveredNotification] = []
         """Notification messages that found no Pub/Sub fake or no topic, oldest first."""
