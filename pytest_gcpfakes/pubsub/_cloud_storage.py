@@ -173,6 +173,7 @@ class CloudStorageExport:
         self.batch: _Batch | None = None
         self.written: list[str] = []  # object names, oldest first
         self.state: Any = None  # the state last written into the config (None: not yet)
+        self._settled: set[int] = set()
         self.reconfigure()
 
     def reconfigure(self) -> None:
@@ -239,22 +240,31 @@ class CloudStorageExport:
                 taken = [d.message for d in sub.ready]
                 sub.ready.clear()
         written: list[str] = []
-        if batch is not None and (flush or now >= batch.opened + self.max_duration):
+        in_hand = (list(batch.messages) if batch is not None else []) + taken
+        self._settled = set()  # seqs written or given back by this look
+        try:
+            if batch is not None and (flush or now >= batch.opened + self.max_duration):
+                self.batch = None
+                if state != State.ACTIVE or not self._write(backend, storage, batch, written):
+                    state = State.NOT_FOUND if state == State.ACTIVE else state
+                    self._give_back(batch.messages)
+            if state != State.ACTIVE:
+                self._give_back(taken)
+                taken = []
+            for message in taken:
+                if not self._add(backend, storage, message, now, written):
+                    state = State.NOT_FOUND
+            if flush and self.batch is not None:
+                batch, self.batch = self.batch, None
+                if not self._write(backend, storage, batch, written):
+                    state = State.NOT_FOUND
+                    self._give_back(batch.messages)
+        except BaseException:
+            # An unexpected failure (an Avro encoding error): nothing in hand is lost; the
+            # error reaches the test at teardown (PubSubBackend.pump_exports).
             self.batch = None
-            if state != State.ACTIVE or not self._write(backend, storage, batch, written):
-                state = State.NOT_FOUND if state == State.ACTIVE else state
-                self._give_back(batch.messages)
-        if state != State.ACTIVE:
-            self._give_back(taken)
-            taken = []
-        for message in taken:
-            if not self._add(backend, storage, message, now, written):
-                state = State.NOT_FOUND
-        if flush and self.batch is not None:
-            batch, self.batch = self.batch, None
-            if not self._write(backend, storage, batch, written):
-                state = State.NOT_FOUND
-                self._give_back(batch.messages)
+            self._give_back([m for m in in_hand if m.seq not in self._settled])
+            raise
         self._set_state(state)
         return written
 
@@ -329,12 +339,14 @@ class CloudStorageExport:
         with sub.cond:
             sub.acked.extend(batch.messages)
             sub.cond.notify_all()
+        self._settled.update(m.seq for m in batch.messages)
         written.append(name)
         self.written.append(name)
         return True
 
     def _give_back(self, messages: list[PublishedMessage]) -> None:
         """Return unwritten messages to the backlog, in publish order."""
+        self._settled.update(m.seq for m in messages)
         sub = self.sub
         with sub.cond:
             if sub.deleted:

@@ -199,6 +199,34 @@ def test_a_storage_read_never_waits_for_a_batch_write_held_up_by_its_lock(
     assert len(fake_storage.backend.list_objects(BUCKET)) == 1
 
 
+def test_a_failed_write_keeps_its_messages_and_is_raised_at_the_end_of_the_test(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_gcpfakes import GCPFakes
+    from pytest_gcpfakes.pubsub import _cloud_storage
+
+    def broken(*args: Any, **kwargs: Any) -> bytes:
+        raise RuntimeError("encoder broke")
+
+    monkeypatch.setattr(_cloud_storage, "encode_avro", broken)
+    fakes = GCPFakes()
+    with pytest.raises(RuntimeError, match="encoder broke"), fakes:  # noqa: PT012
+        fakes.storage.create_bucket(BUCKET)
+        topic = fakes.pubsub.create_topic("events")
+        fakes.pubsub.create_subscription(
+            "archive", "events", cloud_storage_config={"bucket": BUCKET, "avro_config": {}}
+        )
+        client = pubsub_v1.PublisherClient()
+        client.publish(topic, b"a").result()  # the publish itself succeeds, as on GCP
+        client.stop()
+        fakes.clock.advance(300)
+        state = fakes.pubsub.state("archive")
+    # The batch that could not be written is back in the subscription (batched again),
+    # neither acknowledged nor lost.
+    assert [m.data for m in state.exporting] == [b"a"]
+    assert state.acked == ()
+
+
 # -- names ---------------------------------------------------------------------------------
 
 
