@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import pytest
 from google.cloud import pubsub_v1, storage
 
@@ -44,5 +46,5 @@ def client(app):
 @pytest.fixture
 def worker(gcp):
     """The worker, with its own clients, as it would run in its own process."""
-    with pubsub_v1.SubscriberClient() as subscriber, storage.Client() as gcs:
+    with pubsub_v1.SubscriberClient() as subscriber, closing(storage.Client()) as gcs:
         yield Worker(subscriber, gcs, SUBSCRIPTION)

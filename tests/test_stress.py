@@ -28,6 +28,7 @@ import time
 import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -164,7 +165,7 @@ class Worker:
 
     def run(self) -> None:
         stage = self.stage
-        with storage.Client() as gcs:
+        with closing(storage.Client()) as gcs:
             self.gcs = gcs
             self.bucket = gcs.bucket(stage.bucket)
             stage.start.wait(WAIT)
@@ -450,7 +451,7 @@ def _run(fakes: Any, seconds: float) -> None:
     )
     for i in range(COUNTERS):
         gcs_fake.put("stress", f"counter-{i}", b"0")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         for i in range(TALLIES):
             tally = gcs.bucket("stress").blob(f"tally-{i}")
             tally.metadata = {"n": "0"}
@@ -637,7 +638,7 @@ def _check_storage(stage: Stage, workers: list[Worker]) -> dict[str, int]:
         + [f"counter-{i}" for i in range(COUNTERS)]
         + [f"tally-{i}" for i in range(TALLIES)]
     )
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         bucket = gcs.bucket(stage.bucket)
         listed = [blob.name for blob in gcs.list_blobs(bucket)]
         assert listed == expected_names

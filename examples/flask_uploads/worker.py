@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from contextlib import closing
 from typing import TYPE_CHECKING
 
 from google.cloud import pubsub_v1, storage
@@ -69,7 +70,7 @@ class Worker:
 
 def main() -> None:
     """Run the worker until interrupted (Ctrl-C)."""
-    with pubsub_v1.SubscriberClient() as subscriber, storage.Client() as gcs:
+    with pubsub_v1.SubscriberClient() as subscriber, closing(storage.Client()) as gcs:
         future = Worker(subscriber, gcs, SUBSCRIPTION).listen()
         try:
             future.result()

@@ -1,6 +1,7 @@
 """google-api-core internals the plugin relies on: the retry loop's clock.
 
-Checked against google-api-core 2.44 (the ``retry`` package layout it has had since 2.16).
+Checked against google-api-core 2.23.0 and 2.44.0, the ends of the supported range (the
+``retry`` package layout it has had since 2.16).
 
 ``retry_unary.retry_target`` is the loop behind every synchronous ``Retry``: the GAPIC
 Pub/Sub methods, google-cloud-storage's JSON calls and its ``_media`` uploads and downloads

@@ -1,6 +1,10 @@
 """google-cloud-pubsub internals the plugin relies on.
 
-Checked against google-cloud-pubsub 2.44 (the generated GAPIC layer of the same release).
+Checked against google-cloud-pubsub 2.27.0 and 2.44.0, the ends of the supported range
+(``CHECKED`` in ``__init__``; "2.27 to 2.44" below), and the generated GAPIC layer of the
+same releases. Each note says where a release differs. A missing name raises
+``UnsupportedVersionError``: one sentence naming the installed release and the supported
+range.
 """
 
 from __future__ import annotations
@@ -11,8 +15,15 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from pytest_gcpfakes._internals import UnsupportedVersionError, unsupported
+
+
+def _unsupported(what: str) -> UnsupportedVersionError:
+    return unsupported("google-cloud-pubsub", what)
+
+
 # The publisher starts a short-lived thread per batch; each holds its client until the
-# batch's RPC is done (publisher/_batch/thread.py names them; 2.44).
+# batch's RPC is done (publisher/_batch/thread.py names them; 2.27 to 2.44).
 BATCH_THREAD_PREFIXES = ("Thread-CommitBatchPublisher", "Thread-PubSubBatchCommitter")
 
 
@@ -20,26 +31,30 @@ def transport_registry(client_module: ModuleType) -> dict[str, Any]:
     """The generated client's transport registry (``"grpc"``, ``"rest"`` → class).
 
     It is a class attribute of the client's metaclass (``PublisherClientMeta``…), which
-    ``get_transport_class()`` reads when a client is built without a transport (2.44).
+    ``get_transport_class()`` reads when a client is built without a transport (2.27 to
+    2.44).
     """
-    registry: dict[str, Any] = next(
-        vars(value)["_transport_registry"]
-        for name, value in vars(client_module).items()
-        if name.endswith("ClientMeta") and isinstance(value, type)
-    )
-    return registry
+    for name, value in vars(client_module).items():
+        if name.endswith("ClientMeta") and isinstance(value, type):
+            registry = vars(value).get("_transport_registry")
+            if isinstance(registry, dict):
+                return registry
+    raise _unsupported(f"the transport registry of {client_module.__name__}")
 
 
 def commit_pending_batches(publisher: Any, *, lock_timeout: float = -1) -> bool:
     """Send the publisher's open batches now, as its ``max_latency`` timer would.
 
     ``Client._commit_sequencers()`` under ``_batch_lock`` is what the timer thread runs
-    (publisher/client.py ``_wait_and_commit_sequencers``; 2.44). An ordered sequencer
-    commits only its first batch (``OrderedSequencer.commit``). With ``lock_timeout``
-    (seconds), gives up and returns ``False`` if ``_batch_lock`` stays taken that long:
-    the library calls done callbacks while holding it (``stop()`` cancelling batches).
+    (publisher/client.py ``_wait_and_commit_sequencers``; 2.27 to 2.44). An ordered
+    sequencer commits only its first batch (``OrderedSequencer.commit``). With
+    ``lock_timeout`` (seconds), gives up and returns ``False`` if ``_batch_lock`` stays
+    taken that long: the library calls done callbacks while holding it (``stop()``
+    cancelling batches).
     """
-    lock = publisher._batch_lock
+    lock = getattr(publisher, "_batch_lock", None)
+    if lock is None or not hasattr(publisher, "_commit_sequencers"):
+        raise _unsupported("the publisher's _batch_lock and _commit_sequencers()")
     if not lock.acquire(timeout=lock_timeout):
         return False
     try:
@@ -54,19 +69,22 @@ def client_transport(client: Any) -> Any:
     """The GAPIC transport a hand-written or generated Pub/Sub client calls through.
 
     The hand-written clients keep their GAPIC client's transport as ``_transport``
-    (publisher/client.py, subscriber/client.py; 2.44), as do the generated clients.
+    (publisher/client.py, subscriber/client.py; 2.27 to 2.44), as do the generated clients.
     """
     return getattr(client, "_transport", None)
 
 
-# The generated REST transports' HTTP bindings (google.api.http), one nested class per RPC
-# (``_BasePublisherRestTransport._BaseCreateTopic._get_http_options()``) in
-# ``services/<service>/transports/rest_base.py`` (2.44). The proto-plus descriptors carry
-# no service definitions, so this is where the bindings can be read.
+# The generated REST transports' HTTP bindings (google.api.http), one nested class per RPC.
+# google-cloud-pubsub 2.28 to 2.44: ``_BasePublisherRestTransport._BaseCreateTopic
+# ._get_http_options()`` in ``services/<service>/transports/rest_base.py``. 2.27 has no
+# rest_base.py: each nested class of ``PublisherRestTransport`` (rest.py) builds the same
+# list as a literal, ``http_options: List[Dict[str, str]] = [...]``, inside its
+# ``__call__``; it is read from the module's source. The proto-plus descriptors carry no
+# service definitions, so the transports are where the bindings can be read.
 _REST_BASES = (
-    ("publisher", "_BasePublisherRestTransport", "google.pubsub.v1.Publisher"),
-    ("subscriber", "_BaseSubscriberRestTransport", "google.pubsub.v1.Subscriber"),
-    ("schema_service", "_BaseSchemaServiceRestTransport", "google.pubsub.v1.SchemaService"),
+    ("publisher", "Publisher", "google.pubsub.v1.Publisher"),
+    ("subscriber", "Subscriber", "google.pubsub.v1.Subscriber"),
+    ("schema_service", "SchemaService", "google.pubsub.v1.SchemaService"),
 )
 
 
@@ -76,24 +94,62 @@ def rest_bindings() -> list[tuple[str, str, str, str, str]]:
     IAM methods (``GetIamPolicy``…) are listed under each generated service; the caller
     decides which service serves them.
     """
-    import importlib
+    import importlib.util
 
     bindings: list[tuple[str, str, str, str, str]] = []
-    for module_name, class_name, service in _REST_BASES:
-        module = importlib.import_module(
-            f"google.pubsub_v1.services.{module_name}.transports.rest_base"
-        )
-        base = getattr(module, class_name)
-        for attr, value in vars(base).items():
-            options = getattr(value, "_get_http_options", None)
-            if not attr.startswith("_Base") or options is None:
-                continue
-            method = attr.removeprefix("_Base")
-            for rule in options():
-                bindings.append(
-                    (service, method, rule["method"].upper(), rule["uri"], rule.get("body", ""))
-                )
+    for module_name, prefix, service in _REST_BASES:
+        package = f"google.pubsub_v1.services.{module_name}.transports"
+        if importlib.util.find_spec(f"{package}.rest_base") is not None:
+            rules = _rest_base_rules(f"{package}.rest_base", f"_Base{prefix}RestTransport")
+        else:
+            rules = _rest_source_rules(f"{package}.rest", f"{prefix}RestTransport")
+        for method, rule in rules:
+            bindings.append(
+                (service, method, rule["method"].upper(), rule["uri"], rule.get("body", ""))
+            )
+    if not bindings:
+        raise RuntimeError(_unsupported("the REST transports' HTTP bindings"))
     return bindings
+
+
+def _rest_base_rules(module_name: str, class_name: str) -> list[tuple[str, dict[str, str]]]:
+    import importlib
+
+    base = getattr(importlib.import_module(module_name), class_name)
+    rules: list[tuple[str, dict[str, str]]] = []
+    for attr, value in vars(base).items():
+        options = getattr(value, "_get_http_options", None)
+        if attr.startswith("_Base") and options is not None:
+            rules.extend((attr.removeprefix("_Base"), rule) for rule in options())
+    return rules
+
+
+def _rest_source_rules(module_name: str, class_name: str) -> list[tuple[str, dict[str, str]]]:
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.origin is None:
+        return []
+    with open(spec.origin, encoding="utf-8") as file:
+        tree = ast.parse(file.read())
+    rules: list[tuple[str, dict[str, str]]] = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.ClassDef) and node.name == class_name):
+            continue
+        for nested in node.body:
+            if not (isinstance(nested, ast.ClassDef) and nested.name.startswith("_")):
+                continue
+            for statement in ast.walk(nested):
+                if (
+                    isinstance(statement, ast.AnnAssign)
+                    and isinstance(statement.target, ast.Name)
+                    and statement.target.id == "http_options"
+                    and statement.value is not None
+                ):
+                    method = nested.name.removeprefix("_")
+                    rules.extend((method, rule) for rule in ast.literal_eval(statement.value))
+    return rules
 
 
 @dataclass(frozen=True)
@@ -137,10 +193,11 @@ class _RecordingChannel:
 def grpc_stubs(transport_class: type) -> dict[str, Stub]:
     """Each RPC property of a generated gRPC transport and the stub it defines.
 
-    Touch point (google-cloud-pubsub 2.44): each RPC property of ``*GrpcTransport`` builds
-    its stub on first access as ``self._stubs[name] = self._logged_channel.unary_unary(path,
-    request_serializer=..., response_deserializer=...)`` (older releases:
-    ``self.grpc_channel``) and returns ``self._stubs[name]``. google.pubsub_v1 ships no
+    Touch point (google-cloud-pubsub 2.27 to 2.44): each RPC property of ``*GrpcTransport``
+    builds its stub on first access as ``self._stubs[name] =
+    self._logged_channel.unary_unary(path, request_serializer=...,
+    response_deserializer=...)`` (2.27: ``self.grpc_channel``, without
+    ``_registered_method``) and returns ``self._stubs[name]``. google.pubsub_v1 ships no
     protobuf service descriptors (its proto-plus files have no services), so the generated
     transport is the one machine-readable definition of the wire the clients speak.
     """
@@ -155,12 +212,14 @@ def grpc_stubs(transport_class: type) -> dict[str, Stub]:
             stub = getattr(transport, name)  # other properties (kind …) answer something else
             if isinstance(stub, Stub):
                 stubs[name] = stub
+    if not stubs:
+        raise _unsupported(f"the RPC stubs of {transport_class.__name__}")
     return stubs
 
 
 def _streaming_pull_manager(future: Any) -> Any:
     # StreamingPullFuture keeps its manager in the name-mangled ``__manager``
-    # (subscriber/futures.py; 2.44).
+    # (subscriber/futures.py; 2.27 to 2.44).
     return getattr(future, "_StreamingPullFuture__manager", None)
 
 
@@ -168,7 +227,7 @@ def streaming_pull_open(future: Any) -> bool:
     """Whether the stream behind a ``StreamingPullFuture`` is still running.
 
     Not the same as the future being done: a callback that raises resolves the future
-    while the manager keeps streaming. ``StreamingPullManager.is_active`` (2.44).
+    while the manager keeps streaming. ``StreamingPullManager.is_active`` (2.27 to 2.44).
     """
     return bool(getattr(_streaming_pull_manager(future), "is_active", False))
 
@@ -177,7 +236,7 @@ def streaming_pull_subscription(future: Any) -> str:
     """The subscription a ``StreamingPullFuture`` pulls from (for reports).
 
     The manager keeps the path as ``_subscription`` (_protocol/streaming_pull_manager.py;
-    2.44).
+    2.27 to 2.44).
     """
     return str(getattr(_streaming_pull_manager(future), "_subscription", "a subscription"))
 
@@ -204,7 +263,7 @@ def field_behaviours(message_class: type) -> dict[str, frozenset[str]]:
     google.pubsub_v1's descriptors carry no field options, so ``field_behavior`` cannot be
     read from them; the generator writes it into the class docstring instead, as the first
     words of each field's entry under "Attributes:" (``name (str):`` at 8 spaces, then
-    "Required. Identifier. The name of …" at 12; types/pubsub.py, 2.44). A field whose entry
+    "Required. Identifier. The name of …" at 12; types/pubsub.py, 2.27 to 2.44). A field whose entry
     says it "is set only in responses from the server" counts as output only: that sentence
     is all ``Topic.satisfies_pzs`` has. A field missing from the docstring has none.
     """
@@ -238,7 +297,7 @@ def stop_orphaned_stream_worker(thread: Any) -> None:
     no network delay) the shutdown can run before they start, and then nothing stops them.
     Their loops end when ``_stop_event`` is set, which is what their ``stop()`` does; the
     manager marks a finished shutdown with ``_closed`` (leaser.py, heartbeater.py,
-    streaming_pull_manager.py; 2.44).
+    streaming_pull_manager.py; 2.27 to 2.44).
     """
     worker = getattr(getattr(thread, "_target", None), "__self__", None)
     manager = getattr(worker, "_manager", None)

@@ -13,7 +13,7 @@ each difference is marked "Emulator differs".
 from __future__ import annotations
 
 import functools
-import importlib.util
+import importlib
 import io
 import itertools
 import json
@@ -27,10 +27,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
-from fastavro import schemaless_reader
-from fastavro.schema import parse_schema
 from google.api_core import exceptions
 from google.pubsub_v1 import types
 from google.rpc import error_details_pb2
@@ -87,10 +86,28 @@ _REASONS = {
     (_PROTOCOL_BUFFER, _BINARY): "INVALID_BINARY_PROTO_MESSAGE",
 }
 
-_NOT_SUPPORTED = (
-    "Protocol Buffer schemas are not supported by pytest-gcpfakes here: they need the"
-    " protoc compiler of grpcio-tools (pip install grpcio-tools)."
-)
+# The optional dependencies behind schema validation (fastavro for Avro, grpcio-tools'
+# protoc for protobuf definitions) come with pytest-gcpfakes[schemas]; without them the
+# calls that need them answer UNIMPLEMENTED (MethodNotImplemented, not retried by the
+# clients) with this sentence, as a missing feature of the service would.
+SCHEMAS_EXTRA_HINT = "install pytest-gcpfakes[schemas] to validate Avro/protobuf schemas"
+
+
+def schemas_extra(module: str) -> ModuleType:
+    """Import ``module`` from the ``[schemas]`` extra, or refuse the call that needs it.
+
+    The one gate for fastavro and grpcio-tools: importing them lazily keeps
+    ``pip install pytest-gcpfakes`` light and its start-up free of them. Raises
+    ``MethodNotImplemented`` naming the missing package, which reaches the client as the
+    answer to its RPC.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        package = module.split(".")[0]
+        raise exceptions.MethodNotImplemented(
+            f"{package} is not installed: {SCHEMAS_EXTRA_HINT}."
+        ) from None
 
 
 class _Validator(Protocol):
@@ -433,7 +450,12 @@ class SchemaRegistry:
         if schema.type_ not in (_AVRO, _PROTOCOL_BUFFER):
             raise exceptions.InvalidArgument("Invalid schema type")
         compiled = None
-        if "compiled_proto_schema" in schema:
+        # Schema.compiled_proto_schema is new in google-cloud-pubsub 2.40; proto-plus raises
+        # AttributeError for a field its message class does not define.
+        if (
+            "compiled_proto_schema" in type(schema).meta.fields
+            and "compiled_proto_schema" in schema
+        ):
             compiled = (
                 schema.compiled_proto_schema.root_message,
                 bytes(schema.compiled_proto_schema.compiled_bytes),
@@ -545,6 +567,7 @@ def _validator(revision: _Revision) -> _Validator:
 
 @functools.lru_cache(maxsize=256)
 def _avro_validator(definition: str) -> _AvroValidator:
+    parse_schema = schemas_extra("fastavro.schema").parse_schema
     try:
         raw = json.loads(definition)
         _check_avro_names(raw)
@@ -640,9 +663,10 @@ class _AvroValidator:
         return _avro_json_error(self.schema, value, self.named)
 
     def _binary_error(self, data: bytes) -> str | None:
+        reader = schemas_extra("fastavro").schemaless_reader
         stream = io.BytesIO(data)
         try:
-            schemaless_reader(stream, self.schema, None)
+            reader(stream, self.schema, None)
         except EOFError:
             return "Not enough data to parse for schema."  # guess
         except Exception:  # a bad union or enum index, bad UTF-8 ...
@@ -802,8 +826,7 @@ def _compile_proto(definition: str) -> Any:
     """Compile one .proto file with grpcio-tools' protoc; return its FileDescriptorSet."""
     from google.protobuf import descriptor_pb2
 
-    if importlib.util.find_spec("grpc_tools") is None:
-        raise exceptions.MethodNotImplemented(_NOT_SUPPORTED)
+    schemas_extra("grpc_tools")  # the package only: protoc itself runs in a subprocess
     with tempfile.TemporaryDirectory(prefix="gcpfakes-proto-") as tmp:
         Path(tmp, "schema.proto").write_text(definition, encoding="utf-8")
         out = Path(tmp, "schema.pb")
@@ -819,8 +842,10 @@ def _compile_proto(definition: str) -> Any:
         ]
         try:
             done = subprocess.run(command, capture_output=True, timeout=60, check=False)
-        except (OSError, subprocess.SubprocessError):
-            raise exceptions.MethodNotImplemented(_NOT_SUPPORTED) from None
+        except (OSError, subprocess.SubprocessError) as error:
+            raise exceptions.MethodNotImplemented(
+                f"protoc of grpcio-tools did not run ({error}): {SCHEMAS_EXTRA_HINT}."
+            ) from None
         if done.returncode != 0:
             raise _cannot_parse()
         return descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())

@@ -137,12 +137,32 @@ def channel_publisher(address: str, **options: Any) -> pubsub_v1.PublisherClient
     loopback channel goes through.
     """
     channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
-    return pubsub_v1.PublisherClient(transport=PublisherGrpcTransport(channel=channel), **options)
+    with _emulator_host_unset():
+        transport = PublisherGrpcTransport(channel=channel)
+        return pubsub_v1.PublisherClient(transport=transport, **options)
 
 
 def channel_subscriber(address: str) -> pubsub_v1.SubscriberClient:
     channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
-    return pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
+    with _emulator_host_unset():
+        return pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
+
+
+@contextlib.contextmanager
+def _emulator_host_unset() -> Iterator[None]:
+    """Build a client on an explicit transport as if ``PUBSUB_EMULATOR_HOST`` were unset.
+
+    gcpfakes_server sets it; google-cloud-pubsub before 2.28 then passes anonymous
+    credentials beside the transport, which the GAPIC client refuses ("When providing a
+    transport instance, provide its credentials directly."). The variable means nothing to
+    a client given its channel.
+    """
+    saved = os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["PUBSUB_EMULATOR_HOST"] = saved
 
 
 def channel_schema_client(address: str) -> SchemaServiceClient:

@@ -845,24 +845,6 @@ def test_precompiled_protobuf_schema_validates_messages(
         validate(client, project, proto_state(post_abbr="AK"), schema=schema, encoding=BINARY)
 
 
-def test_without_protoc_protobuf_schemas_are_not_supported(
-    client: SchemaServiceClient, project: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    find_spec = _schemas.importlib.util.find_spec
-
-    def without_grpc_tools(name: str, *args: Any) -> Any:
-        return None if name == "grpc_tools" else find_spec(name, *args)
-
-    monkeypatch.setattr(_schemas.importlib.util, "find_spec", without_grpc_tools)
-    definition = 'syntax = "proto3"; message NotCachedYet { int32 a = 1; }'
-    with pytest.raises(
-        exceptions.MethodNotImplemented,
-        match=r"Protocol Buffer schemas are not supported by pytest-gcpfakes here: they need"
-        r" the protoc compiler of grpcio-tools \(pip install grpcio-tools\)\.",
-    ):
-        create(client, project, "states", definition, PROTOCOL_BUFFER)
-
-
 # -- messages published to topics with schemas -----------------------------------------------
 
 

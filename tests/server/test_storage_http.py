@@ -11,6 +11,7 @@ import io
 import json
 import socket
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,10 +78,12 @@ def served(module_server: Served) -> Iterator[Served]:
 @pytest.fixture
 def gcs(fake_storage: Any, served: Served) -> Iterator[storage.Client]:
     """The real client with an explicit loopback endpoint: the plugin leaves it alone."""
-    with storage.Client(
-        project="test-project",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": served.url},
+    with closing(
+        storage.Client(
+            project="test-project",
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": served.url},
+        )
     ) as client:
         yield client
 
@@ -88,7 +91,7 @@ def gcs(fake_storage: Any, served: Served) -> Iterator[storage.Client]:
 @pytest.fixture
 def signer(fake_storage: Any, served: Served) -> Iterator[storage.Client]:
     """A client without credentials (the plugin's fake signer) on the server's endpoint."""
-    with storage.Client(client_options={"api_endpoint": served.url}) as client:
+    with closing(storage.Client(client_options={"api_endpoint": served.url})) as client:
         yield client
 
 

@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 from google.api_core import exceptions
-from google.cloud.storage.exceptions import DataCorruption
+
+try:
+    from google.cloud.storage.exceptions import DataCorruption
+except ImportError:  # google-cloud-storage < 3.0 raises google-resumable-media's
+    from google.resumable_media.common import DataCorruption  # type: ignore[no-redef]
 
 DATA = bytes(range(256)) * 64  # 16 KiB
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 from xml.etree import ElementTree
 
@@ -22,7 +23,7 @@ SOON = datetime.timedelta(minutes=5)  # an int is a V2 URL's absolute expiry, no
 @pytest.fixture
 def photos(fake_storage: Any) -> Iterator[storage.Bucket]:
     fake_storage.put("photos", "cat.jpg", b"JPEG", content_type="image/jpeg")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         yield gcs.bucket("photos")
 
 

@@ -9,6 +9,7 @@ import datetime
 import io
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -87,7 +88,7 @@ def test_metadata_names_with_underscores_survive_an_xml_multipart_upload(
 def test_a_signed_put_keeps_metadata_names_with_underscores(fake_storage: Any) -> None:
     fake_storage.create_bucket("signed")
     headers = {"x-goog-meta-key_a": "1"}
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         url = (
             gcs.bucket("signed")
             .blob("a.txt")
@@ -101,7 +102,7 @@ def test_a_signed_put_keeps_metadata_names_with_underscores(fake_storage: Any) -
 def test_a_v2_signed_put_keeps_metadata_names_with_underscores(fake_storage: Any) -> None:
     fake_storage.create_bucket("signed")
     headers = {"x-goog-meta-key_a": "1"}  # V2 signs it as an extension header
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         url = (
             gcs.bucket("signed")
             .blob("a.txt")
@@ -119,7 +120,7 @@ def test_a_v2_signed_put_keeps_metadata_names_with_underscores(fake_storage: Any
 
 def test_a_post_response_location_names_the_in_process_host(fake_storage: Any) -> None:
     fake_storage.create_bucket("inbox")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         policy = gcs.generate_signed_post_policy_v4(
             "inbox", "a.bin", expiration=60, fields={"success_action_status": "201"}
         )

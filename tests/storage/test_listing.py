@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ NAMES = ["a/1", "a/2", "a/b/3", "a/", "b.txt", "b/4", "c.txt", "é.txt", "z"]
 def client(fake_storage: Any) -> Any:
     for name in NAMES:
         fake_storage.put("tree", name, name)
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         yield gcs
 
 

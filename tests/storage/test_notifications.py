@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ DAY = 86_400
 @pytest.fixture
 def client(fake_storage: Any, fake_pubsub: Any) -> Any:
     fake_pubsub.create_topic(TOPIC)
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         yield gcs
 
 
@@ -402,7 +403,7 @@ def test_a_real_subscriber_pull_receives_the_event(bucket: Any, fake_pubsub: Any
 
 
 def test_with_no_pubsub_fake_the_event_is_kept_as_undelivered(fake_storage: Any) -> None:
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         bucket = gcs.create_bucket(BUCKET)
         watch(bucket)  # no Pub/Sub fake to check the topic with: taken on trust
         bucket.blob("a").upload_from_string("x")  # the storage call still succeeds

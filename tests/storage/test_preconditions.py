@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -171,7 +172,7 @@ def test_compare_and_swap_increments_from_8_threads_lose_no_update(
 
     def worker() -> None:
         try:
-            with storage.Client() as own:
+            with closing(storage.Client()) as own:
                 bucket = own.bucket("cas")
                 start.wait()
                 done = 0
@@ -209,7 +210,7 @@ def test_exactly_one_of_8_writers_expecting_the_same_generation_wins(
     lock = threading.Lock()
 
     def writer(index: int) -> None:
-        with storage.Client() as own:
+        with closing(storage.Client()) as own:
             target = own.bucket("cas").get_blob("obj")
             seen.wait()  # every writer has read the same generation before anyone writes
             try:

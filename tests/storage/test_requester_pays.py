@@ -7,6 +7,7 @@ unless ``fake_storage.outside_caller`` is set, which most tests here do to check
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,11 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import storage
 from google.cloud.storage import transfer_manager
-from google.cloud.storage.exceptions import InvalidResponse
+
+try:
+    from google.cloud.storage.exceptions import InvalidResponse
+except ImportError:  # google-cloud-storage < 3.0 raises google-resumable-media's
+    from google.resumable_media.common import InvalidResponse  # type: ignore[no-redef]
 
 MISSING = "Bucket is a requester pays bucket but no user project provided."
 MIB = 1024 * 1024
@@ -24,7 +29,7 @@ MIB = 1024 * 1024
 def client(fake_storage: Any) -> Any:
     """A client of a caller from outside the project: requester pays bills it."""
     fake_storage.outside_caller = True
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         bucket = gcs.bucket("shared-data")
         bucket.requester_pays = True
         gcs.create_bucket(bucket)  # creating one bills no one: there is no bucket yet
@@ -162,7 +167,7 @@ def test_xml_multipart_upload_without_the_header_is_refused_with_the_xml_code(
 @pytest.fixture
 def member(fake_storage: Any) -> Any:
     """A client of a caller in the fakes' project, owner of a requester-pays bucket."""
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         bucket = gcs.bucket("team-data")
         bucket.requester_pays = True
         gcs.create_bucket(bucket)
@@ -192,7 +197,7 @@ def test_a_caller_of_the_buckets_project_needs_no_user_project(
 
 
 def test_a_bucket_of_another_project_still_needs_a_user_project(member: Any) -> None:
-    with storage.Client(project="partner-project") as partner:
+    with closing(storage.Client(project="partner-project")) as partner:
         shared = partner.bucket("partner-data")
         shared.requester_pays = True
         partner.create_bucket(shared)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from xml.etree import ElementTree
@@ -23,7 +24,7 @@ _FAKE = urlsplit(STORAGE_BASE_URL)
 def gcs(fake_storage: Any) -> Iterator[storage.Client]:
     for name in ("a.txt", "dir/b.txt", "dir/c.txt", "z.txt"):
         fake_storage.put("listed", name, name.encode())
-    with storage.Client() as client:
+    with closing(storage.Client()) as client:
         yield client
 
 

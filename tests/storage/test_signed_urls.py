@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+from contextlib import closing
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
@@ -19,7 +20,7 @@ from pytest_gcpfakes.storage import _signing
 @pytest.fixture
 def blob(fake_storage: Any) -> Any:
     fake_storage.put("signed", "report.pdf", b"%PDF")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         yield gcs.bucket("signed").blob("report.pdf")
 
 
@@ -55,7 +56,7 @@ def test_application_credentials_are_not_replaced(fake_storage: Any) -> None:
     from google.auth.credentials import AnonymousCredentials
 
     own = AnonymousCredentials()
-    with storage.Client(credentials=own) as gcs:
+    with closing(storage.Client(credentials=own)) as gcs:
         assert gcs._credentials is own
 
 
@@ -98,7 +99,7 @@ KEY_HEADERS = {
 @pytest.fixture
 def encrypted(fake_storage: Any) -> Any:
     fake_storage.create_bucket("vault")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         blob = gcs.bucket("vault").blob("doc", encryption_key=KEY)
         blob.upload_from_string("secret")
         yield blob
@@ -164,7 +165,7 @@ def test_signed_get_url_used_to_put_is_403(blob: Any, fake_storage: Any) -> None
 
 def test_signed_put_url_uploads_with_the_signed_content_type(fake_storage: Any) -> None:
     fake_storage.create_bucket("uploads")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         target = gcs.bucket("uploads").blob("from-browser.txt")
         url = target.generate_signed_url(
             version="v4",
@@ -187,7 +188,7 @@ def test_signed_put_url_uploads_with_the_signed_content_type(fake_storage: Any) 
 
 def test_signed_put_url_with_another_content_type_is_403(fake_storage: Any) -> None:
     fake_storage.create_bucket("uploads")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         url = (
             gcs.bucket("uploads")
             .blob("x.txt")
@@ -202,7 +203,7 @@ def test_signed_put_url_with_another_content_type_is_403(fake_storage: Any) -> N
 
 def test_signed_resumable_url_starts_a_session_that_takes_the_data(fake_storage: Any) -> None:
     fake_storage.create_bucket("uploads")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         url = (
             gcs.bucket("uploads")
             .blob("big.bin")
@@ -239,7 +240,7 @@ def test_signed_url_response_overrides_set_the_answer_headers(blob: Any) -> None
 
 def test_signed_url_for_a_missing_object_is_404_no_such_key(fake_storage: Any) -> None:
     fake_storage.create_bucket("signed")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         url = gcs.bucket("signed").blob("gone.pdf").generate_signed_url(version="v4", expiration=60)
     answer = _fetch("GET", url)
     assert answer.status_code == 404
@@ -265,7 +266,7 @@ def test_signed_url_for_any_valid_name_checks_and_serves(
     fake_storage: Any, version: str, name: str
 ) -> None:
     fake_storage.put("names", name, b"payload")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         url = (
             gcs.bucket("names")
             .blob(name)
@@ -280,7 +281,7 @@ def test_signed_url_for_an_old_generation_reads_that_generation(fake_storage: An
     bucket.versioning = True
     first = fake_storage.put("history", "doc", b"one")
     fake_storage.put("history", "doc", b"two")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         url = (
             gcs.bucket("history")
             .blob("doc")
@@ -298,7 +299,7 @@ def _post_form(signed: dict[str, Any], data: bytes = b"form bytes", **extra: str
 
 def test_post_policy_form_upload_stores_the_file(fake_storage: Any) -> None:
     fake_storage.create_bucket("inbox")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         policy = gcs.generate_signed_post_policy_v4(
             "inbox",
             "uploads/${filename}",
@@ -315,7 +316,7 @@ def test_post_policy_form_upload_stores_the_file(fake_storage: Any) -> None:
 
 def test_post_policy_success_action_status_201_answers_a_post_response(fake_storage: Any) -> None:
     fake_storage.create_bucket("inbox")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         policy = gcs.generate_signed_post_policy_v4(
             "inbox", "a.bin", expiration=600, fields={"success_action_status": "201"}
         )
@@ -327,7 +328,7 @@ def test_post_policy_success_action_status_201_answers_a_post_response(fake_stor
 
 def test_post_policy_over_its_content_length_range_is_refused(fake_storage: Any) -> None:
     fake_storage.create_bucket("inbox")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         policy = gcs.generate_signed_post_policy_v4(
             "inbox", "a.bin", expiration=600, conditions=[["content-length-range", 0, 5]]
         )
@@ -339,7 +340,7 @@ def test_post_policy_over_its_content_length_range_is_refused(fake_storage: Any)
 
 def test_post_policy_with_a_field_it_does_not_mention_is_refused(fake_storage: Any) -> None:
     fake_storage.create_bucket("inbox")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         policy = gcs.generate_signed_post_policy_v4("inbox", "a.bin", expiration=600)
     answer = _post_form(policy, submit="Upload")
     assert answer.status_code == 400
@@ -351,7 +352,7 @@ def test_post_policy_form_field_post_object_does_not_take_is_refused_though_sign
     fake_storage: Any,
 ) -> None:
     fake_storage.create_bucket("inbox")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         policy = gcs.generate_signed_post_policy_v4(
             "inbox",
             "a.bin",
@@ -367,7 +368,7 @@ def test_post_policy_form_field_post_object_does_not_take_is_refused_though_sign
 
 def test_post_policy_form_may_carry_custom_metadata_with_underscores(fake_storage: Any) -> None:
     fake_storage.create_bucket("inbox")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         policy = gcs.generate_signed_post_policy_v4(
             "inbox", "a.bin", expiration=600, fields={"x-goog-meta-key_a": "1"}
         )
@@ -377,7 +378,7 @@ def test_post_policy_form_may_carry_custom_metadata_with_underscores(fake_storag
 
 def test_post_policy_with_another_key_is_refused(fake_storage: Any) -> None:
     fake_storage.create_bucket("inbox")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         policy = gcs.generate_signed_post_policy_v4("inbox", "mine.bin", expiration=600)
     answer = _post_form(policy, key="theirs.bin")
     assert answer.status_code == 400
@@ -386,7 +387,7 @@ def test_post_policy_with_another_key_is_refused(fake_storage: Any) -> None:
 
 def test_post_policy_after_its_expiration_is_refused(fake_storage: Any) -> None:
     fake_storage.create_bucket("inbox")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         policy = gcs.generate_signed_post_policy_v4("inbox", "a.bin", expiration=60)
     fake_storage.clock.advance(61)
     answer = _post_form(policy)
@@ -396,7 +397,7 @@ def test_post_policy_after_its_expiration_is_refused(fake_storage: Any) -> None:
 
 def test_post_policy_with_a_tampered_policy_is_403(fake_storage: Any) -> None:
     fake_storage.create_bucket("inbox")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         policy = gcs.generate_signed_post_policy_v4("inbox", "a.bin", expiration=600)
         other = gcs.generate_signed_post_policy_v4("inbox", "b.bin", expiration=600)
     answer = _post_form(policy, policy=other["fields"]["policy"])

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterable
+from contextlib import closing
 from typing import Any
 
 import pytest
 from google.cloud import storage
-from google.cloud.storage.exceptions import DataCorruption
+
+try:
+    from google.cloud.storage.exceptions import DataCorruption
+except ImportError:  # google-cloud-storage < 3.0 raises google-resumable-media's
+    from google.resumable_media.common import DataCorruption  # type: ignore[no-redef]
 
 TEXT = b"a line of text that compresses well\n" * 200
 STORED = gzip.compress(TEXT, mtime=0)
@@ -45,7 +50,7 @@ def wire(fake_storage: Any) -> _Wire:
 
 @pytest.fixture
 def client(fake_storage: Any) -> Any:
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         gcs.create_bucket("web")
         yield gcs
 
@@ -53,7 +58,7 @@ def client(fake_storage: Any) -> Any:
 @pytest.fixture
 def no_gzip_client(client: Any) -> Any:
     """A client whose downloads do not accept gzip (it overrides the library's header)."""
-    with storage.Client(extra_headers={"accept-encoding": "identity"}) as gcs:
+    with closing(storage.Client(extra_headers={"accept-encoding": "identity"})) as gcs:
         yield gcs
 
 
@@ -128,7 +133,7 @@ def test_transcoding_ignores_the_range_and_sends_the_whole_object(
 
 def test_gzip_refused_with_q_zero_is_not_accepted(client: Any, wire: _Wire) -> None:
     _upload(client)
-    with storage.Client(extra_headers={"accept-encoding": "gzip;q=0, identity"}) as gcs:
+    with closing(storage.Client(extra_headers={"accept-encoding": "gzip;q=0, identity"})) as gcs:
         assert gcs.bucket("web").blob("page.txt").download_as_bytes(checksum=None) == TEXT
     assert "Content-Encoding" not in wire.answers[0][1]
 

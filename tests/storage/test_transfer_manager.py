@@ -4,6 +4,7 @@ library's defaults (process workers) reaching the same fake."""
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ NAMES = [f"dir/file-{index}.txt" for index in range(6)]
 
 @pytest.fixture
 def bucket(fake_storage: Any) -> Any:
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         yield gcs.create_bucket("transfers")
 
 

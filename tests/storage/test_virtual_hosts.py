@@ -14,6 +14,7 @@ import datetime
 import hashlib
 import io
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from xml.etree import ElementTree
@@ -35,7 +36,7 @@ def gcs(fake_storage: Any) -> Iterator[storage.Client]:
     fake_storage.put("signed", "report.pdf", b"%PDF")
     fake_storage.create_bucket("cdn.example.com")
     fake_storage.put("cdn.example.com", "img/logo.png", b"PNG")
-    with storage.Client() as client:
+    with closing(storage.Client()) as client:
         yield client
 
 
@@ -195,7 +196,7 @@ def test_virtual_hosted_url_on_an_explicit_endpoint_the_fake_serves(
     if emulator is not None:
         monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
     fake_storage.put("signed", "report.pdf", b"%PDF")
-    with storage.Client(client_options={"api_endpoint": endpoint}) as client:
+    with closing(storage.Client(client_options={"api_endpoint": endpoint})) as client:
         url = _signed(client, "signed", "report.pdf", virtual_hosted_style=True)
     parts = urlsplit(url)
     assert parts.netloc == "signed." + urlsplit(endpoint).netloc
@@ -295,7 +296,7 @@ def test_v2_url_addressed_by_host_is_403_as_gcs_signs_the_bucket_into_v2(
     # The client signs "/object"; GCS's V2 resource is always "/bucket/object", so it
     # refuses the URL (googleapis/python-storage#1031).
     fake_storage.put("signed.example.com", "report.pdf", b"%PDF")
-    with storage.Client() as gcs:
+    with closing(storage.Client()) as gcs:
         url = _signed(
             gcs,
             "signed.example.com",

@@ -1,0 +1,107 @@
+"""Schema validation without the ``[schemas]`` extra: one sentence, through the real client.
+
+fastavro and grpcio-tools come with ``pytest-gcpfakes[schemas]``. The suite runs with the
+extra installed, so these tests take the two packages away for their duration: a
+``sys.meta_path`` finder refuses to import them, as an interpreter that never installed
+them would, and their already-imported modules are hidden from ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import json
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from types import ModuleType
+from typing import Any
+
+import pytest
+from google.api_core import exceptions
+from google.pubsub_v1 import SchemaServiceClient, types
+
+from pytest_gcpfakes.pubsub import _schemas
+
+AVRO = types.Schema.Type.AVRO
+PROTOCOL_BUFFER = types.Schema.Type.PROTOCOL_BUFFER
+RECORD = {"type": "record", "name": "Reading", "fields": [{"name": "value", "type": "long"}]}
+PROTO = 'syntax = "proto3"; message Reading { int64 value = 1; }'
+HINT = re.escape("install pytest-gcpfakes[schemas] to validate Avro/protobuf schemas.")
+
+
+class _Uninstalled(importlib.abc.MetaPathFinder):
+    """Refuses to import the given top-level packages, as if they were not installed."""
+
+    def __init__(self, packages: Sequence[str]) -> None:
+        self.packages = frozenset(packages)
+
+    def find_spec(self, name: str, path: Any = None, target: ModuleType | None = None) -> None:
+        if name.split(".")[0] in self.packages:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+@pytest.fixture
+def without_schemas_extra(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    packages = ("fastavro", "grpc_tools")
+    for name in list(sys.modules):
+        if name.split(".")[0] in packages:
+            monkeypatch.delitem(sys.modules, name)
+    # Validators already built (with the extra) must not answer for it.
+    monkeypatch.setattr(_schemas, "_avro_validator", _schemas._avro_validator.__wrapped__)
+    monkeypatch.setattr(_schemas, "_proto_validator", _schemas._proto_validator.__wrapped__)
+    finder = _Uninstalled(packages)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+@pytest.fixture
+def client(fake_pubsub: Any) -> SchemaServiceClient:
+    return SchemaServiceClient()
+
+
+@pytest.fixture
+def project(fake_pubsub: Any) -> str:
+    return f"projects/{fake_pubsub.project}"
+
+
+def test_avro_schema_creation_without_the_extra_answers_with_the_install_sentence(
+    client: SchemaServiceClient, project: str, without_schemas_extra: None
+) -> None:
+    schema = types.Schema(type_=AVRO, definition=json.dumps(RECORD))
+    with pytest.raises(exceptions.MethodNotImplemented, match=f"fastavro is not installed: {HINT}"):
+        client.create_schema(parent=project, schema_id="readings", schema=schema)
+
+
+def test_avro_validation_without_the_extra_answers_with_the_install_sentence(
+    client: SchemaServiceClient, project: str, without_schemas_extra: None
+) -> None:
+    schema = types.Schema(type_=AVRO, definition=json.dumps(RECORD))
+    with pytest.raises(exceptions.MethodNotImplemented, match=f"fastavro is not installed: {HINT}"):
+        client.validate_schema(parent=project, schema=schema)
+    with pytest.raises(exceptions.MethodNotImplemented, match=f"fastavro is not installed: {HINT}"):
+        client.validate_message(
+            request={"parent": project, "schema": schema, "message": b'{"value": 1}'}
+        )
+
+
+def test_protobuf_schema_without_the_extra_answers_with_the_install_sentence(
+    client: SchemaServiceClient, project: str, without_schemas_extra: None
+) -> None:
+    schema = types.Schema(type_=PROTOCOL_BUFFER, definition=PROTO)
+    with pytest.raises(
+        exceptions.MethodNotImplemented, match=f"grpc_tools is not installed: {HINT}"
+    ):
+        client.create_schema(parent=project, schema_id="readings", schema=schema)
+
+
+def test_schema_service_without_validation_needs_no_extra(
+    client: SchemaServiceClient, project: str, without_schemas_extra: None
+) -> None:
+    """Listing and a missing schema's NotFound do not touch the optional packages."""
+    assert list(client.list_schemas(parent=project)) == []
+    with pytest.raises(exceptions.NotFound):
+        client.get_schema(name=f"{project}/schemas/missing")
