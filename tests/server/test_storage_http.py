@@ -449,11 +449,6 @@ def test_stop_frees_the_port() -> None:
     server.stop()  # idempotent
 
 
-def test_a_non_loopback_host_is_refused_naming_the_flag() -> None:
-    with pytest.raises(ValueError, match=r"pass allow_remote=True to listen on '0\.0\.0\.0'"):
-        serve_wsgi(storage_server_app, host="0.0.0.0")
-
-
 def test_an_error_in_the_app_is_answered_500_and_raised_by_check() -> None:
     def broken(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         raise RuntimeError("broken app")
