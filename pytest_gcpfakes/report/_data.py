@@ -137,7 +137,7 @@ def write(document: Mapping[str, Any], *, html: str | None, json_path: str | Non
     if json_path:
         path = Path(json_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, indent=1), encoding="utf-8")
+        path.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
         written.append(path)
     if html:
         from pytest_gcpfakes.report._html import render
