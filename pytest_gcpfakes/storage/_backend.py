@@ -30,6 +30,7 @@ import google_crc32c
 from pytest_gcpfakes._clock import Clock
 from pytest_gcpfakes.storage import _bucket_fields, _csek, _errors, _lifecycle
 from pytest_gcpfakes.storage._acl import Grant, acl_on_insert, acl_on_patch, project_private
+from pytest_gcpfakes.storage._contexts import Context, ContextChange
 from pytest_gcpfakes.storage._notifications import (
     EVENT_TYPES,
     MAX_OVERLAPPING,
@@ -134,6 +135,8 @@ class ObjectVersion:
     event_based_hold: bool = False
     retention: Retention | None = None
     acl: tuple[Grant, ...] = ()
+    contexts: Mapping[str, Context] = field(default_factory=dict)
+    """Object contexts (``contexts.custom``), by key."""
     """Its access control list; given by the bucket (``acl_on_insert``) on insert."""
 
     @property
@@ -228,6 +231,7 @@ COPIED_FIELDS = (
     "cache_control",
     "custom_time",
     "metadata",
+    "contexts",
 )
 
 
@@ -605,6 +609,8 @@ class StorageBackend:
                 _check_not_protected(bucket, current, now, archiving=bucket.versioning)
             # New objects take the bucket's default storage class and event-based hold.
             metadata.setdefault("storage_class", bucket.storage_class)
+            if isinstance(metadata.get("contexts"), ContextChange):  # what the request set
+                metadata["contexts"] = metadata["contexts"].apply({}, now)
             if bucket.extra.get("defaultEventBasedHold"):
                 metadata.setdefault("event_based_hold", True)
             acl_on_insert(bucket, project_number(bucket.project), metadata)
@@ -875,6 +881,10 @@ class StorageBackend:
                     bool(changes.get("event_based_hold", current.event_based_hold)),
                     self.clock.now(),
                     override=override_unlocked_retention,
+                )
+            if isinstance(changes.get("contexts"), ContextChange):
+                changes["contexts"] = changes["contexts"].apply(
+                    current.contexts, self.clock.now(), merge=merge_metadata
                 )
             if "metadata" in changes:
                 merged = dict(current.metadata) if merge_metadata else {}

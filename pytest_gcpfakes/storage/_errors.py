@@ -814,6 +814,18 @@ def range_not_satisfiable(size: int | None = None) -> GCSError:
 # --- the fake's own --------------------------------------------------------------------
 
 
+def invalid_object_context(what: str, text: str) -> GCSError:
+    """400: an object context key or value GCS's naming rules refuse (or a google: key)."""
+    # Rules: use-object-contexts (naming requirements), object-contexts (google: keys
+    # reserved). Wording: guess; reason "invalid" as for other bad values.
+    return GCSError(400, f"Invalid object context {what}: '{text}'", "invalid")
+
+
+def invalid_filter(text: str) -> GCSError:
+    """400: an objects.list ``filter`` the fake cannot read (guess: wording not on record)."""
+    return GCSError(400, f"Invalid filter: {text}", "invalid")
+
+
 def invalid_argument(message: str) -> GCSError:
     """400: a malformed request (bad parameter value, unparsable body)."""
     return GCSError(400, message, "invalid")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_gcpfakes.storage import _csek, _errors, _listing, _schema
 from pytest_gcpfakes.storage._acl_api import add_object_request
 from pytest_gcpfakes.storage._backend import Bucket, ObjectVersion, Preconditions, RewriteJob
+from pytest_gcpfakes.storage._contexts import ContextChange, parse_filter
 from pytest_gcpfakes.storage._names import validate_bucket_name, validate_object_name
 from pytest_gcpfakes.storage._notifications import parse_config
 from pytest_gcpfakes.storage._resources import (
@@ -22,6 +23,7 @@ from pytest_gcpfakes.storage._resources import (
     WRITABLE,
     bucket_etag,
     bucket_resource,
+    contexts_field,
     etag,
     notification_resource,
     object_resource,
@@ -190,6 +192,9 @@ def patch_object(app: StorageApp, request: Request, bucket: str, name: str) -> R
     # An update (PUT) without "retention" keeps the retention: removing one takes an
     # explicit null (and the override), never an omission (assumed).
     retention_field(body, changes)
+    contexts_field(body, changes)
+    if replace_all and "contexts" not in changes:  # an update replaces them too (assumed)
+        changes["contexts"] = ContextChange({}, clear=True)
     add_object_request(request, body, changes, "acl")
     version = app.backend.patch_object(
         bucket,
@@ -212,6 +217,7 @@ def list_objects(app: StorageApp, request: Request, bucket: str) -> Response:
         start_offset=query.get("startOffset", ""),
         end_offset=query.get("endOffset", ""),
         match_glob=query.get("matchGlob", ""),
+        contexts=parse_filter(query["filter"]) if query.get("filter") else None,
     )
     versions = app.backend.list_objects(bucket, versions=request.bool_param("versions"))
     found = _listing.entries(versions, options)
@@ -288,6 +294,7 @@ def _rewrite(
     # The destination is encrypted with the request's customer-supplied key, or with none.
     fields["key_sha256"] = _csek.request_key(request)
     retention_field(body, fields)
+    contexts_field(body, fields)  # replaces the source's, as metadata does
     add_object_request(request, body, fields, parameter="destinationPredefinedAcl")
     max_bytes = request.int_param("maxBytesRewrittenPerCall") if steps else None
     if max_bytes is not None and (max_bytes <= 0 or max_bytes % _MIB):
@@ -324,6 +331,7 @@ def compose_object(app: StorageApp, request: Request, bucket: str, name: str) ->
     destination = body.get("destination") or {}
     fields = writable_fields(destination)
     retention_field(destination, fields)
+    contexts_field(destination, fields)
     add_object_request(request, destination, fields, parameter="destinationPredefinedAcl")
     sources = []
     for item in body.get("sourceObjects") or []:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pytest_gcpfakes.storage import _errors
 from pytest_gcpfakes.storage._backend import ObjectVersion
+from pytest_gcpfakes.storage._contexts import ContextFilter
 
 #: GCS returns at most this many entries (items plus prefixes) per page, and this many when
 #: maxResults is not given ("maxResults ... or 1,000 items, whichever is smaller").
@@ -52,6 +53,8 @@ class ListOptions:
     start_offset: str = ""
     end_offset: str = ""
     match_glob: str = ""
+    contexts: ContextFilter | None = None
+    """``filter=``: objects selected by their contexts (``_contexts``)."""
 
 
 def entries(versions: Sequence[ObjectVersion], options: ListOptions) -> list[Entry]:
@@ -68,6 +71,8 @@ def entries(versions: Sequence[ObjectVersion], options: ListOptions) -> list[Ent
         if not name.startswith(options.prefix) or raw < start or (end and raw >= end):
             continue
         if matcher is not None and not matcher(name):
+            continue
+        if options.contexts is not None and not options.contexts.matches(version.contexts):
             continue
         if delimiter:
             cut = name.find(delimiter, len(options.prefix))

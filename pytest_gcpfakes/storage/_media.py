@@ -18,6 +18,7 @@ from pytest_gcpfakes.storage._acl_api import add_object_request
 from pytest_gcpfakes.storage._backend import ObjectVersion
 from pytest_gcpfakes.storage._names import validate_object_name
 from pytest_gcpfakes.storage._resources import (
+    contexts_field,
     etag,
     object_resource,
     quote_segment,
@@ -108,6 +109,7 @@ def _upload_fields(request: Request, metadata: dict[str, Any]) -> tuple[str, dic
         # A new object has no key for a null to remove.
         fields["metadata"] = {k: v for k, v in fields["metadata"].items() if v is not None}
     retention_field(metadata, fields)
+    contexts_field(metadata, fields)
     add_object_request(request, metadata, fields)
     return name, fields
 

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-from pytest_gcpfakes.storage import _errors
+from pytest_gcpfakes.storage import _contexts, _errors
 from pytest_gcpfakes.storage._backend import (
     Bucket,
     ObjectVersion,
@@ -164,6 +164,8 @@ def object_resource(
             "mode": retention.mode,
             "retainUntilTime": _rfc3339_micros(retention.retain_until),
         }
+    if version.contexts:
+        resource["contexts"] = _contexts.resource(version.contexts, rfc3339)
     owner = backend.buckets.get(version.bucket)
     until = owner.retained_until(version) if owner is not None else None
     if until is not None:
@@ -213,6 +215,14 @@ def retention_field(body: dict[str, Any], fields: dict[str, Any]) -> None:
     if retain_until is None:
         raise _errors.invalid_retain_until_time()
     fields["retention"] = Retention(str(mode), retain_until)
+
+
+def contexts_field(body: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Put what a resource's ``contexts`` asks into ``fields`` (a ``ContextChange``, which
+    the backend applies with its clock: to nothing for a new object, merged by a patch)."""
+    change = _contexts.change_from(body)
+    if change is not None:
+        fields["contexts"] = change
 
 
 # -- small renderings -------------------------------------------------------------------------

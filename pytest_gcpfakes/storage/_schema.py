@@ -415,6 +415,9 @@ OBJECT = Obj(
         "md5Hash": _STR,
         "crc32c": _STR,
         "kmsKeyName": _STR,
+        # Object contexts: a null context, or a null value, removes that key in a patch;
+        # the times a client sends back are output-only and ignored (_contexts).
+        "contexts": Obj({"custom": Map(Obj({"value": _STR}, keep_null=True))}, keep_null=True),
     },
     keep_null=True,
 )
