@@ -48,6 +48,7 @@ from pytest_gcpfakes.storage._soft_delete import (
     soft_delete,
     soft_delete_bucket,
 )
+from pytest_gcpfakes.storage._sorted import SortedKeys
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -158,8 +159,9 @@ class Bucket:
     labels: dict[str, str] = field(default_factory=dict)
     versioning: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
-    live: dict[str, ObjectVersion] = field(default_factory=dict)
-    noncurrent: dict[str, list[ObjectVersion]] = field(default_factory=dict)
+    live: SortedKeys[ObjectVersion] = field(default_factory=SortedKeys)
+    noncurrent: SortedKeys[list[ObjectVersion]] = field(default_factory=SortedKeys)
+    """Both keep their names sorted too (``_sorted``): listings read only their range."""
     notifications: dict[str, NotificationConfig] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     requester_pays: bool = False
@@ -1063,15 +1065,29 @@ class StorageBackend:
                 kept = bucket.noncurrent[name]
                 kept[kept.index(current)] = damaged
 
-    def list_objects(self, bucket_name: str, *, versions: bool = False) -> list[ObjectVersion]:
-        """Return the objects of a bucket sorted by name (bytes order), then generation."""
+    def list_objects(
+        self,
+        bucket_name: str,
+        *,
+        versions: bool = False,
+        prefix: str = "",
+        start_offset: str = "",
+        end_offset: str = "",
+    ) -> list[ObjectVersion]:
+        """Return the objects of a bucket sorted by name (bytes order), then generation;
+        only names under ``prefix``, from ``start_offset``, below ``end_offset`` (found by
+        bisection: the cost follows the range, not the bucket)."""
         bucket = self.get_bucket(bucket_name)
+        live = bucket.live
         with bucket.lock:
-            found = list(bucket.live.values())
-            if versions:
-                for kept in bucket.noncurrent.values():
-                    found.extend(kept)
-        found.sort(key=lambda v: (v.name.encode(), v.generation))
+            names = live.between(prefix, start_offset, end_offset)
+            if not versions:
+                return [live[name] for name in names]
+            noncurrent = bucket.noncurrent
+            found = [live[name] for name in names]
+            for name in noncurrent.between(prefix, start_offset, end_offset):
+                found.extend(noncurrent[name])
+        found.sort(key=lambda v: (v.name, v.generation))
         return found
 
     # -- helpers -------------------------------------------------------------------------

@@ -219,7 +219,13 @@ def list_objects(app: StorageApp, request: Request, bucket: str) -> Response:
         match_glob=query.get("matchGlob", ""),
         contexts=parse_filter(query["filter"]) if query.get("filter") else None,
     )
-    versions = app.backend.list_objects(bucket, versions=request.bool_param("versions"))
+    versions = app.backend.list_objects(
+        bucket,
+        versions=request.bool_param("versions"),
+        prefix=options.prefix,
+        start_offset=options.start_offset,
+        end_offset=options.end_offset,
+    )
     found = _listing.entries(versions, options)
     base_url = request.base_url
     body = _listing.objects_page(

@@ -20,6 +20,7 @@ from typing import Any
 from pytest_gcpfakes.storage import _errors
 from pytest_gcpfakes.storage._backend import ObjectVersion
 from pytest_gcpfakes.storage._contexts import ContextFilter
+from pytest_gcpfakes.storage._sorted import after_all
 
 #: GCS returns at most this many entries (items plus prefixes) per page, and this many when
 #: maxResults is not given ("maxResults ... or 1,000 items, whichever is smaller").
@@ -58,14 +59,21 @@ class ListOptions:
 
 
 def entries(versions: Sequence[ObjectVersion], options: ListOptions) -> list[Entry]:
-    """Return the listing entries, in order, for versions sorted by (name bytes, generation)."""
+    """Return the listing entries, in order, for versions sorted by (name bytes, generation).
+
+    Once a name folds into a prefix, the rest of that prefix is skipped by bisection: a
+    delimited listing costs what it returns, not what lies under its prefixes.
+    """
     matcher = glob_matcher(options.match_glob) if options.match_glob else None
     start = options.start_offset.encode()
     end = options.end_offset.encode()
     delimiter = options.delimiter
     found: list[Entry] = []
     last_prefix: str | None = None
-    for version in versions:
+    index, count = 0, len(versions)
+    while index < count:
+        version = versions[index]
+        index += 1
         name = version.name
         raw = name.encode()
         if not name.startswith(options.prefix) or raw < start or (end and raw >= end):
@@ -82,13 +90,21 @@ def entries(versions: Sequence[ObjectVersion], options: ListOptions) -> list[Ent
                     last_prefix = folded
                     found.append(Entry((folded.encode() + _AFTER_PREFIX, 0), prefix=folded))
                 # includeTrailingDelimiter: an object whose name ends with its one delimiter
-                # is listed as an item too, not only as a prefix.
-                if not (options.include_trailing_delimiter and folded == name):
+                # is listed as an item too, not only as a prefix. It sorts first under the
+                # prefix, so skipping the rest of the prefix comes after it.
+                if options.include_trailing_delimiter and folded == name:
+                    found.insert(-1, Entry(_key(raw, version), version=version))
                     continue
-                found.insert(-1, Entry(_key(raw, version), version=version))
+                above = after_all(folded)
+                if above is not None:
+                    index = bisect.bisect_left(versions, above, index, key=_name)
                 continue
         found.append(Entry(_key(raw, version), version=version))
     return found
+
+
+def _name(version: ObjectVersion) -> str:
+    return version.name
 
 
 def _key(raw: bytes, version: ObjectVersion) -> tuple[bytes, int]:

@@ -38,7 +38,7 @@ def signed_list(app: StorageApp, request: Request, bucket: str) -> Response:
     max_keys = _max_keys(query.get("max-keys"))
     encode = query.get("encoding-type") == "url"
     options = _listing.ListOptions(prefix=prefix, delimiter=delimiter)
-    found = _listing.entries(app.backend.list_objects(bucket), options)
+    found = _listing.entries(app.backend.list_objects(bucket, prefix=prefix), options)
     if v2 and query.get("continuation-token"):
         after: tuple[bytes, int] | None = _listing.decode_token(query["continuation-token"])
     else:
