@@ -1,0 +1,58 @@
+"""The failure messages shown on docs/assertions.md are what a real run prints, line by line
+(the two requests' threads may come in either order)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "usage"))
+from test_plugin_checks import APP, LEAKY_APP, TEST
+
+pytestmark = pytest.mark.usefixtures("clean_env")
+
+PAGE = Path(__file__).parent.parent.parent / "docs" / "assertions.md"
+
+
+def shown(headline: str) -> list[str]:
+    """The lines of the page's text block that starts with ``headline``."""
+    blocks = re.findall(r"^```text\n(.*?)^```$", PAGE.read_text(encoding="utf-8"), re.S | re.M)
+    (block,) = [block for block in blocks if block.startswith(headline)]
+    return block.splitlines()
+
+
+def patterns(lines: list[str]) -> list[str]:
+    """fnmatch patterns for pytest's ``E   `` lines; a request thread's number is free."""
+    escaped = [line.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]") for line in lines]
+    return ["E*" + re.sub(r"request-\d", "request-?", line) for line in escaped]
+
+
+def test_sharing_message_on_the_page_is_a_real_one(pytester: pytest.Pytester) -> None:
+    lines = shown("AssertionError: 1 client was in use by concurrent requests.")
+    pytester.makepyfile(app=APP)
+    pytester.makepyfile(test_app=TEST.format(marker='@pytest.mark.gcpfakes(check="sharing")'))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(patterns(lines), consecutive=True)
+
+
+def test_leak_message_on_the_page_is_a_real_one(pytester: pytest.Pytester) -> None:
+    lines = shown("AssertionError: 1 client was leaked")
+    pytester.makepyfile(app=LEAKY_APP)
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+        from app import app
+
+        @pytest.mark.gcpfakes(check="leaks")
+        def test_orders(fake_pubsub):
+            fake_pubsub.create_topic("orders")
+            app.test_client().get("/orders")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(patterns(lines), consecutive=True)
