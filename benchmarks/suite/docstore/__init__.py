@@ -1,0 +1,1 @@
+"""A small document service: the application the suite benchmark tests."""
