@@ -45,7 +45,7 @@ def attach() -> None:
         _activation.install()
         recorder.forward_to(RemoteCaller(url))
         _registry.replace("pubsub", RemotePubSub(url, config, project, session=session))
-        storage = RemoteStorage(str(info["storage_url"]), config, project, session=session)
+        storage = RemoteStorage(url, config, project, session=session)
         _registry.replace("storage", storage)
         _attached.append(url)
     except Exception as error:  # a start-up hook must never stop the interpreter

@@ -67,13 +67,12 @@ def host() -> Any:
         return _host
 
 
-def _addresses() -> tuple[str, str] | None:
-    """``(storage_url, link_url)`` a child forked now reaches, if any."""
+def _link_url() -> str | None:
+    """The link a child forked now reaches, if any."""
     if _host is not None and _host.link_url:
-        return _host.storage_url, _host.link_url
+        return str(_host.link_url)
     if _reserved is not None:
-        storage, link = (sock.getsockname()[1] for sock in _reserved)
-        return f"http://127.0.0.1:{storage}", f"http://127.0.0.1:{link}"
+        return f"http://127.0.0.1:{_reserved[1].getsockname()[1]}"
     return None
 
 
@@ -153,7 +152,7 @@ def _after_fork_in_parent() -> None:
 
 def _after_fork_in_child() -> None:
     global _host, _host_pid, _env_set, _reserved
-    addresses, parent = _addresses(), _host_pid or os.getppid()
+    link_url, parent = _link_url(), _host_pid or os.getppid()
     # The parent's test at the fork: the child's calls after it ends are refused.
     owner = _registry.active_session()
     session = owner.session_id if owner is not None else 0
@@ -161,9 +160,8 @@ def _after_fork_in_child() -> None:
         for sock in _reserved:
             sock.close()  # the parent serves them; the child's copies are not needed
     _host, _host_pid, _env_set, _reserved = None, 0, False, None  # threads stay in the parent
-    if fork_failure or addresses is None:
+    if fork_failure or link_url is None:
         return  # current() then raises ForkedProcessError, naming fork_failure
-    storage_url, link_url = addresses
     from pytest_gcpfakes.server._link import RemoteCaller
     from pytest_gcpfakes.server._remote import remote_handle
     from pytest_gcpfakes.usage._recorder import recorder
@@ -172,7 +170,7 @@ def _after_fork_in_child() -> None:
     for service in _registry.SERVICES:
         handle = _registry.peek(service)
         if handle is None or handle.pid == parent:
-            remote = remote_handle(service, link_url, storage_url, handle, session=session)
+            remote = remote_handle(service, link_url, handle, session=session)
             _registry.replace(service, remote)
 
 

@@ -18,6 +18,10 @@ thread and process. Frames after the upgrade:
   that the caller turns back into the same exception.
 - ``R`` one usage-recorder event of a child (JSON), answered ``A`` with
   ``{"result": ...}`` (the owner's serial for a new client or request).
+- ``W`` one Storage request of a child's client (a JSON head: method, URL as the client
+  called it, headers, whether the body came chunked; ``\n``; the body), answered ``A``
+  with a JSON head (status, headers), ``\n`` and the body: the owner's Storage app serves
+  it exactly as its in-process face would.
 - ``S`` opens a stream (path, ``\\n``, the first request) on a connection of its own: the
   caller then sends ``M`` frames (requests), the owner ``M`` frames (responses) and ends
   with ``Z`` (done) or ``E`` (a status). Either side ending the connection ends the stream.
@@ -110,8 +114,10 @@ class LinkApp:
         on_reset: Callable[[], None] | None = None,
         info: Callable[[], dict[str, Any]] | None = None,
         fallback: WSGIApp | None = None,
+        storage: WSGIApp | None = None,
     ) -> None:
         self._caller = caller
+        self._storage = storage
         self._on_reset = on_reset
         self._info = info
         self._fallback = fallback
@@ -169,6 +175,8 @@ class LinkApp:
                     sock.sendall(self._unary(environ, payload))
                 elif kind == b"R":
                     sock.sendall(_frame(b"A", _record(payload)))
+                elif kind == b"W":
+                    sock.sendall(_frame(b"A", self._storage_call(environ, payload)))
                 elif kind == b"S":
                     self._stream(sock, reader, environ, payload)
                     return
@@ -190,6 +198,28 @@ class LinkApp:
             return _frame(b"A", self._caller.unary(path, request))
         except Exception as error:  # every error reaches the caller as a status
             return _frame(b"E", status_bytes(error))
+
+    def _storage_call(self, upgrade: dict[str, Any], payload: bytes) -> bytes:
+        from pytest_gcpfakes.storage._wire import build_environ
+
+        head_bytes, _, body = payload.partition(b"\n")
+        head = json.loads(head_bytes)
+        environ = build_environ(
+            head["method"],
+            head["url"],
+            [(str(k), str(v)) for k, v in head["headers"]],
+            body,
+            chunked=bool(head["chunked"]),
+        )
+        for key in _CALLER_KEYS:  # the session the child works for, its pid (_sessions)
+            if key in upgrade:
+                environ[key] = upgrade[key]
+        headers: list[Any] = []
+        if self._storage is None:
+            status, answer = "404 Not Found", b"no Storage app on this link\n"
+        else:
+            status, headers, answer = _run_wsgi(self._storage, environ)
+        return json.dumps({"status": status, "headers": headers}).encode() + b"\n" + answer
 
     def _stream(
         self, sock: socket.socket, reader: IO[bytes], environ: dict[str, Any], payload: bytes
@@ -238,6 +268,32 @@ class LinkApp:
             requests.put(_CLOSED)
             for cancel in list(cancels):
                 cancel()
+
+
+_CALLER_KEYS = ("HTTP_X_GCPFAKES_SESSION", "HTTP_X_GCPFAKES_PID")
+
+
+def _run_wsgi(app: WSGIApp, environ: dict[str, Any]) -> tuple[str, list[Any], bytes]:
+    """Call ``app`` as a server would; an exception it raises is answered 500, naming it."""
+    answer: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    def start_response(status: str, headers: list[Any], exc_info: Any = None) -> Any:
+        answer["status"], answer["headers"] = status, list(headers)
+        return chunks.append
+
+    try:
+        result = app(environ, start_response)
+        try:
+            chunks.extend(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+    except Exception as error:  # a bug of ours: the caller gets a 500 that names it
+        message = f"pytest-gcpfakes: the Storage fake failed: {type(error).__name__}: {error}\n"
+        return "500 Internal Server Error", [("Content-Type", "text/plain")], message.encode()
+    return answer["status"], answer["headers"], b"".join(chunks)
 
 
 def _record(payload: bytes) -> bytes:
@@ -366,6 +422,22 @@ class RemoteCaller:
         if kind == b"E":
             raise error_from_status_bytes(answer)
         return answer
+
+    def wsgi(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        *,
+        chunked: bool = False,
+    ) -> tuple[str, list[tuple[str, str]], bytes]:
+        """Have the owner's Storage app serve one request; return its status, headers, body."""
+        head = {"method": method, "url": url, "headers": headers, "chunked": chunked}
+        _, answer = self._exchange(_frame(b"W", json.dumps(head).encode() + b"\n" + body))
+        head_bytes, _, data = answer.partition(b"\n")
+        reply = json.loads(head_bytes)
+        return str(reply["status"]), [(str(k), str(v)) for k, v in reply["headers"]], data
 
     def send(self, event: dict[str, Any]) -> Any:
         """Deliver one usage-recorder event to the owning process; return its answer."""

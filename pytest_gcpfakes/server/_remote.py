@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -20,21 +19,6 @@ from urllib.parse import urlsplit
 
 from pytest_gcpfakes._config import Config, build_config
 from pytest_gcpfakes.pubsub._delivery import CallSurface
-
-# Headers that describe one hop, not the request (RFC 9110 §7.6.1): never forwarded.
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
 
 
 class _Remote:
@@ -53,88 +37,74 @@ class _Remote:
 
 
 class RemoteStorage(_Remote):
-    """The Storage fake of another process, reached over its Storage server."""
+    """The Storage fake of another process, reached over its link."""
 
     service = "storage"
 
-    def __init__(self, storage_url: str, config: Config, project: str, *, session: int = 0) -> None:
+    def __init__(self, link_url: str, config: Config, project: str, *, session: int = 0) -> None:
         self.config = config
         self.project = project
-        self.app = ForwardingApp(storage_url, session=session)
+        self.app = ForwardingApp(link_url, session=session)
 
 
 class ForwardingApp:
-    """A WSGI app that replays each request on another server and returns its answer.
+    """A WSGI app that has the owning process's Storage app serve each request, over the
+    link, and returns its answer.
 
-    The original scheme and host travel as ``X-Forwarded-Proto`` / ``X-Forwarded-Host``,
-    so the links in the answer (``mediaLink``, session URIs) still name the address the
-    client used, which its ``requests`` adapter routes back here.
+    The request keeps the URL the client called, so the links in the answer (``mediaLink``,
+    session URIs) still name that address, which the client's ``requests`` adapter routes
+    back here.
     """
 
-    def __init__(self, url: str, *, session: int = 0) -> None:
-        parts = urlsplit(url)
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 80
-        self._local = threading.local()
-        self._session = session
+    def __init__(self, link_url: str, *, session: int = 0) -> None:
+        from pytest_gcpfakes.server._link import RemoteCaller
 
-    def _connection(self) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
-            conn.connect()
-            assert conn.sock is not None
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._local.conn = conn
-            self._local.pid = os.getpid()
-        return conn
+        self._caller = RemoteCaller(link_url, timeout=300, session=session)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        target = environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
-        if "?" not in target and environ.get("QUERY_STRING"):
-            target += "?" + environ["QUERY_STRING"]
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        headers = _request_headers(environ)
-        headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
-        headers["X-Forwarded-Host"] = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-        headers["Content-Length"] = str(len(body))
-        if self._session:  # so that the owner can refuse a call of an ended test's child
-            from pytest_gcpfakes._sessions import SESSION_HEADER
+        from pytest_gcpfakes.server._link import read_body
+        from pytest_gcpfakes.storage._wire import RAW_HEADERS
 
-            headers[SESSION_HEADER] = str(self._session)
-            headers["X-Gcpfakes-Pid"] = str(os.getpid())
-        for attempt in (1, 2):
-            conn = self._connection()
-            try:
-                conn.request(environ["REQUEST_METHOD"], target, body=body, headers=headers)
-                response = conn.getresponse()
-                data = response.read()
-                break
-            except (ConnectionError, http.client.HTTPException):
-                conn.close()  # an idle keep-alive connection the server dropped: once more
-                self._local.conn = None
-                if attempt == 2:
-                    raise
-        reply = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP]
-        reply.append(("Content-Length", str(len(data))))
-        start_response(f"{response.status} {response.reason}", reply)
+        raw = environ.get(RAW_HEADERS)
+        headers = [(str(k), str(v)) for k, v in raw] if raw is not None else _headers(environ)
+        status, reply, data = self._caller.wsgi(
+            environ["REQUEST_METHOD"],
+            _url(environ),
+            headers,
+            read_body(environ),
+            chunked=bool(environ.get("wsgi.input_terminated")),
+        )
+        start_response(status, reply)
         return [data]
 
 
-def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
-    raw = environ.get("gcpfakes.raw_headers")
-    if raw is not None:  # the adapter's own list keeps names such as x-goog-meta-key_a
-        return {str(k): str(v) for k, v in raw if str(k).lower() not in _HOP_BY_HOP}
-    headers = {
-        key[5:].replace("_", "-").title(): str(value)
+def _url(environ: dict[str, Any]) -> str:
+    """The URL a request was made to, path still percent-encoded as sent."""
+    host = environ.get("HTTP_HOST")
+    if not host:
+        name = environ.get("SERVER_NAME", "")
+        host = (
+            f"[{name}]:{environ.get('SERVER_PORT')}"
+            if ":" in name
+            else (f"{name}:{environ.get('SERVER_PORT')}")
+        )
+    target = environ.get("RAW_URI") or environ.get("PATH_INFO", "/")
+    if "?" not in target and environ.get("QUERY_STRING"):
+        target += "?" + environ["QUERY_STRING"]
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{target}"
+
+
+def _headers(environ: dict[str, Any]) -> list[tuple[str, str]]:
+    """A request's headers from its ``HTTP_*`` keys, for an environ without the raw list."""
+    headers = [
+        (key[5:].replace("_", "-").title(), str(value))
         for key, value in environ.items()
-        if key.startswith("HTTP_") and key[5:].replace("_", "-").lower() not in _HOP_BY_HOP
-    }
+        if key.startswith("HTTP_")
+    ]
     if environ.get("CONTENT_TYPE"):
-        headers["Content-Type"] = environ["CONTENT_TYPE"]
+        headers.append(("Content-Type", str(environ["CONTENT_TYPE"])))
     return headers
 
 
@@ -281,9 +251,7 @@ class RemoteStream(CallSurface):
             callback(error)
 
 
-def remote_handle(
-    service: str, link_url: str, storage_url: str, like: Any, *, session: int = 0
-) -> Any:
+def remote_handle(service: str, link_url: str, like: Any, *, session: int = 0) -> Any:
     """A handle for ``service`` of the process behind ``link_url``, with ``like``'s options
     (or the defaults, for a child forked before any fake was active)."""
     if like is not None:
@@ -294,4 +262,4 @@ def remote_handle(
         config, project = Config(), client_project()
     if service == "pubsub":
         return RemotePubSub(link_url, config, project, session=session)
-    return RemoteStorage(storage_url, config, project, session=session)
+    return RemoteStorage(link_url, config, project, session=session)

@@ -117,6 +117,9 @@ class Servers:
                 on_reset=self._on_reset,
                 info=self.info,
                 fallback=PubSubRestApp(self._caller),
+                # Children's Storage requests, served as in-process (no ProxyFix: they
+                # arrive with the URL their client called).
+                storage=_storage_for_link(self._on_reset),
             ),
             host="127.0.0.1",
             port=0,
@@ -225,6 +228,12 @@ def _local_caller() -> Any:
     from pytest_gcpfakes.pubsub._service import LocalCaller
 
     return LocalCaller()
+
+
+def _storage_for_link(on_reset: Callable[[], None] | None) -> WSGIApp:
+    from pytest_gcpfakes.server._http import storage_server_app
+
+    return storage_server_app if on_reset is None else _with_reset(storage_server_app, on_reset)
 
 
 def _with_reset(app: WSGIApp, on_reset: Callable[[], None]) -> WSGIApp:

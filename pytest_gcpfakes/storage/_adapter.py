@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import io
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
@@ -19,7 +18,7 @@ from urllib3.response import HTTPResponse
 
 from pytest_gcpfakes import _registry
 from pytest_gcpfakes._backoff import note_failure
-from pytest_gcpfakes.storage._wire import RAW_HEADERS
+from pytest_gcpfakes.storage._wire import build_environ
 
 
 class StorageAdapter(requests.adapters.HTTPAdapter):
@@ -61,7 +60,6 @@ class StorageAdapter(requests.adapters.HTTPAdapter):
 def _environ(request: requests.PreparedRequest) -> dict[str, Any]:
     """The WSGI environ a server would build for ``request`` (see ``_wire`` for the two
     things WSGI loses that this face, like the HTTP one, keeps)."""
-    url = urlsplit(str(request.url))
     body = request.body
     chunked = False
     if body is None:
@@ -76,40 +74,11 @@ def _environ(request: requests.PreparedRequest) -> dict[str, Any]:
         # requests sends a body of unknown length (a generator) chunked, with no
         # Content-Length: hand it over as a server that decodes chunks does.
         chunked = "Content-Length" not in request.headers
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": str(request.method),
-        "SCRIPT_NAME": "",
-        "PATH_INFO": url.path,
-        "RAW_URI": url.path + (f"?{url.query}" if url.query else ""),
-        "QUERY_STRING": url.query,
-        "SERVER_NAME": url.hostname or "",
-        "SERVER_PORT": str(url.port or (443 if url.scheme == "https" else 80)),
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": url.scheme,
-        "wsgi.input": io.BytesIO(payload),
-        "wsgi.errors": io.StringIO(),
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-    }
-    if chunked:
-        environ["wsgi.input_terminated"] = True
-    else:
-        environ["CONTENT_LENGTH"] = str(len(payload))
-    raw_headers = []
-    for key, value in request.headers.items():
-        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-        raw_headers.append((key, text))
-        if "_" in key:
-            continue  # HTTP_* cannot tell "_" from "-": only in RAW_HEADERS, as servers do
-        name = key.upper().replace("-", "_")
-        if name == "CONTENT_TYPE":
-            environ["CONTENT_TYPE"] = text
-        elif name != "CONTENT_LENGTH":
-            environ[f"HTTP_{name}"] = text
-    environ[RAW_HEADERS] = raw_headers
-    return environ
+    headers = [
+        (key, value.decode("latin-1") if isinstance(value, bytes) else str(value))
+        for key, value in request.headers.items()
+    ]
+    return build_environ(str(request.method), str(request.url), headers, payload, chunked=chunked)
 
 
 @functools.cache

@@ -14,11 +14,12 @@ headers rather than guess); both faces hand the raw header list over in
 from __future__ import annotations
 
 import functools
+import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import quote, unquote_plus, unquote_to_bytes
+from urllib.parse import quote, unquote_plus, unquote_to_bytes, urlsplit
 
 from pytest_gcpfakes.storage import _errors
 from pytest_gcpfakes.storage._backend import Preconditions, StorageBackend
@@ -37,6 +38,56 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 #: The environ key under which a face passes the request's headers as sent: a list of
 #: ``(name, value)`` pairs, names in their own case, ``_`` intact.
 RAW_HEADERS = "gcpfakes.raw_headers"
+
+def build_environ(
+    method: str,
+    url: str,
+    headers: Iterable[tuple[str, str]],
+    payload: bytes,
+    *,
+    chunked: bool = False,
+) -> dict[str, Any]:
+    """The WSGI environ a server would build for a request to ``url``.
+
+    ``chunked``: the body came without a ``Content-Length``, as a server that decodes
+    chunks hands it over (``wsgi.input_terminated``). Header names containing ``_`` are
+    kept in :data:`RAW_HEADERS` only, as servers do.
+    """
+    parts = urlsplit(url)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": parts.path,
+        "RAW_URI": parts.path + (f"?{parts.query}" if parts.query else ""),
+        "QUERY_STRING": parts.query,
+        "SERVER_NAME": parts.hostname or "",
+        "SERVER_PORT": str(parts.port or (443 if parts.scheme == "https" else 80)),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": parts.scheme,
+        "wsgi.input": io.BytesIO(payload),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    if chunked:
+        environ["wsgi.input_terminated"] = True
+    else:
+        environ["CONTENT_LENGTH"] = str(len(payload))
+    raw_headers = []
+    for key, text in headers:
+        raw_headers.append((key, text))
+        if "_" in key:
+            continue  # HTTP_* cannot tell "_" from "-": only in RAW_HEADERS, as servers do
+        name = key.upper().replace("-", "_")
+        if name == "CONTENT_TYPE":
+            environ["CONTENT_TYPE"] = text
+        elif name != "CONTENT_LENGTH":
+            environ[f"HTTP_{name}"] = text
+    environ[RAW_HEADERS] = raw_headers
+    return environ
+
 
 STATUS_TEXT = {
     200: "OK",

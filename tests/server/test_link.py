@@ -16,8 +16,9 @@ from google.api_core import exceptions
 from google.pubsub_v1 import types
 
 from pytest_gcpfakes.pubsub._service import LocalCaller
-from pytest_gcpfakes.server._http import serve_wsgi
+from pytest_gcpfakes.server._http import serve_wsgi, storage_server_app
 from pytest_gcpfakes.server._link import PREFIX, LinkApp, RemoteCaller
+from pytest_gcpfakes.server._remote import ForwardingApp
 
 TOPIC = "projects/test-project/topics/link"
 SUBSCRIPTION = "projects/test-project/subscriptions/link-sub"
@@ -29,7 +30,7 @@ STREAMING_PULL = "/google.pubsub.v1.Subscriber/StreamingPull"
 def link() -> Iterator[tuple[str, list[str]]]:
     """A link server over this process's fakes, and the path of each request it served."""
     served: list[str] = []
-    app = LinkApp(LocalCaller())
+    app = LinkApp(LocalCaller(), storage=storage_server_app)
 
     def counting(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         served.append(environ["PATH_INFO"])
@@ -144,3 +145,35 @@ def test_a_server_that_is_not_a_link_is_named() -> None:
         caller = RemoteCaller(server.url)
         with pytest.raises(ConnectionError, match="is not a pytest-gcpfakes link"):
             caller.unary(GET_TOPIC, b"")
+
+
+def test_a_childs_storage_request_is_served_on_the_kept_connection_as_in_process(
+    fake_storage: Any, link: tuple[str, list[str]]
+) -> None:
+    """What a child's client reaches: the owner's Storage app, given the URL the client
+    called, so links in the answer lead back to that address."""
+    import json
+
+    from werkzeug.test import Client
+
+    url, served = link
+    fake_storage.create_bucket("link-bucket")
+    child_app = Client(ForwardingApp(url))
+    base = "http://storage.child.test:8123"
+
+    upload = child_app.post(
+        "/upload/storage/v1/b/link-bucket/o?uploadType=media&name=dir%2Fobject.txt",
+        base_url=base,
+        data=b"from the child",
+        headers={"Content-Type": "text/plain"},
+    )
+    download = child_app.get(
+        "/download/storage/v1/b/link-bucket/o/dir%2Fobject.txt?alt=media", base_url=base
+    )
+
+    assert upload.status_code == 200
+    resource = json.loads(upload.data)
+    assert resource["mediaLink"].startswith(f"{base}/download/storage/v1/b/link-bucket/o/")
+    assert download.data == b"from the child"
+    assert fake_storage.objects("link-bucket") == ["dir/object.txt"]
+    assert served == [f"{PREFIX}/frames"]  # both requests on one kept connection
