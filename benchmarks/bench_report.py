@@ -1,7 +1,8 @@
 """How long the usage report of a 1,000-test run takes to write and to open in Chromium.
 
 A generated suite of 1,000 tests runs through pytest, each test sending two requests that
-use one module-level PublisherClient at once (so every test is flagged and has a timeline).
+use one module-level PublisherClient at once (so every test is flagged and has a timeline):
+the sample app of tests/usage/test_plugin_checks.py.
 Measured: the run with and without ``--gcpfakes-report`` (what writing the report costs),
 the page's size, and in headless Chromium (Debian's ``chromium`` and ``chromium-driver``,
 driven by Selenium when both are installed) the time from navigation to the page drawn
@@ -15,6 +16,7 @@ empty report: the skeleton, the CSS and the script with no data. Nothing is asse
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import subprocess
@@ -24,33 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-APP = """
-import threading
-from flask import Flask
-from google.cloud import pubsub_v1
-
-publisher = pubsub_v1.PublisherClient()
-app = Flask(__name__)
-barrier = threading.Barrier(2)
-TOPIC = "projects/test-project/topics/orders"
-
-@app.get("/orders")
-def orders():
-    publisher.get_topic(topic=TOPIC)
-    barrier.wait(30)
-    publisher.get_topic(topic=TOPIC)
-    return "ok"
-
-def two_at_once():
-    threads = [threading.Thread(target=app.test_client().get, args=("/orders",)) for _ in "ab"]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-"""
+ROOT = Path(__file__).resolve().parent.parent
 
 TESTS = """
 import pytest
@@ -81,9 +57,26 @@ def run_suite(work: Path, *args: str) -> float:
     return seconds
 
 
+def _tests_module(relative: str, name: str) -> Any:
+    """A helper module of the test suite (the sample app, the browser's flags): one copy."""
+    path = ROOT / "tests" / relative
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
 def browser() -> Any | None:
-    """Headless Chromium with a fresh profile, or None (with a line saying why)."""
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+    """Headless Chromium with a fresh profile, as tests/browser starts it, or None (with a
+    line saying why)."""
+    settings = _tests_module("browser/conftest.py", "gcpfakes_browser_settings")
+    if not (Path(settings.CHROMIUM).exists() and Path(settings.CHROMEDRIVER).exists()):
         print("chromium / chromium-driver not installed: the opening times are not measured")
         return None
     try:
@@ -94,21 +87,11 @@ def browser() -> Any | None:
         return None
     os.environ.setdefault("SE_OFFLINE", "true")
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,900",
-        f"--user-data-dir={tempfile.mkdtemp(prefix='bench-report-chromium-')}",
-    ):
+    options.binary_location = settings.CHROMIUM
+    for flag in settings.FLAGS:
         options.add_argument(flag)
-    return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='bench-report-chromium-')}")
+    return webdriver.Chrome(options=options, service=Service(settings.CHROMEDRIVER))
 
 
 def open_page(driver: Any, page: Path) -> tuple[float, float, int]:
@@ -142,7 +125,8 @@ def main() -> None:
     options = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-report-"))
-    (work / "app.py").write_text(APP)
+    app = _tests_module("usage/test_plugin_checks.py", "gcpfakes_sample_app").APP
+    (work / "app.py").write_text(app)
     (work / "test_orders.py").write_text(TESTS.format(tests=options.tests))
     empty = work / "empty.html"
     from pytest_gcpfakes.report._data import ReportData

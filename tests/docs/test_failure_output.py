@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "usage"))
-from test_plugin_checks import APP, LEAKY_APP, TEST
+from test_plugin_checks import APP, LEAK_TEST, LEAKY_APP, TEST
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
@@ -30,29 +30,23 @@ def patterns(lines: list[str]) -> list[str]:
     return ["E*" + re.sub(r"request-\d", "request-?", line) for line in escaped]
 
 
-def test_sharing_message_on_the_page_is_a_real_one(pytester: pytest.Pytester) -> None:
-    lines = shown("AssertionError: 1 client was in use by concurrent requests.")
-    pytester.makepyfile(app=APP)
-    pytester.makepyfile(test_app=TEST.format(marker='@pytest.mark.gcpfakes(check="sharing")'))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(patterns(lines), consecutive=True)
-
-
-def test_leak_message_on_the_page_is_a_real_one(pytester: pytest.Pytester) -> None:
-    lines = shown("AssertionError: 1 client was leaked")
-    pytester.makepyfile(app=LEAKY_APP)
-    pytester.makepyfile(
-        test_app="""
-        import pytest
-        from app import app
-
-        @pytest.mark.gcpfakes(check="leaks")
-        def test_orders(fake_pubsub):
-            fake_pubsub.create_topic("orders")
-            app.test_client().get("/orders")
-        """
-    )
+@pytest.mark.parametrize(
+    ("headline", "app_source", "test_source"),
+    [
+        (
+            "AssertionError: 1 client was in use by concurrent requests.",
+            APP,
+            TEST.format(marker='@pytest.mark.gcpfakes(check="sharing")'),
+        ),
+        ("AssertionError: 1 client was leaked", LEAKY_APP, LEAK_TEST),
+    ],
+    ids=["sharing", "leaks"],
+)
+def test_message_on_the_page_is_a_real_one(
+    pytester: pytest.Pytester, headline: str, app_source: str, test_source: str
+) -> None:
+    lines = shown(headline)
+    pytester.makepyfile(app=app_source, test_app=test_source)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(patterns(lines), consecutive=True)

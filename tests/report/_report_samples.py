@@ -4,41 +4,20 @@ the tests that bound the page's size (here and in tests/browser), and the page p
 from __future__ import annotations
 
 import json
+import sys
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 from pytest_gcpfakes.report._data import ReportData
 from pytest_gcpfakes.usage import _analysis, _report
 from pytest_gcpfakes.usage._model import CallSite, ClientInfo, Recording, RequestInfo, Use
 
-# A Flask app whose one global client two requests use at once (a barrier makes it certain),
-# and a test module with one test of each outcome, run by pytester here and in tests/browser.
-APP = """
-import threading
-from flask import Flask
-from google.cloud import pubsub_v1
-
-publisher = pubsub_v1.PublisherClient()
-app = Flask(__name__)
-barrier = threading.Barrier(2)
-TOPIC = "projects/test-project/topics/orders"
-
-@app.get("/orders")
-def orders():
-    publisher.get_topic(topic=TOPIC)
-    barrier.wait(30)
-    publisher.get_topic(topic=TOPIC)
-    return "ok"
-
-def two_at_once():
-    def one(i):
-        app.test_client().get("/orders")
-    threads = [threading.Thread(target=one, args=(i,), name=f"request-{i}") for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-"""
+# The Flask app of tests/usage (one global client that two requests use at once, a barrier
+# making it certain) and a test module with one test of each outcome, run by pytester here
+# and in tests/browser.
+sys.path.insert(0, str(Path(__file__).parent.parent / "usage"))
+from test_plugin_checks import APP as APP
 
 TESTS = """
 import pytest

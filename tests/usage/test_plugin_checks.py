@@ -176,19 +176,20 @@ def closed():
 """
 
 
+LEAK_TEST = """
+import pytest
+from app import app
+
+@pytest.mark.gcpfakes(check="leaks")
+def test_orders(fake_pubsub):
+    fake_pubsub.create_topic("orders")
+    app.test_client().get("/orders")
+"""
+
+
 def test_leak_check_message_in_full(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(app=LEAKY_APP)
-    pytester.makepyfile(
-        test_app="""
-        import pytest
-        from app import app
-
-        @pytest.mark.gcpfakes(check="leaks")
-        def test_orders(fake_pubsub):
-            fake_pubsub.create_topic("orders")
-            app.test_client().get("/orders")
-        """
-    )
+    pytester.makepyfile(test_app=LEAK_TEST)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
