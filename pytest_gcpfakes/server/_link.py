@@ -331,7 +331,13 @@ class _Connection:
         self.used = False
 
     def shutdown(self) -> None:
-        """End the connection for both ends (the owner then ends its side's work)."""
+        """End the connection for both ends (the owner then ends its side's work).
+
+        Only in the process that opened it: a forked child's copy (a stream object
+        collected there) must not end its parent's stream.
+        """
+        if self.pid != os.getpid():
+            return
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
 

@@ -177,3 +177,41 @@ def test_a_childs_storage_request_is_served_on_the_kept_connection_as_in_process
     assert download.data == b"from the child"
     assert fake_storage.objects("link-bucket") == ["dir/object.txt"]
     assert served == [f"{PREFIX}/frames"]  # both requests on one kept connection
+
+
+def test_a_forked_childs_copy_of_a_stream_never_ends_the_parents(
+    fake_pubsub: Any, link: tuple[str, list[str]]
+) -> None:
+    import os
+    import warnings
+
+    url, _ = link
+    fake_pubsub.create_topic(TOPIC)
+    fake_pubsub.create_subscription(SUBSCRIPTION, TOPIC)
+    fake_pubsub.publish(TOPIC, b"before the fork")
+    opening = types.StreamingPullRequest(subscription=SUBSCRIPTION, stream_ack_deadline_seconds=60)
+    cancels: list[Callable[[], None]] = []
+    held = threading.Event()
+
+    def requests() -> Iterator[bytes]:
+        yield types.StreamingPullRequest.serialize(opening)
+        held.wait(30)  # the request side stays open until the test ends
+
+    responses = RemoteCaller(url).stream(STREAMING_PULL, requests(), cancels.append)
+    assert next(responses)  # the stream is running
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        pid = os.fork()
+    if pid == 0:  # the child drops its copy, as a worker's garbage collector would
+        try:
+            responses.close()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+    fake_pubsub.publish(TOPIC, b"after the fork")
+    after = types.StreamingPullResponse.deserialize(next(responses))
+    assert [m.message.data for m in after.received_messages] == [b"after the fork"]
+    cancels[0]()
+    held.set()
