@@ -36,6 +36,14 @@
     const first = page * size + 1, last = Math.min(total, (page + 1) * size);
     nav.append(prev, el("span", {}, `${first}–${last} of ${total}`), next);
   }
+  // Rows and legend keys act on Enter and Space as on a click.
+  function clickable(node, action) {
+    node.setAttribute("tabindex", "0");
+    node.onclick = action;
+    node.onkeydown = (event) => {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); action(); }
+    };
+  }
   function count(n, noun) { return `${n} ${noun}${n === 1 ? "" : "s"}`; }
   function end(use) { return use.end_seq === null ? use.seq : use.end_seq; }
 
@@ -65,7 +73,7 @@
         el("td", { class: "num" }, u ? u.requests.length : "–"),
         el("td", { class: "num" }, u ? u.uses.length : "–"));
       if (test.flagged.length) row.cells[1].classList.add("flag");
-      row.onclick = () => select(test);
+      clickable(row, () => select(test));
       body.append(row);
     }
     pager($("tests-pager"), tests.length, TESTS_PAGE, state.page,
@@ -131,11 +139,11 @@
     const legend = $("legend");
     for (const c of usage.clients.slice(0, 24)) {
       const key = el("span", { class: "client-key", "data-client": c.serial, role: "button",
-        tabindex: "0", title: "highlight this client's uses" });
+        title: "highlight this client's uses" });
       const swatch = el("span", { class: "swatch" });
       swatch.style.background = colour.get(c.serial);
       key.append(swatch, document.createTextNode(c.label));
-      key.onclick = () => focusClient(c.serial);
+      clickable(key, () => focusClient(c.serial));
       legend.append(key);
     }
     legend.append(el("span", { class: "hint" }, "click a client to highlight its uses"));
@@ -284,7 +292,7 @@
         el("td", {}, c.closed_seq === null ? "no" : `yes, at ${c.closed_at ? c.closed_at.display : c.closed_seq}`),
         el("td", { class: "num" }, counts.get(c.serial) || 0),
         el("td", { class: verdict === "ok" ? "" : "flag" }, verdict));
-      row.onclick = () => focusClient(c.serial);
+      clickable(row, () => focusClient(c.serial));
       body.append(row);
     }
     pager($("clients-pager"), usage.clients.length, ROWS_PAGE, state.clientPage,

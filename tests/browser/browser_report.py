@@ -101,6 +101,11 @@ def test_click_on_the_shared_client_highlights_its_uses(browser: Any, flagged_re
     # A second click on the same client clears the highlight.
     browser.find_element("css selector", "#legend .client-key").click()
     assert count(browser, "#timeline svg.focus, #timeline .mark.hl") == 0
+    # The keyboard does the same: Enter on the client's legend key.
+    from selenium.webdriver.common.keys import Keys
+
+    browser.find_element("css selector", "#legend .client-key").send_keys(Keys.ENTER)
+    assert count(browser, "#timeline .mark.hl") == 4
 
 
 def test_screenshot_of_the_flagged_test_is_written(

@@ -75,3 +75,13 @@ def test_overlapping_uses_are_those_inside_another_requests_window() -> None:
 def test_no_sharing_no_flags() -> None:
     payload = usage(recording(requests=1, uses_per_request=3))
     assert flagged_and_overlapping(payload) == ([], [])
+
+
+def test_the_default_run_does_not_collect_the_browser_tests() -> None:
+    """tox -e py needs no browser: tests/browser's files are named browser_*.py, which only
+    tox -e browser (-o python_files=browser_*.py) collects."""
+    from pathlib import Path
+
+    folder = Path(__file__).parent.parent / "browser"
+    names = sorted(path.name for path in folder.glob("*.py"))
+    assert names == ["browser_report.py", "conftest.py"]
