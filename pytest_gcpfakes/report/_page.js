@@ -163,7 +163,10 @@
     for (const u of usage.uses) {
       const key = u.request === null ? `t${u.pid}:${u.thread}` : `r${u.request}`;
       if (!lanes.has(key)) {
-        lanes.set(key, { label: "outside any request", sub: `${u.thread}${many ? ` pid ${u.pid}` : ""}`,
+        // A use outside any request gets a lane per thread; a request the recording does
+        // not hold (never seen starting) keeps its number.
+        const label = u.request === null ? "outside any request" : `request #${u.request}`;
+        lanes.set(key, { label, sub: `${u.thread}${many ? ` pid ${u.pid}` : ""}`,
           start: null, end: null, uses: [] });
       }
       lanes.get(key).uses.push(u);

@@ -90,6 +90,18 @@ def test_timeline_is_drawn_for_the_flagged_test(browser: Any, flagged_report: Pa
     assert count(browser, "#requests tbody tr") == 2
 
 
+def test_uses_outside_any_request_get_a_lane_per_thread(browser: Any, flagged_report: Path) -> None:
+    open_page(browser, flagged_report)
+    browser.find_element("css selector", '#tests tr[data-nodeid$="::test_storage"]').click()
+    assert browser.find_element("id", "detail-title").text == "test_report.py::test_storage"
+    labels = browser.execute_script(
+        "return [...document.querySelectorAll('#timeline .lane-label')].map(n => n.textContent)"
+    )
+    assert labels == ["outside any requestMainThread"]
+    assert count(browser, "#timeline .mark") == 2  # create_bucket, close
+    assert count(browser, "#timeline .mark.overlap, #timeline .life") == 0
+
+
 def test_click_on_the_shared_client_highlights_its_uses(browser: Any, flagged_report: Path) -> None:
     open_page(browser, flagged_report)
     assert count(browser, "#timeline svg.focus") == 0
