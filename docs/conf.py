@@ -13,7 +13,7 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 myst_heading_anchors = 3
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_generated", "examples"]
 html_theme = "furo"
 html_title = "pytest-gcpfakes"
 
