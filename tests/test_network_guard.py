@@ -109,15 +109,29 @@ def test_storage_client_with_own_credentials_never_refreshes_a_token(fake_storag
 
 
 def test_client_on_an_explicit_loopback_channel_is_not_checked_for_a_fake() -> None:
+    from concurrent import futures
+
+    from google.api_core import exceptions
     from google.pubsub_v1.services.subscriber.transports.grpc import SubscriberGrpcTransport
 
-    channel = grpc.insecure_channel("127.0.0.1:9")  # nothing listens; never used here
-    subscriber = pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
-    # No fake is active, yet subscribe() goes ahead: this client talks to its own server.
-    future = subscriber.subscribe("projects/p/subscriptions/sub", callback=lambda m: None)
-    future.cancel()
-    future.result(timeout=30)  # the stream's threads are done before the channel closes
-    subscriber.close()
+    # A gRPC server that serves no method: the call reaches it and ends at once with
+    # UNIMPLEMENTED, which the subscriber does not retry (a closed port would leave the
+    # stream retrying on the channel's reconnect backoff).
+    executor = futures.ThreadPoolExecutor(2)
+    server = grpc.server(executor)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        subscriber = pubsub_v1.SubscriberClient(transport=SubscriberGrpcTransport(channel=channel))
+        # No fake is active, yet subscribe() goes ahead: this client talks to its own server.
+        future = subscriber.subscribe("projects/p/subscriptions/sub", callback=lambda m: None)
+        with pytest.raises(exceptions.MethodNotImplemented):
+            future.result(timeout=30)  # the server answered: the call was never stopped
+        subscriber.close()
+    finally:
+        server.stop(0).wait()
+        executor.shutdown()
 
 
 UNFAKED = (
