@@ -16,27 +16,17 @@ from pytest_gcpfakes.report._html import render
 pytestmark = pytest.mark.usefixtures("clean_env")
 
 
-@pytest.fixture(scope="module")
-def flagged_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A report written by a real run: one test with a shared client, and one per outcome."""
+def write_report(work: Path, files: dict[str, str]) -> Path:
+    """Run pytest with ``--gcpfakes-report`` over ``files`` in ``work``; return the page."""
     # pytester is function-scoped; a module's tests share one run, made the same way.
     import subprocess
     import sys
 
-    work = tmp_path_factory.mktemp("run")
-    (work / "app.py").write_text(APP)
-    (work / "test_report.py").write_text(TESTS)
+    for name, text in files.items():
+        (work / name).write_text(text)
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--gcpfakes-report=report.html",
-            "test_report.py",
-        ],
+        [*command, "--gcpfakes-report=report.html"],
         cwd=work,
         check=False,
         capture_output=True,
@@ -45,6 +35,53 @@ def flagged_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     report = work / "report.html"
     assert report.exists(), "the run wrote no report"
     return report
+
+
+@pytest.fixture(scope="module")
+def flagged_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report written by a real run: one test with a shared client, and one per outcome."""
+    return write_report(tmp_path_factory.mktemp("run"), {"app.py": APP, "test_report.py": TESTS})
+
+
+SHOWCASE = """
+from concurrency_app import app
+from pytest_gcpfakes import concurrent_requests, rendezvous
+
+
+def test_orders_and_uploads(fake_pubsub, fake_storage):
+    fake_pubsub.create_topic("orders")
+    fake_storage.create_bucket("uploads")
+    with rendezvous(4):  # all four requests in their first client call at once
+        concurrent_requests(
+            app,
+            [
+                ("POST", "/orders"),
+                ("POST", "/files/a.txt", {"data": b"a"}),
+                ("POST", "/orders"),
+                ("POST", "/files/b.txt", {"data": b"b"}),
+            ],
+        )
+
+
+def test_download(fake_storage):
+    fake_storage.put("uploads", "a.txt", "a")
+    assert app.test_client().get("/files/a.txt").data == b"a"
+
+
+def test_upload_of_an_empty_file(fake_storage):
+    fake_storage.create_bucket("uploads")
+    assert app.test_client().post("/files/empty.txt", data=b"").status_code == 204
+"""
+
+
+@pytest.fixture(scope="module")
+def showcase_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The docs' screenshot: the concurrency recipes' app (tests/docs), four requests at
+    once, two of them through its module-level publisher, two with a client each; and two
+    more tests, one failing."""
+    app = Path(__file__).parent.parent / "docs" / "concurrency_app.py"
+    files = {"concurrency_app.py": app.read_text(), "test_orders.py": SHOWCASE}
+    return write_report(tmp_path_factory.mktemp("showcase"), files)
 
 
 def open_page(browser: Any, path: Path) -> None:
@@ -121,10 +158,18 @@ def test_click_on_the_shared_client_highlights_its_uses(browser: Any, flagged_re
 
 
 def test_screenshot_of_the_flagged_test_is_written(
-    browser: Any, flagged_report: Path, artifacts: Path
+    browser: Any, showcase_report: Path, artifacts: Path
 ) -> None:
-    open_page(browser, flagged_report)
-    browser.find_element("css selector", "#clients tr.client").click()
+    open_page(browser, showcase_report)
+    assert console_errors(browser) == []
+    assert count(browser, "#timeline g.lane") == 4
+    # The publisher and each upload's own client: three colours, one per client.
+    fills = browser.execute_script(
+        "return [...new Set([...document.querySelectorAll('#timeline .mark')]"
+        ".map(n => n.getAttribute('fill')))]"
+    )
+    assert len(fills) == 3
+    assert count(browser, "#timeline .mark.overlap") >= 2
     shot = artifacts / "report.png"
     assert browser.save_screenshot(str(shot))
     data = shot.read_bytes()
