@@ -3,8 +3,9 @@
 The pages include these files rather than copy them, so a page cannot show code that does
 not run. They run as their own pytest project (docs/examples/pytest.ini), in a subprocess
 with a clean environment, as a user's suite would. The files under docs/examples/failing
-fail on purpose: the assertion reports the pages show (docs/examples/output/*.txt) are what
-pytest prints for them, compared here. ``GCPFAKES_UPDATE_DOCS=1`` rewrites those files.
+fail on purpose, those under docs/examples/warned warn: the reports and warnings the pages
+show (docs/examples/output/*.txt) are what pytest prints for them, compared here.
+``GCPFAKES_UPDATE_DOCS=1`` rewrites those files.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 EXAMPLES = Path(__file__).parent.parent.parent / "docs" / "examples"
 PASSING = sorted(p.name for p in EXAMPLES.glob("test_*.py"))
 FAILING = sorted(p.stem for p in (EXAMPLES / "failing").glob("*.py"))
+WARNED = sorted(p.stem for p in (EXAMPLES / "warned").glob("*.py"))
 _CLEARED = ("GOOGLE_", "GCLOUD_", "CLOUDSDK_", "GCPFAKES_", "PYTEST_", "PUBSUB_", "STORAGE_")
 
 
@@ -86,12 +88,30 @@ def comparable(lines: list[str]) -> list[str]:
     return [re.sub(r"concurrent-request-\d+", "concurrent-request-N", line) for line in masked]
 
 
-@pytest.mark.parametrize("example", FAILING)
-def test_the_page_shows_the_report_pytest_prints(example: str, tmp_path: Path) -> None:
-    result = run_examples(tmp_path, "-p", "no:cacheprovider", f"failing/{example}.py")
-    assert result.returncode == 1, result.stdout + result.stderr
-    printed = reported_failure(result.stdout)
+def reported_warnings(output: str) -> list[str]:
+    """The GCPFakesWarnings of pytest's warnings summary, from the class name on."""
+    marker = "GCPFakesWarning: "
+    found = [line[line.index(marker) :] for line in output.splitlines() if marker in line]
+    assert found, f"no GCPFakesWarning in the output:\n{output}"
+    return found
+
+
+def same_as_the_page(example: str, printed: list[str]) -> None:
     page = EXAMPLES / "output" / f"{example}.txt"
     if os.environ.get("GCPFAKES_UPDATE_DOCS") == "1":
         page.write_text("\n".join(printed) + "\n", encoding="utf-8")
     assert comparable(page.read_text(encoding="utf-8").splitlines()) == comparable(printed)
+
+
+@pytest.mark.parametrize("example", FAILING)
+def test_the_page_shows_the_report_pytest_prints(example: str, tmp_path: Path) -> None:
+    result = run_examples(tmp_path, "-p", "no:cacheprovider", f"failing/{example}.py")
+    assert result.returncode == 1, result.stdout + result.stderr
+    same_as_the_page(example, reported_failure(result.stdout))
+
+
+@pytest.mark.parametrize("example", WARNED)
+def test_the_page_shows_the_warnings_pytest_prints(example: str, tmp_path: Path) -> None:
+    result = run_examples(tmp_path, "-p", "no:cacheprovider", "-rw", f"warned/{example}.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    same_as_the_page(example, reported_warnings(result.stdout))
