@@ -37,3 +37,23 @@ def test_every_xfail_on_mark_of_the_suite_is_in_the_matrix() -> None:
     cases = matrix.read_suite(source)
     assert sum(len(case.differs) for case in cases) == len(marks)
     assert len(cases) == len(re.findall(r"^def test_\w+\(\s*pubsub_backend", source, re.M))
+
+
+def test_every_test_the_fidelity_tables_name_exists() -> None:
+    """A row's "Test" cell names the test that pins it; a renamed test would leave it dangling."""
+    defined = set()
+    for path in (ROOT / "tests").rglob("*.py"):
+        defined |= set(re.findall(r"^\s*def (test_\w+)", path.read_text(encoding="utf-8"), re.M))
+    named = set()
+    test_column = False
+    for line in (ROOT / "docs" / "fidelity.md").read_text(encoding="utf-8").splitlines():
+        if not line.startswith("|"):
+            test_column = False
+            continue
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        if cells[-1] == "Test":
+            test_column = True
+        elif test_column:
+            named |= set(re.findall(r"`(test_\w+)`", cells[-1]))
+    assert len(named) > 30
+    assert named - defined == set()
