@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import timedelta
 
 from freezegun import freeze_time
@@ -51,7 +52,7 @@ def test_events_are_archived(fake_pubsub, fake_storage):
             )
         publish_events()  # the code under test
         frozen.tick(60)  # the batch's minute is up
-        with storage.Client() as gcs:
+        with closing(storage.Client()) as gcs:  # a context manager itself from 3.11
             blobs = list(gcs.bucket("archive").list_blobs(prefix="events/"))
             assert blobs[0].name.startswith("events/2026-03-04T05:06:07+00:00_")
             assert blobs[0].download_as_bytes() == b"first\nsecond\n"
