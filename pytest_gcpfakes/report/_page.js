@@ -44,6 +44,7 @@
       if (event.key === "Enter" || event.key === " ") { event.preventDefault(); action(); }
     };
   }
+  function shorten(text, n) { return text.length > n ? text.slice(0, n - 1) + "…" : text; }
   function count(n, noun) { return `${n} ${noun}${n === 1 ? "" : "s"}`; }
   function end(use) { return use.end_seq === null ? use.seq : use.end_seq; }
 
@@ -157,7 +158,7 @@
     const lanes = new Map();
     for (const r of usage.requests) {
       lanes.set(`r${r.serial}`, { label: r.label || "(request)",
-        sub: `#${r.serial} ${r.thread}${many ? ` pid ${r.pid}` : ""}`,
+        sub: `#${r.serial} ${shorten(r.thread, 30)}${many ? ` pid ${r.pid}` : ""}`,
         start: r.start_seq, end: r.end_seq, uses: [] });
     }
     for (const u of usage.uses) {
@@ -166,7 +167,7 @@
         // A use outside any request gets a lane per thread; a request the recording does
         // not hold (never seen starting) keeps its number.
         const label = u.request === null ? "outside any request" : `request #${u.request}`;
-        lanes.set(key, { label, sub: `${u.thread}${many ? ` pid ${u.pid}` : ""}`,
+        lanes.set(key, { label, sub: `${shorten(u.thread, 30)}${many ? ` pid ${u.pid}` : ""}`,
           start: null, end: null, uses: [] });
       }
       lanes.get(key).uses.push(u);
@@ -202,9 +203,9 @@
       const y = TOP + i * LANE;
       const group = svg("g", { class: "lane", transform: `translate(0 ${y})` });
       const label = svg("text", { x: 4, y: 10, class: "lane-label" });
-      label.textContent = lane.label.length > 34 ? lane.label.slice(0, 33) + "…" : lane.label;
+      label.textContent = shorten(lane.label, 34);
       const sub = svg("tspan", { x: 4, dy: 12, class: "sub" });
-      sub.textContent = lane.sub.length > 40 ? lane.sub.slice(0, 39) + "…" : lane.sub;
+      sub.textContent = lane.sub;  // the thread name is shortened, the pid never
       label.append(sub);
       group.append(label, svg("line", { x1: 0, x2: LABEL + W, y1: LANE - 1, y2: LANE - 1,
         class: "lane-sep" }));

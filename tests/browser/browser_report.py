@@ -212,3 +212,35 @@ def test_dense_lanes_are_aggregated(browser: Any, tmp_path: Path) -> None:
     # 4,000 uses in two lanes: at most 120 marks a lane, each standing for a bin of uses.
     assert count(browser, "#timeline .mark") <= 240
     assert console_errors(browser) == []
+
+
+def test_lanes_name_the_process_when_several_took_part(browser: Any, tmp_path: Path) -> None:
+    import dataclasses
+
+    from _report_samples import recording, usage
+
+    from pytest_gcpfakes.report._data import ReportData
+
+    rec = recording(requests=2, uses_per_request=2)
+    # Request 2 ran in a forked worker: its request and its uses carry the child's pid.
+    rec = dataclasses.replace(
+        rec,
+        requests=tuple(
+            dataclasses.replace(r, pid=5151) if r.serial == 2 else r for r in rec.requests
+        ),
+        uses=tuple(dataclasses.replace(u, pid=5151) if u.request == 2 else u for u in rec.uses),
+    )
+    data = ReportData()
+    data.add("t.py::forked", "call", "passed", 1.0, usage=usage(rec))
+    page = tmp_path / "forked.html"
+    page.write_text(render(data.document()), encoding="utf-8")
+    open_page(browser, page)
+    subs = browser.execute_script(
+        "return [...document.querySelectorAll('#timeline .lane-label .sub')]"
+        ".map(n => n.textContent)"
+    )
+    # A long thread name is shortened; the pid is always shown whole.
+    assert subs == [
+        "#1 Thread-1 (process_request_thr… pid 4242",
+        "#2 Thread-2 (process_request_thr… pid 5151",
+    ]
