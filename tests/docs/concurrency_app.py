@@ -3,6 +3,7 @@ request, orders through one module-level publisher (the bug the recipes catch), 
 Pub/Sub push endpoint."""
 
 import base64
+from contextlib import closing
 
 from flask import Flask, g, request
 from google.cloud import pubsub_v1, storage
@@ -52,5 +53,5 @@ def push():
 
 def upload_report():
     """Code outside a request: upload one report."""
-    with storage.Client() as client:
+    with closing(storage.Client()) as client:  # `with` alone needs storage 3.11
         client.bucket("uploads").blob("report.csv").upload_from_string("a,b\n")

@@ -1,3 +1,5 @@
+from contextlib import closing
+
 from google.cloud import pubsub_v1, storage
 
 
@@ -21,7 +23,7 @@ def test_worker(fake_pubsub):
 
 
 def count_rows(bucket, name):  # the code under test: write NAME.count beside NAME
-    with storage.Client() as client:
+    with closing(storage.Client()) as client:  # `with` alone needs storage 3.11
         rows = client.bucket(bucket).blob(name).download_as_text().splitlines()
         client.bucket(bucket).blob(f"{name}.count").upload_from_string(str(len(rows)))
 
