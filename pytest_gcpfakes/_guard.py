@@ -106,13 +106,17 @@ def grpc_called_service(target: str) -> CalledService:
 class _BlockedMultiCallable:
     """A gRPC multi-callable whose every invocation raises :class:`BlockedCallError`."""
 
+    # Attribute names of our own: google-api-core wraps a stub with functools.wraps, which
+    # copies the stub's __dict__ onto each wrapper, and google-api-core 2.23's wrappers read
+    # their own ``_target`` (a stub's ``_target`` there failed the call with "'str' object
+    # is not callable" instead of BlockedCallError).
     def __init__(self, target: str, method: str, called: CalledService) -> None:
-        self._target = target
-        self._method = method
-        self._called = called
+        self._gcpfakes_target = target
+        self._gcpfakes_method = method
+        self._gcpfakes_called = called
 
     def _fail(self, *args: Any, **kwargs: Any) -> Any:
-        raise self._called.error(f"{self._target}{self._method}")
+        raise self._gcpfakes_called.error(f"{self._gcpfakes_target}{self._gcpfakes_method}")
 
     __call__ = _fail
     with_call = _fail

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import types
 from importlib import metadata
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,19 @@ def test_the_rest_bindings_are_read_from_the_installed_transports() -> None:
         "google.pubsub.v1.Subscriber",
         "google.pubsub.v1.SchemaService",
     }
+
+
+def test_a_null_body_on_the_pubsub_rest_face_is_400_on_every_protobuf(
+    fake_pubsub: Any, gcpfakes_server: Any
+) -> None:
+    """protobuf 4.25's JSON parser raises a bare TypeError for ``null``; 5.x+ a ParseError."""
+    import requests
+
+    fake_pubsub.create_topic("raw")
+    url = f"http://{gcpfakes_server.pubsub_address}/v1/{fake_pubsub.topic_path('raw')}"
+    answer = requests.put(url, data=b"null", headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"] == (
+        "Invalid JSON payload received. Failed to parse JSON: TypeError: 'NoneType' object is"
+        " not iterable."
+    )

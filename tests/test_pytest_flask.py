@@ -74,7 +74,10 @@ def test_pytest_flask_live_server_runs_in_a_forked_process_that_reaches_the_fake
         def test_live(live_server, fake_storage, gcp_usage):
             fake_storage.create_bucket("notes")
             url = f"http://127.0.0.1:{live_server.port}/notes/a.txt"
-            answer = requests.post(url, timeout=30)
+            # pytest-flask sets SERVER_NAME (the machine's name and the port); Flask before
+            # 3.1 answers 404 to a request for any other host.
+            host = {"Host": live_server.app.config["SERVER_NAME"]}
+            answer = requests.post(url, headers=host, timeout=30)
             assert answer.json() == {"written": "a.txt"}
             assert fake_storage.get("notes", "a.txt") == b"from the live server"
             (request,) = gcp_usage.requests

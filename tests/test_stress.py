@@ -36,6 +36,7 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import pubsub_v1, storage
 from google.cloud.pubsub_v1.types import FlowControl
+from google.cloud.storage.retry import DEFAULT_RETRY
 
 THREADS = 16
 SEED = 20_240_601
@@ -46,6 +47,11 @@ COUNTERS = 4
 TALLIES = 2
 PUBSUB_FAULT_PROBABILITY = 0.01
 STORAGE_FAULT_PROBABILITY = 0.004
+# google-cloud-storage 3.0 retries uploads and deletes by default; 2.x only when they carry
+# a precondition. The workers ask 2.x for 3.0's policy, so an injected fault is retried.
+RETRY_WRITES: dict[str, Any] = (
+    {} if int(storage.__version__.split(".")[0]) >= 3 else {"retry": DEFAULT_RETRY}
+)
 RESUMABLE_CHUNK = 256 * 1024  # the smallest chunk size the client takes
 
 # How often each thread picks each operation.
@@ -304,7 +310,7 @@ class Worker:
         else:
             size = self.rng.choice((0, 1, 100, 5000, 70_000))
         data = f"{name}#{next(self.versions)}|".encode() + self.rng.randbytes(size)
-        blob.upload_from_string(data)
+        blob.upload_from_string(data, **RETRY_WRITES)
         self.model[name] = data
         self.ledger.count("bytes uploaded", len(data))
 
@@ -351,7 +357,7 @@ class Worker:
     def delete(self) -> None:
         name = self._name()
         try:
-            self.bucket.blob(name).delete()
+            self.bucket.blob(name).delete(**RETRY_WRITES)
         except exceptions.NotFound:
             assert name not in self.model, f"{name} was written but delete found nothing"
             self.ledger.count("deletes of absent objects (NotFound)")

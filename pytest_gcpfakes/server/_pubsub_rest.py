@@ -174,6 +174,12 @@ class PubSubRestApp:
             _check_enums(request)
         except _BadParameter as error:
             raise exceptions.InvalidArgument(str(error)) from None
+        except TypeError as error:
+            # protobuf 4.25's Parse raises a bare TypeError for a body like `null`; from 5.x
+            # it is this ParseError, whose words these are.
+            raise exceptions.InvalidArgument(
+                f"Invalid JSON payload received. Failed to parse JSON: TypeError: {error}."
+            ) from None
         except (json_format.ParseError, ValueError, AttributeError, KeyError) as error:
             raise exceptions.InvalidArgument(f"Invalid JSON payload received. {error}") from None
         return request

@@ -186,14 +186,19 @@ def test_a_new_topics_policy_over_rest_is_just_the_etag_acab(
 
 
 def test_the_rest_transport_reads_and_writes_policies(
-    fake_pubsub: Any, gcpfakes_server: GCPFakesServer
+    fake_pubsub: Any, gcpfakes_server: GCPFakesServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     topic = fake_pubsub.create_topic("orders")
-    rest = pubsub_v1.PublisherClient(
-        transport=PublisherRestTransport(
-            host=f"http://{gcpfakes_server.pubsub_address}", credentials=AnonymousCredentials()
+    # gcpfakes_server sets PUBSUB_EMULATOR_HOST; google-cloud-pubsub before 2.28 then adds
+    # credentials beside an explicit transport, which its GAPIC client refuses.
+    # (Unset while the client is built only: monkeypatch may outlive gcpfakes_server.)
+    with monkeypatch.context() as patch:
+        patch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
+        rest = pubsub_v1.PublisherClient(
+            transport=PublisherRestTransport(
+                host=f"http://{gcpfakes_server.pubsub_address}", credentials=AnonymousCredentials()
+            )
         )
-    )
     try:
         policy = rest.get_iam_policy(request={"resource": topic})
         policy.bindings.add(role="roles/pubsub.publisher", members=[ANN])

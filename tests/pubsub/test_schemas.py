@@ -826,6 +826,7 @@ def test_protobuf_revision_that_adds_a_field_is_committed(
     assert second.definition == added
 
 
+@pytest.mark.since("google-cloud-pubsub", "2.40.0", "Schema.compiled_proto_schema")
 def test_precompiled_protobuf_schema_validates_messages(
     client: SchemaServiceClient, project: str
 ) -> None:

@@ -183,6 +183,7 @@ def test_output_only_fields_sent_at_creation_are_ignored(publisher: Any, fake_pu
     assert publisher.get_topic(topic=created.name).state == types.Topic.State.STATE_UNSPECIFIED
 
 
+@pytest.mark.since("google-cloud-pubsub", "2.33.0", "Topic.tags")
 def test_input_only_tags_are_never_returned(publisher: Any, fake_pubsub: Any) -> None:
     created = publisher.create_topic(
         request={"name": fake_pubsub.topic_path("tagged"), "tags": {"tagKeys/1": "tagValues/2"}}
@@ -191,6 +192,7 @@ def test_input_only_tags_are_never_returned(publisher: Any, fake_pubsub: Any) ->
     assert dict(publisher.get_topic(topic=created.name).tags) == {}
 
 
+@pytest.mark.since("google-cloud-pubsub", "2.28.0", "message_transforms")
 def test_ingestion_settings_and_transforms_given_at_creation_are_returned(
     publisher: Any, subscriber: Any, fake_pubsub: Any
 ) -> None:

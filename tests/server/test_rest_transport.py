@@ -49,17 +49,23 @@ class RestClients:
 
 
 @pytest.fixture
-def rest(fake_pubsub: Any, gcpfakes_server: GCPFakesServer) -> Iterator[RestClients]:
+def rest(
+    fake_pubsub: Any, gcpfakes_server: GCPFakesServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RestClients]:
     """The library's own clients on its REST transport, pointed at the server's address."""
     endpoint = f"http://{gcpfakes_server.pubsub_address}"
-    clients = RestClients(
-        publisher=pubsub_v1.PublisherClient(
-            transport=PublisherRestTransport(host=endpoint, credentials=AnonymousCredentials())
-        ),
-        subscriber=pubsub_v1.SubscriberClient(
-            transport=SubscriberRestTransport(host=endpoint, credentials=AnonymousCredentials())
-        ),
-    )
+    with monkeypatch.context() as patch:
+        # gcpfakes_server sets PUBSUB_EMULATOR_HOST; google-cloud-pubsub before 2.28 then
+        # adds credentials beside an explicit transport, which its GAPIC client refuses.
+        patch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
+        clients = RestClients(
+            publisher=pubsub_v1.PublisherClient(
+                transport=PublisherRestTransport(host=endpoint, credentials=AnonymousCredentials())
+            ),
+            subscriber=pubsub_v1.SubscriberClient(
+                transport=SubscriberRestTransport(host=endpoint, credentials=AnonymousCredentials())
+            ),
+        )
     try:
         yield clients
     finally:
@@ -253,6 +259,7 @@ def test_publish_to_a_missing_topic_fails_the_future_with_not_found(
         future.result(WAIT)
 
 
+@pytest.mark.since("google-api-core", "2.44.0", "ErrorInfo on errors read from REST responses")
 def test_exactly_once_ack_errors_carry_error_info_over_rest(
     fake_pubsub: Any, rest: RestClients
 ) -> None:

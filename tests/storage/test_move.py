@@ -9,6 +9,8 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import storage
 
+pytestmark = pytest.mark.since("google-cloud-storage", "3.1.0", "Bucket.move_blob()")
+
 
 @pytest.fixture
 def bucket(client: storage.Client) -> storage.Bucket:

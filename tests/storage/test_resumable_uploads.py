@@ -119,6 +119,7 @@ def test_resumable_upload_precondition_fails_when_the_upload_completes(bucket: A
     assert bucket.blob("taken").download_as_text() == "first"
 
 
+@pytest.mark.since("google-cloud-storage", "3.5.0", "upload_from_file(crc32c_checksum_value=...)")
 def test_client_checksum_mismatch_on_the_final_chunk_is_rejected(
     bucket: Any, fake_storage: Any
 ) -> None:

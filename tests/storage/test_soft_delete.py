@@ -140,6 +140,7 @@ def test_listing_soft_deleted_objects_with_versions_is_refused(client: storage.C
         list(client.list_blobs("fresh", soft_deleted=True, versions=True))
 
 
+@pytest.mark.since("google-cloud-storage", "3.1.0", "Bucket.move_blob()")
 def test_a_moved_source_is_not_soft_deleted(client: storage.Client) -> None:
     bucket = client.create_bucket("fresh")
     bucket.move_blob(put(bucket, "old.txt"), "new.txt")
@@ -223,10 +224,12 @@ def test_a_restore_after_the_hard_delete_time_is_not_found(
 # -- soft-deleted buckets -----------------------------------------------------------------------
 
 
+@pytest.mark.since("google-cloud-storage", "2.19.0", "soft delete of buckets")
 def test_a_new_bucket_has_a_generation(client: storage.Client) -> None:
     assert client.create_bucket("fresh").generation is not None
 
 
+@pytest.mark.since("google-cloud-storage", "2.19.0", "soft delete of buckets")
 def test_a_deleted_bucket_is_listed_with_soft_deleted(client: storage.Client) -> None:
     bucket = client.create_bucket("gone")
     bucket.delete()
@@ -236,6 +239,7 @@ def test_a_deleted_bucket_is_listed_with_soft_deleted(client: storage.Client) ->
     assert list(client.list_buckets()) == []
 
 
+@pytest.mark.since("google-cloud-storage", "2.19.0", "soft delete of buckets")
 def test_a_soft_deleted_bucket_is_fetched_by_its_generation(client: storage.Client) -> None:
     bucket = client.create_bucket("gone")
     bucket.delete()
@@ -243,6 +247,7 @@ def test_a_soft_deleted_bucket_is_fetched_by_its_generation(client: storage.Clie
     assert fetched.soft_delete_time is not None
 
 
+@pytest.mark.since("google-cloud-storage", "2.19.0", "soft delete of buckets")
 def test_a_restored_bucket_is_live_again_with_its_soft_deleted_objects(
     client: storage.Client,
 ) -> None:
@@ -257,11 +262,13 @@ def test_a_restored_bucket_is_live_again_with_its_soft_deleted_objects(
     assert again.blob("doc.txt").download_as_bytes() == b"kept"
 
 
+@pytest.mark.since("google-cloud-storage", "2.19.0", "soft delete of buckets")
 def test_a_bucket_without_soft_delete_is_gone_for_good(client: storage.Client) -> None:
     bucket_with_retention(client, "hard", 0).delete()
     assert list(client.list_buckets(soft_deleted=True)) == []
 
 
+@pytest.mark.since("google-cloud-storage", "2.19.0", "soft delete of buckets")
 def test_a_soft_deleted_buckets_name_can_be_taken_again(client: storage.Client) -> None:
     first = client.create_bucket("reused")
     first.delete()
@@ -271,6 +278,7 @@ def test_a_soft_deleted_buckets_name_can_be_taken_again(client: storage.Client) 
         client.restore_bucket("reused", generation=first.generation)
 
 
+@pytest.mark.since("google-cloud-storage", "2.19.0", "soft delete of buckets")
 def test_a_soft_deleted_bucket_goes_at_its_hard_delete_time(
     client: storage.Client, gcpfakes: Any
 ) -> None:

@@ -7,6 +7,7 @@ and uses the client again, so requests overlap for certain (no sleeps, no luck).
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -133,7 +134,9 @@ class ThreadLocal(Pattern):
 
 def make_app(pattern: Pattern, barrier: threading.Barrier | None) -> Flask:
     """An app whose view uses its client, meets the other live requests, uses it again."""
-    app = Flask(f"app_{pattern.name}")
+    # root_path given: Flask 2.3 looks a dotted import name ("app_threading.local") up as a
+    # module and fails; Flask 3 falls back to the working directory.
+    app = Flask(f"app_{pattern.name}", root_path=os.path.dirname(__file__))
     app.testing = True
     pattern.install(app)
 
