@@ -121,6 +121,12 @@ def check_config(config: types.CloudStorageConfig) -> None:
             f"Invalid max_messages given (max_messages={config.max_messages}). The max "
             f"messages must be at least {MIN_MESSAGES}."
         )
+    if "avro_config" in config:
+        # Avro files need fastavro (pytest-gcpfakes[schemas]): without it the subscription
+        # is refused as it is created or updated, not when its first batch is written.
+        from pytest_gcpfakes.pubsub._schemas import schemas_extra
+
+        schemas_extra("fastavro")
 
 
 def _check_datetime_format(fmt: str) -> None:
@@ -412,10 +418,13 @@ def encode_avro(
     writes it: the data as bytes, or, with ``topic_schema`` (``use_topic_schema``), each
     message decoded into a record of the topic's schema; with ``write_metadata``, the
     subscription name, message id, publish time and attributes (the ordering key among
-    them) as fields too. The one place that imports fastavro."""
+    them) as fields too. The one place that imports fastavro (through ``schemas_extra``,
+    the ``[schemas]`` extra's gate; ``check_config`` refused an Avro config without it)."""
     import io
 
-    import fastavro
+    from pytest_gcpfakes.pubsub._schemas import schemas_extra
+
+    fastavro = schemas_extra("fastavro")
 
     fields: list[dict[str, Any]] = list(_METADATA_FIELDS) if write_metadata else []
     records: list[dict[str, Any]] = []

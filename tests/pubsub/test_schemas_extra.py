@@ -105,3 +105,26 @@ def test_schema_service_without_validation_needs_no_extra(
     assert list(client.list_schemas(parent=project)) == []
     with pytest.raises(exceptions.NotFound):
         client.get_schema(name=f"{project}/schemas/missing")
+
+
+def test_avro_output_of_a_cloud_storage_subscription_without_the_extra_answers_the_sentence(
+    fake_pubsub: Any, fake_storage: Any, without_schemas_extra: None
+) -> None:
+    from google.cloud import pubsub_v1
+
+    fake_storage.create_bucket("archive-bucket")
+    topic = fake_pubsub.create_topic("events")
+    config = {"bucket": "archive-bucket", "avro_config": {"write_metadata": True}}
+    with pubsub_v1.SubscriberClient() as subscriber:
+        request = {
+            "name": fake_pubsub.subscription_path("archive"),
+            "topic": topic,
+            "cloud_storage_config": config,
+        }
+        with pytest.raises(
+            exceptions.MethodNotImplemented, match=f"fastavro is not installed: {HINT}"
+        ):
+            subscriber.create_subscription(request=request)
+        # Text files need nothing more.
+        config.pop("avro_config")
+        assert subscriber.create_subscription(request=request).cloud_storage_config.bucket
