@@ -91,3 +91,9 @@ def test_push_handler(fake_pubsub):
     fake_pubsub.publish("events", b"hello", kind="greeting")
     (attempt,) = fake_pubsub.wait_for_pushes(1)
     assert attempt.acked
+
+
+# Below the included recipes: google-cloud-storage retries uploads by default from 3.0
+# (before, only uploads with a precondition), so these two recipes need 3.0.
+for _recipe in (test_upload_survives_a_flaky_backend, test_upload_retries):
+    pytest.mark.since("google-cloud-storage", "3.0.0", "retrying uploads by default")(_recipe)
