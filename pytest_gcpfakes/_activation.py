@@ -56,6 +56,7 @@ from pytest_gcpfakes._hosts import (
     is_google_host,
     is_servable_endpoint,
 )
+from pytest_gcpfakes._internals import own_method
 from pytest_gcpfakes._internals import pubsub as _pubsub_internals
 from pytest_gcpfakes._internals import storage as _storage_internals
 from pytest_gcpfakes._registry import STORAGE_BASE_URL, client_project, current, peek
@@ -262,7 +263,7 @@ def _patch_publisher(module: ModuleType) -> None:
     from pytest_gcpfakes.pubsub._waits import track
 
     client_cls = module.Client
-    original = vars(client_cls)["publish"]
+    original = own_method(client_cls, "publish", "google-cloud-pubsub")
     signature = inspect.signature(original)
 
     @functools.wraps(original)
@@ -320,7 +321,7 @@ def _record_publisher(signature: inspect.Signature, client: Any, args: Any, kwar
 
 def _patch_subscriber(module: ModuleType) -> None:
     client_cls = module.Client
-    original = vars(client_cls)["subscribe"]
+    original = own_method(client_cls, "subscribe", "google-cloud-pubsub")
 
     @functools.wraps(original)
     def subscribe(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -341,7 +342,7 @@ def _patch_subscriber(module: ModuleType) -> None:
 
 def _patch_storage_client(module: ModuleType) -> None:
     client_cls = module.Client
-    original = vars(client_cls)["__init__"]
+    original = own_method(client_cls, "__init__", "google-cloud-storage")
     signature = inspect.signature(original)
     marker = _storage_internals.unset_project(module)
 

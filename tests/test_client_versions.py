@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_gcpfakes._internals import CHECKED, UnsupportedVersionError
+from pytest_gcpfakes._internals import CHECKED, UnsupportedVersionError, own_method
 from pytest_gcpfakes._internals import pubsub as pubsub_internals
 from pytest_gcpfakes._internals import storage as storage_internals
 
@@ -42,6 +42,17 @@ def test_a_pubsub_release_without_the_transport_registry_gets_one_sentence() -> 
 def test_a_publisher_without_its_batch_lock_gets_one_sentence() -> None:
     with pytest.raises(UnsupportedVersionError, match=re.escape("_batch_lock")):
         pubsub_internals.commit_pending_batches(object())
+
+
+def test_a_publisher_class_without_its_own_publish_gets_one_sentence() -> None:
+    class Client:  # publish() moved to a base class, say
+        pass
+
+    with pytest.raises(
+        UnsupportedVersionError,
+        match=r"^pytest-gcpfakes cannot find .*Client\.publish\(\) in google-cloud-pubsub ",
+    ):
+        own_method(Client, "publish", "google-cloud-pubsub")
 
 
 def test_a_storage_release_without_the_unset_project_marker_gets_one_sentence() -> None:

@@ -8,8 +8,9 @@ plugin calls the names defined here, never the libraries' private attributes.
 from __future__ import annotations
 
 from importlib import metadata
+from typing import Any
 
-__all__ = ["CHECKED", "UnsupportedVersionError", "unsupported"]
+__all__ = ["CHECKED", "UnsupportedVersionError", "own_method", "unsupported"]
 
 # The releases every touch point was checked against: from the oldest supported (what the
 # tox "min" environment runs, .ci/min-versions.txt) to the newest at the time of writing
@@ -37,3 +38,15 @@ def unsupported(distribution: str, what: str) -> UnsupportedVersionError:
         f" {distribution} {oldest} to {newest}: install a release in that range or a newer"
         " pytest-gcpfakes."
     )
+
+
+def own_method(cls: type, name: str, distribution: str) -> Any:
+    """``cls``'s own definition of ``name`` (the function the plugin wraps), or the sentence.
+
+    The hand-written ``publish()`` and ``subscribe()`` and ``storage.Client.__init__`` are
+    defined on those classes themselves in every release of ``CHECKED``.
+    """
+    method = vars(cls).get(name)
+    if method is None:
+        raise unsupported(distribution, f"{cls.__qualname__}.{name}()")
+    return method
