@@ -59,26 +59,24 @@ def without_schemas_extra(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def client(fake_pubsub: Any) -> SchemaServiceClient:
-    return SchemaServiceClient()
-
-
-@pytest.fixture
-def project(fake_pubsub: Any) -> str:
-    return f"projects/{fake_pubsub.project}"
+def service(fake_pubsub: Any) -> tuple[SchemaServiceClient, str]:
+    """The real Schema service client and the fake's project path."""
+    return SchemaServiceClient(), f"projects/{fake_pubsub.project}"
 
 
 def test_avro_schema_creation_without_the_extra_answers_with_the_install_sentence(
-    client: SchemaServiceClient, project: str, without_schemas_extra: None
+    service: tuple[SchemaServiceClient, str], without_schemas_extra: None
 ) -> None:
+    client, project = service
     schema = types.Schema(type_=AVRO, definition=json.dumps(RECORD))
     with pytest.raises(exceptions.MethodNotImplemented, match=f"fastavro is not installed: {HINT}"):
         client.create_schema(parent=project, schema_id="readings", schema=schema)
 
 
 def test_avro_validation_without_the_extra_answers_with_the_install_sentence(
-    client: SchemaServiceClient, project: str, without_schemas_extra: None
+    service: tuple[SchemaServiceClient, str], without_schemas_extra: None
 ) -> None:
+    client, project = service
     schema = types.Schema(type_=AVRO, definition=json.dumps(RECORD))
     with pytest.raises(exceptions.MethodNotImplemented, match=f"fastavro is not installed: {HINT}"):
         client.validate_schema(parent=project, schema=schema)
@@ -89,8 +87,9 @@ def test_avro_validation_without_the_extra_answers_with_the_install_sentence(
 
 
 def test_protobuf_schema_without_the_extra_answers_with_the_install_sentence(
-    client: SchemaServiceClient, project: str, without_schemas_extra: None
+    service: tuple[SchemaServiceClient, str], without_schemas_extra: None
 ) -> None:
+    client, project = service
     schema = types.Schema(type_=PROTOCOL_BUFFER, definition=PROTO)
     with pytest.raises(
         exceptions.MethodNotImplemented, match=f"grpc_tools is not installed: {HINT}"
@@ -99,8 +98,9 @@ def test_protobuf_schema_without_the_extra_answers_with_the_install_sentence(
 
 
 def test_schema_service_without_validation_needs_no_extra(
-    client: SchemaServiceClient, project: str, without_schemas_extra: None
+    service: tuple[SchemaServiceClient, str], without_schemas_extra: None
 ) -> None:
+    client, project = service
     """Listing and a missing schema's NotFound do not touch the optional packages."""
     assert list(client.list_schemas(parent=project)) == []
     with pytest.raises(exceptions.NotFound):
