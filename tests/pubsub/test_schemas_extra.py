@@ -100,8 +100,8 @@ def test_protobuf_schema_without_the_extra_answers_with_the_install_sentence(
 def test_schema_service_without_validation_needs_no_extra(
     service: tuple[SchemaServiceClient, str], without_schemas_extra: None
 ) -> None:
-    client, project = service
     """Listing and a missing schema's NotFound do not touch the optional packages."""
+    client, project = service
     assert list(client.list_schemas(parent=project)) == []
     with pytest.raises(exceptions.NotFound):
         client.get_schema(name=f"{project}/schemas/missing")
