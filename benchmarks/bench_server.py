@@ -92,6 +92,7 @@ from _common import (
     with_timeout,
 )
 from _common import activated as _activated
+from _common import gcpfakes_cli as _cli
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import pubsub_v1, storage
 from google.pubsub_v1 import types
@@ -508,30 +509,6 @@ def _child(kind: str, config: dict[str, Any] | None = None) -> Iterator[dict[str
             yield json.loads(line)
         finally:
             _end(process, stdin_first=True)
-
-
-@contextlib.contextmanager
-def _cli() -> Iterator[dict[str, str]]:
-    """``python -m pytest_gcpfakes serve``; yield its two variables."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pytest_gcpfakes", "serve"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        assert process.stdout is not None
-        variables: dict[str, str] = {}
-        for _ in range(2):
-            line = _first_line(process.stdout, START_SECONDS)
-            name, _, value = line.removeprefix("export ").partition("=")
-            variables[name] = value
-        if "PUBSUB_EMULATOR_HOST" not in variables:
-            raise RuntimeError(f"`gcpfakes serve` printed {variables!r}")
-        yield variables
-    finally:
-        _end(process, stdin_first=False)
 
 
 def _end(process: subprocess.Popen[bytes], *, stdin_first: bool) -> None:
