@@ -39,6 +39,7 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 #: ``(name, value)`` pairs, names in their own case, ``_`` intact.
 RAW_HEADERS = "gcpfakes.raw_headers"
 
+
 def build_environ(
     method: str,
     url: str,
