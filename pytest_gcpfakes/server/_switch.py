@@ -163,13 +163,19 @@ class _Countdown:
 
 
 def _pump(source: socket.socket, target: socket.socket, done: _Countdown) -> None:
-    """Copy ``source`` to ``target`` until ``source`` ends; then half-close ``target``."""
+    """Copy ``source`` to ``target`` until ``source`` ends; then half-close ``target``.
+
+    Into one buffer per direction: ``recv(_CHUNK)`` would allocate (and, above glibc's mmap
+    threshold, map and unmap) 256 KiB for every read, measured at 13 µs of a 15 µs read.
+    """
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
     try:
         while True:
-            data = source.recv(_CHUNK)
-            if not data:
+            size = source.recv_into(buffer)
+            if not size:
                 break
-            target.sendall(data)
+            target.sendall(view[:size])
     except OSError:
         pass
     finally:
