@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from freezegun import freeze_time
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.types import BatchSettings
@@ -123,6 +124,42 @@ def test_malformed_ack_id_is_invalid_argument(fake_pubsub: Any, subscriber: Any)
         match=r"You have passed an invalid ack ID to the service \(ack_id=not-an-ack-id\)\.",
     ):
         subscriber.acknowledge(subscription=sub, ack_ids=["not-an-ack-id"])
+
+
+def test_an_ack_with_one_malformed_id_acknowledges_none(fake_pubsub: Any, subscriber: Any) -> None:
+    # Well-formed ids that are leased now skip the format check (a speed-up): a malformed id
+    # beside them must still fail the whole request before anything is acknowledged.
+    fake_pubsub.create_topic("orders")
+    sub = fake_pubsub.create_subscription("worker", "orders")
+    fake_pubsub.publish("orders", b"kept")
+    (received,) = subscriber.pull(subscription=sub, max_messages=10).received_messages
+    with pytest.raises(exceptions.InvalidArgument, match=r"\(ack_id=not-an-ack-id\)"):
+        subscriber.acknowledge(subscription=sub, ack_ids=[received.ack_id, "not-an-ack-id"])
+    state = fake_pubsub.state("worker")
+    assert (state.acked, [o.ack_id for o in state.outstanding]) == ((), [received.ack_id])
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "1970-01-01 00:00:00",  # the epoch: seconds and nanos both 0, the field still set
+        "2026-03-04 05:06:07.999999",  # the last microsecond of a second
+        "2026-03-04 05:06:07.000001",
+        "2026-03-04 05:06:07.123456",
+    ],
+)
+def test_a_pulled_message_has_the_stored_publish_time_to_the_microsecond(
+    fake_pubsub: Any, subscriber: Any, moment: str
+) -> None:
+    # Deliveries compute the timestamp from the clock's float seconds, not the datetime.
+    with freeze_time(moment):
+        fake_pubsub.create_topic("orders")
+        sub = fake_pubsub.create_subscription("worker", "orders")
+        fake_pubsub.publish("orders", b"x")
+        (stored,) = fake_pubsub.published("orders")
+        (received,) = subscriber.pull(subscription=sub, max_messages=10).received_messages
+    assert received.message.publish_time == stored.publish_time
+    assert pubsub_v1.types.PubsubMessage.pb(received.message).HasField("publish_time")
 
 
 def test_ack_deadline_over_600_seconds_is_invalid_argument(
