@@ -251,12 +251,13 @@ def download(app: StorageApp, request: Request, bucket: str, name: str) -> Respo
     a ``Range`` of them, or decompressed (transcoding)."""
     version = app.backend.get_object(bucket, name, request.int_param("generation"))
     request.preconditions().check(version, read=True)
-    request.check_etag(etag(version))
+    tag = etag(version)  # once: it is checked and then sent
+    request.check_etag(tag)
     _csek.check(version.key_sha256, _csek.request_key(request))  # the data needs its key
     headers = {
         # GCS serves an object without a content type as application/octet-stream.
         "Content-Type": version.content_type or "application/octet-stream",
-        "ETag": etag(version),
+        "ETag": tag,
         "x-goog-generation": str(version.generation),
         "x-goog-metageneration": str(version.metageneration),
         "x-goog-hash": f"crc32c={version.crc32c}"
