@@ -13,12 +13,11 @@ headers rather than guess); both faces hand the raw header list over in
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 from urllib.parse import quote, unquote_plus, unquote_to_bytes, urlsplit
 
 from pytest_gcpfakes.storage import _errors
@@ -116,6 +115,39 @@ STATUS_TEXT = {
 }
 
 
+_T = TypeVar("_T")
+
+
+class _computed_once(Generic[_T]):
+    """``functools.cached_property`` without its lock.
+
+    On Python 3.11 ``cached_property`` takes a lock on every first read (3.12 dropped
+    it); a Request is read by the one thread serving it, and three of these are read on
+    every request: 0.6 µs each that way, 0.23 µs this way. The value goes into the
+    instance's ``__dict__``, so later reads never reach the descriptor.
+    """
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _computed_once[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+    def __get__(self, instance: object | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self._name] = self._compute(instance)
+        return value
+
+
+_HEADER_KEYS: dict[str, str] = {}
+"""WSGI environ keys of header names (``X-Goog-Hash`` -> ``HTTP_X_GOOG_HASH``): each
+request reads about five headers, and the names are a handful of constants."""
+
+
 _PRECONDITION_PARAMS = frozenset(
     (
         "ifGenerationMatch",
@@ -152,13 +184,13 @@ class Request:
         #: set by the app before routing; ``None``: the path names it, if anything does.
         self.host_bucket: str | None = None
 
-    @functools.cached_property
+    @_computed_once
     def body(self) -> bytes:
         """The whole request body; the app reads it first thing, so that a Content-Length
         that cannot be right is answered like any other bad request."""
         return _read_body(self.environ)
 
-    @functools.cached_property
+    @_computed_once
     def base_url(self) -> str:
         """Scheme and host the request was sent to: every link in an answer starts here.
 
@@ -176,7 +208,7 @@ class Request:
                 host = f"{host}:{port}"
         return f"{scheme}://{host}"
 
-    @functools.cached_property
+    @_computed_once
     def host(self) -> str:
         """The host the client addressed, ``name[:port]``: the host a V4 signature signs and
         the one that names a bucket in virtual-hosted-style and bucket-bound URLs.
@@ -189,7 +221,10 @@ class Request:
         return self.base_url.split("://", 1)[1]
 
     def header(self, name: str) -> str | None:
-        value: str | None = self.environ.get("HTTP_" + name.upper().replace("-", "_"))
+        key = _HEADER_KEYS.get(name)
+        if key is None:
+            key = _HEADER_KEYS[name] = "HTTP_" + name.upper().replace("-", "_")
+        value: str | None = self.environ.get(key)
         return value
 
     def has(self, name: str) -> bool:
