@@ -26,6 +26,11 @@ thread and process. Frames after the upgrade:
   caller then sends ``M`` frames (requests), the owner ``M`` frames (responses) and ends
   with ``Z`` (done) or ``E`` (a status). Either side ending the connection ends the stream.
 
+On a machine with Unix sockets the link also listens on one (its path rides on the link
+URL as ``?unix=PATH``): a round trip there costs a fifth of one over TCP loopback
+(measured: 12 µs against 53 to 68 µs). A caller there sends an ``H`` frame first (JSON:
+the session it works for, its pid) instead of the upgrade's headers.
+
 Plain HTTP routes, under ``/_gcpfakes/v1``: ``GET /info`` (what a child process needs:
 the Storage URL, the active options) and ``POST /reset`` (the CLI's ``gcpfakes reset``).
 """
@@ -36,12 +41,16 @@ import contextlib
 import json
 import os
 import queue
+import shutil
 import socket
+import socketserver
 import struct
+import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from pytest_gcpfakes._sessions import SESSION_HEADER, check_remote
 
@@ -160,7 +169,31 @@ class LinkApp:
         the server's buffered request reader: frames are read straight off the socket.
         """
         yield b""  # the server sends the 101 now
+        self.serve_frames(sock, environ)
+
+    def serve_unix_connection(self, sock: socket.socket) -> None:
+        """Answer the frames of one Unix-socket connection: a hello (``H``) first."""
+        # One reader for the hello and what follows: a caller sends its first call right
+        # behind the hello, and a buffered read of the hello may take that too.
         reader = sock.makefile("rb")
+        hello = _read_frame(reader)
+        if hello is None or hello[0] != b"H":
+            reader.close()
+            return
+        caller = json.loads(hello[1])
+        environ: dict[str, Any] = {}
+        if caller.get("session"):
+            environ[_SESSION_KEY] = str(caller["session"])
+            environ["HTTP_X_GCPFAKES_PID"] = str(caller.get("pid", "?"))
+        self.serve_frames(sock, environ, reader)
+
+    def serve_frames(
+        self, sock: socket.socket, environ: dict[str, Any], reader: IO[bytes] | None = None
+    ) -> None:
+        """Answer one connection's frames until the caller ends it; ``environ`` says who
+        calls (the session it works for, its pid)."""
+        if reader is None:
+            reader = sock.makefile("rb")
         # This server thread now lives as long as the caller keeps the connection (a pool
         # worker may keep it across tests): named as one of the servers' own.
         thread = threading.current_thread()
@@ -298,6 +331,46 @@ def _run_wsgi(app: WSGIApp, environ: dict[str, Any]) -> tuple[str, list[Any], by
     return answer["status"], answer["headers"], b"".join(chunks)
 
 
+class UnixLinkServer:
+    """The link on a Unix socket in a private temporary directory, a thread per connection."""
+
+    def __init__(self, app: LinkApp) -> None:
+        self._dir = tempfile.mkdtemp(prefix="gcpfakes-")
+        self.path = os.path.join(self._dir, "link.sock")
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                app.serve_unix_connection(self.request)
+
+        self._server = socketserver.ThreadingUnixStreamServer(self.path, Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="gcpfakes-link-unix",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting; connections in progress end with their callers."""
+        self._server.shutdown()
+        self._server.server_close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def serve_unix(app: LinkApp) -> UnixLinkServer | None:
+    """The link on a Unix socket, where the platform has them (else ``None``: TCP only)."""
+    if not hasattr(socket, "AF_UNIX") or sys.platform == "win32":
+        return None
+    return UnixLinkServer(app)
+
+
+def with_unix(url: str, path: str) -> str:
+    """The link URL that also names its Unix socket."""
+    return f"{url}?unix={quote(path)}"
+
+
 def _record(payload: bytes) -> bytes:
     from pytest_gcpfakes.usage._recorder import recorder
 
@@ -365,13 +438,32 @@ class RemoteCaller:
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
+        self.unix_path = (parse_qs(parts.query).get("unix") or [""])[0]
         self._timeout = timeout
         self.session = session
         """The owner's session this process works for (0: whichever is active)."""
         self._local = threading.local()
 
     def _open(self) -> _Connection:
-        """A new connection, upgraded to frames (the session and pid ride on the upgrade)."""
+        """A new connection: on the link's Unix socket where it has one, else over TCP."""
+        if self.unix_path and os.path.exists(self.unix_path):
+            return self._open_unix()
+        return self._open_tcp()
+
+    def _open_unix(self) -> _Connection:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self._timeout)
+            sock.connect(self.unix_path)
+            hello = {"session": self.session, "pid": os.getpid()}
+            sock.sendall(_frame(b"H", json.dumps(hello).encode()))
+        except BaseException:
+            sock.close()
+            raise
+        return _Connection(sock, sock.makefile("rb"))
+
+    def _open_tcp(self) -> _Connection:
+        """A TCP connection, upgraded to frames (the session and pid ride on the upgrade)."""
         sock = socket.create_connection((self.host, self.port), timeout=self._timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -17,7 +17,7 @@ from google.pubsub_v1 import types
 
 from pytest_gcpfakes.pubsub._service import LocalCaller
 from pytest_gcpfakes.server._http import serve_wsgi, storage_server_app
-from pytest_gcpfakes.server._link import PREFIX, LinkApp, RemoteCaller
+from pytest_gcpfakes.server._link import PREFIX, LinkApp, RemoteCaller, serve_unix, with_unix
 from pytest_gcpfakes.server._remote import ForwardingApp
 
 TOPIC = "projects/test-project/topics/link"
@@ -26,18 +26,37 @@ GET_TOPIC = "/google.pubsub.v1.Publisher/GetTopic"
 STREAMING_PULL = "/google.pubsub.v1.Subscriber/StreamingPull"
 
 
-@pytest.fixture
-def link() -> Iterator[tuple[str, list[str]]]:
-    """A link server over this process's fakes, and the path of each request it served."""
-    served: list[str] = []
+@pytest.fixture(params=["tcp", "unix"])
+def link(request: pytest.FixtureRequest) -> Iterator[tuple[str, list[str]]]:
+    """A link over this process's fakes (on TCP with an upgrade, or on its Unix socket), and
+    one entry per connection a caller opened."""
+    opened: list[str] = []
     app = LinkApp(LocalCaller(), storage=storage_server_app)
 
     def counting(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        served.append(environ["PATH_INFO"])
+        if environ["PATH_INFO"] == f"{PREFIX}/frames":
+            opened.append("tcp")
         return app(environ, start_response)
 
+    serve_unix_connection = app.serve_unix_connection
+
+    def counting_unix(sock: Any) -> None:
+        opened.append("unix")
+        serve_unix_connection(sock)
+
+    app.serve_unix_connection = counting_unix  # type: ignore[method-assign]
     with serve_wsgi(counting) as server:
-        yield server.url, served
+        if request.param == "tcp":
+            yield server.url, opened
+        else:
+            unix = serve_unix(app)
+            assert unix is not None
+            try:
+                yield with_unix(server.url, unix.path), opened
+            finally:
+                unix.stop()
+    # A caller given the Unix socket uses it: it never falls back to TCP unnoticed.
+    assert set(opened) <= {request.param}
 
 
 def get_topic(caller: RemoteCaller, topic: str) -> types.Topic:
@@ -55,7 +74,7 @@ def test_calls_from_one_thread_share_one_kept_connection(
     names = {get_topic(caller, TOPIC).name for _ in range(25)}
 
     assert names == {TOPIC}
-    assert served == [f"{PREFIX}/frames"]  # one upgrade, then 25 calls on it
+    assert len(served) == 1  # one connection, then 25 calls on it
 
 
 def test_each_thread_calls_on_a_connection_of_its_own(
@@ -78,7 +97,7 @@ def test_each_thread_calls_on_a_connection_of_its_own(
         thread.join(30)
 
     assert answers == [TOPIC] * 15
-    assert served == [f"{PREFIX}/frames"] * 3
+    assert len(served) == 3
 
 
 def test_an_error_of_the_fake_is_raised_as_the_same_exception(
@@ -176,7 +195,7 @@ def test_a_childs_storage_request_is_served_on_the_kept_connection_as_in_process
     assert resource["mediaLink"].startswith(f"{base}/download/storage/v1/b/link-bucket/o/")
     assert download.data == b"from the child"
     assert fake_storage.objects("link-bucket") == ["dir/object.txt"]
-    assert served == [f"{PREFIX}/frames"]  # both requests on one kept connection
+    assert len(served) == 1  # both requests on one kept connection
 
 
 def test_a_forked_childs_copy_of_a_stream_never_ends_the_parents(
