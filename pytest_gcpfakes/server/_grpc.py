@@ -15,6 +15,11 @@ another passes a caller that forwards the calls.
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -65,6 +70,9 @@ class GrpcServer:
         self._executor = executor
         self.host = host
         self.port = port
+        self.unix_path: str | None = None
+        """The Unix socket it also listens on (``start_grpc_server(unix=True)``), if any."""
+        self.unix_dir: str | None = None
         self.errors: list[BaseException] = []
         """Exceptions other than API errors raised while serving (bugs): see :meth:`check`."""
         self._errors_lock = threading.Lock()
@@ -82,6 +90,8 @@ class GrpcServer:
         """
         self._server.stop(grace).wait()
         self._executor.shutdown(wait=True)
+        if self.unix_dir is not None:
+            shutil.rmtree(self.unix_dir, ignore_errors=True)
 
     def check(self) -> None:
         """Raise the first exception (other than an API error) raised while serving."""
@@ -153,11 +163,14 @@ def start_grpc_server(
     port: int = 0,
     allow_remote: bool = False,
     max_workers: int = MAX_WORKERS,
+    unix: bool = False,
 ) -> GrpcServer:
     """Serve Pub/Sub's gRPC API on ``host:port`` (port 0: a free one; see ``.port``).
 
     ``caller`` defaults to this process's service layer. Only loopback addresses are
-    served unless ``allow_remote=True``.
+    served unless ``allow_remote=True``. ``unix=True`` also listens on a Unix socket in a
+    private temporary directory (``.unix_path``; ``None`` where the platform has none),
+    for the switch in front: a fifth of a TCP loopback round trip.
     """
     check_listen_host(host, allow_remote)
     from pytest_gcpfakes.pubsub import _service
@@ -188,5 +201,10 @@ def start_grpc_server(
     if face.port == 0:  # older grpcio answers 0 instead of raising
         executor.shutdown(wait=False)
         raise OSError(f"pytest-gcpfakes could not listen for gRPC on {target}.")
+    if unix and hasattr(socket, "AF_UNIX") and sys.platform != "win32":
+        face.unix_dir = tempfile.mkdtemp(prefix="gcpfakes-")
+        path = os.path.join(face.unix_dir, "grpc.sock")
+        if server.add_insecure_port(f"unix:{path}"):
+            face.unix_path = path
     server.start()
     return face

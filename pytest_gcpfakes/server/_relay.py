@@ -32,10 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     from pytest_gcpfakes.server._switch import Switch
 
     link = RemoteCaller(args.link)
-    grpc_server = start_grpc_server(link, host="127.0.0.1", port=0)
+    grpc_server = start_grpc_server(link, host="127.0.0.1", port=0, unix=True)
     try:
         switch = Switch(
-            ("127.0.0.1", grpc_server.port),
+            grpc_server.unix_path or ("127.0.0.1", grpc_server.port),
             (link.host, link.port),
             host=args.host,
             port=args.port,

@@ -133,10 +133,10 @@ class Servers:
         from pytest_gcpfakes.server._grpc import start_grpc_server
         from pytest_gcpfakes.server._switch import Switch
 
-        grpc_server = start_grpc_server(self._caller, host="127.0.0.1", port=0)
+        grpc_server = start_grpc_server(self._caller, host="127.0.0.1", port=0, unix=True)
         self._stops.append(lambda: grpc_server.stop(0))
         switch = Switch(
-            ("127.0.0.1", grpc_server.port),
+            grpc_server.unix_path or ("127.0.0.1", grpc_server.port),
             ("127.0.0.1", self._link_port),
             host=self.host,
             port=self._pubsub_port,

@@ -34,8 +34,8 @@ class Switch:
 
     def __init__(
         self,
-        grpc_address: tuple[str, int],
-        http_address: tuple[str, int],
+        grpc_address: tuple[str, int] | str,
+        http_address: tuple[str, int] | str,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -101,7 +101,7 @@ class Switch:
             return
         try:
             is_grpc = _starts_with_preface(client)
-            upstream = socket.create_connection(self._targets[is_grpc])
+            upstream = _connect(self._targets[is_grpc])
         except OSError:
             self._drop(client)
             return
@@ -126,6 +126,19 @@ class Switch:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
         sock.close()
+
+
+def _connect(address: tuple[str, int] | str) -> socket.socket:
+    """A connection to ``(host, port)``, or to the Unix socket at a path."""
+    if isinstance(address, str):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    return socket.create_connection(address)
 
 
 def _starts_with_preface(sock: socket.socket) -> bool:

@@ -6,6 +6,7 @@ import socket
 import socketserver
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -81,3 +82,50 @@ def test_stop_frees_the_port(switch: Switch) -> None:
     switch.stop()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+def test_a_unix_socket_upstream_is_served_like_a_tcp_one(tmp_path: Any) -> None:
+    """The gRPC face listens on a Unix socket too, and the switch reaches it there."""
+    path = str(tmp_path / "grpc.sock")
+    grpc_side = socketserver.ThreadingUnixStreamServer(path, _Tagged)
+    grpc_side.daemon_threads = True
+    grpc_side.tag = b"unix-grpc"  # type: ignore[attr-defined]
+    threading.Thread(target=grpc_side.serve_forever, args=(0.01,), daemon=True).start()
+    http_side = _server(b"http")
+    front = Switch(path, http_side.server_address[:2])
+    try:
+        assert _exchange(front.port, HTTP2_PREFACE + b"frames\n") == (
+            b"unix-grpc:" + HTTP2_PREFACE + b"frames\n"
+        )
+        assert _exchange(front.port, b"GET / HTTP/1.1\n") == b"http:GET / HTTP/1.1\n"
+    finally:
+        front.stop()
+        for server in (grpc_side, http_side):
+            server.shutdown()
+            server.server_close()
+
+
+def test_the_grpc_face_listens_on_a_unix_socket_and_removes_it_when_stopped() -> None:
+    import os
+
+    import grpc
+    from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
+
+    from pytest_gcpfakes import GCPFakes
+    from pytest_gcpfakes.server._grpc import start_grpc_server
+
+    with GCPFakes(services=("pubsub",)) as fakes:
+        fakes.pubsub.create_topic("over-unix")
+        face = start_grpc_server(unix=True)
+        try:
+            assert face.unix_path is not None
+            from google.cloud import pubsub_v1
+
+            channel = grpc.insecure_channel(f"unix:{face.unix_path}")
+            client = pubsub_v1.PublisherClient(transport=PublisherGrpcTransport(channel=channel))
+            topic = client.get_topic(topic="projects/test-project/topics/over-unix")
+            assert topic.name == "projects/test-project/topics/over-unix"
+            channel.close()
+        finally:
+            face.stop(0)
+        assert not os.path.exists(face.unix_path)
