@@ -5,8 +5,11 @@ import). Uses and requests are kept per *session* (one test, or one ``GCPFakes``
 ``begin()`` starts a clean one and ``recording()`` returns what it saw, so each test's
 checks look only at that test.
 
-A use is stored as a tuple and turned into a ``Use`` only when a recording is read: the
-hot path must stay within a few microseconds per call.
+A use is stored as a tuple of plain values and turned into a ``Use`` only when a recording
+is read: the hot path must stay within a few microseconds per call. Its end goes into a
+separate dict, keyed by the use's seq, so that the tuple never changes: a tuple of strings and
+ints is untracked by the garbage collector, while a list per use (how ends were filled in
+before) was traversed by every collection, and that cost more than the rest of a use.
 """
 
 from __future__ import annotations
@@ -80,13 +83,14 @@ class Recorder:
         self._types: dict[int, type] = {}
         self._objects: dict[int, weakref.ref[Any]] = {}
         self._requests: dict[int, RequestInfo] = {}
-        # [client, method, thread, ident, request, pid, filename, lineno, function, seq, end]
-        # A list, so that the end can be filled in when the call returns.
-        self._uses: list[list[Any]] = []
+        # (client, method, thread, ident, request, pid, filename, lineno, function, seq)
+        self._uses: list[tuple[Any, ...]] = []
+        # seq of a use -> seq when its call returned (absent while it runs)
+        self._ends: dict[int, int] = {}
         self._session_start = 0
         # In a child process: where its events go (see forward_to); None records here.
         self._sink: Any = None
-        self._remote_uses: dict[int, list[Any]] = {}  # uses of children still running
+        self._remote_uses: dict[int, int] = {}  # use id -> seq, of children's running uses
         self._remote_use_ids = itertools.count(1)
 
     # -- children ------------------------------------------------------------------------
@@ -124,7 +128,8 @@ class Recorder:
             self._close(int(event["serial"]), CallSite(*site) if site else None)
             return None
         if kind == "use":
-            entry = [
+            seq = next_seq()
+            entry = (
                 event["serial"],
                 event["method"],
                 event["thread"],
@@ -132,19 +137,18 @@ class Recorder:
                 event["request"],
                 event["pid"],
                 *(site or ("<unknown>", 0, "<unknown>")),
-                next_seq(),
-                None,
-            ]
+                seq,
+            )
             use_id = next(self._remote_use_ids)
             with self._lock:
                 self._uses.append(entry)
-                self._remote_uses[use_id] = entry
+                self._remote_uses[use_id] = seq
             return use_id
         if kind == "use_end":
             with self._lock:
-                ended = self._remote_uses.pop(int(event["id"]), [])
-            if ended:
-                ended[-1] = next_seq()
+                started = self._remote_uses.pop(int(event["id"]), None)
+            if started is not None:
+                self._ends[started] = next_seq()
             return None
         if kind == "request":
             return self._new_request(
@@ -166,6 +170,7 @@ class Recorder:
         with self._lock:
             self._session_start = logical_now()
             self._uses = []
+            self._ends = {}
             self._requests = {
                 serial: info for serial, info in self._requests.items() if info.end_seq is None
             }
@@ -174,12 +179,14 @@ class Recorder:
         """Return what this session saw: its requests and uses, and the clients involved."""
         with self._lock:
             raw_uses = list(self._uses)
+            ends = dict(self._ends)
             requests = dict(self._requests)
             clients = dict(self._clients)
             start = self._session_start
+        end = ends.get
         uses = tuple(
-            Use(c, m, t, i, r, p, CallSite(f, ln, fn), s, e)
-            for (c, m, t, i, r, p, f, ln, fn, s, e) in raw_uses
+            Use(c, m, t, i, r, p, CallSite(f, ln, fn), s, end(s))
+            for (c, m, t, i, r, p, f, ln, fn, s) in raw_uses
         )
         used = {u.client for u in uses}
         involved = tuple(
@@ -290,38 +297,39 @@ class Recorder:
 
     # -- uses ----------------------------------------------------------------------------
 
-    def use(self, serial: int, method: str, site: tuple[str, int, str]) -> list[Any]:
-        """Record the start of one use of client ``serial`` at ``site``; return its entry."""
+    def use(self, serial: int, method: str, site: tuple[str, int, str]) -> tuple[Any, ...]:
+        """Record the start of one use of client ``serial`` at ``site``; return its entry.
+
+        The instrumentation wrapper does the same inline (``_instrument._use_wrapper``); this
+        is the one other callers use, and the one a child process forwards from.
+        """
         thread = threading.current_thread()
         if self._sink is not None:
             return self._remote_use(serial, method, site, thread)
-        filename, lineno, function = site
-        entry = [
+        entry = (
             serial,
             method,
             thread.name,
             thread.ident,
             current_request(),
             _pid[0],
-            filename,
-            lineno,
-            function,
+            *site,
             next_seq(),
-            None,  # set to next_seq() when the call returns
-        ]
+        )
         self._uses.append(entry)
         return entry
 
-    def end_use(self, entry: list[Any]) -> None:
+    def end_use(self, entry: tuple[Any, ...]) -> None:
         """Record that the use ``entry`` (from :meth:`use`) returned."""
-        if self._sink is not None and isinstance(entry, _RemoteUse):
-            self._sink.send({"event": "use_end", "id": entry.use_id})
+        if isinstance(entry, _RemoteUse):
+            if self._sink is not None:
+                self._sink.send({"event": "use_end", "id": entry.use_id})
             return
-        entry[-1] = next_seq()
+        self._ends[entry[_SEQ]] = next_seq()
 
     def _remote_use(
         self, serial: int, method: str, site: tuple[str, int, str], thread: threading.Thread
-    ) -> list[Any]:
+    ) -> tuple[Any, ...]:
         request = current_request()
         use_id = self._sink.send(
             {
@@ -392,12 +400,22 @@ class Recorder:
                 self._requests[serial] = RequestInfo(**{**info.__dict__, "end_seq": logical_now()})
 
 
-class _RemoteUse(list):  # type: ignore[type-arg]
+# Where a use's entry keeps its request and its seq.
+_REQUEST = 4
+_SEQ = 9
+
+
+class _RemoteUse(tuple):  # type: ignore[type-arg]
     """A child's use: shaped as a local entry (index 4 is its request), with its id."""
 
-    def __init__(self, use_id: int, request: int | None) -> None:
-        super().__init__([None, None, None, None, request, None, None, None, None, None, None])
-        self.use_id = use_id
+    use_id: int
+
+    def __new__(cls, use_id: int, request: int | None) -> _RemoteUse:
+        entry = super().__new__(
+            cls, (None, None, None, None, request, None, None, None, None, None)
+        )
+        entry.use_id = use_id
+        return entry
 
 
 # -- the current request of a thread or task -----------------------------------------------
