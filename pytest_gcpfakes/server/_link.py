@@ -342,7 +342,11 @@ class UnixLinkServer:
             def handle(self) -> None:
                 app.serve_unix_connection(self.request)
 
-        self._server = socketserver.ThreadingUnixStreamServer(self.path, Handler)
+        try:
+            self._server = socketserver.ThreadingUnixStreamServer(self.path, Handler)
+        except BaseException:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -360,10 +364,17 @@ class UnixLinkServer:
 
 
 def serve_unix(app: LinkApp) -> UnixLinkServer | None:
-    """The link on a Unix socket, where the platform has them (else ``None``: TCP only)."""
+    """The link on a Unix socket, where the platform has them (else ``None``: TCP only).
+
+    Also ``None`` where one cannot be made (a temporary directory whose path is too long
+    for a socket address, say): callers then keep to TCP.
+    """
     if not hasattr(socket, "AF_UNIX") or sys.platform == "win32":
         return None
-    return UnixLinkServer(app)
+    try:
+        return UnixLinkServer(app)
+    except OSError:
+        return None
 
 
 def with_unix(url: str, path: str) -> str:

@@ -234,3 +234,21 @@ def test_a_forked_childs_copy_of_a_stream_never_ends_the_parents(
     assert [m.message.data for m in after.received_messages] == [b"after the fork"]
     cancels[0]()
     held.set()
+
+
+def test_without_a_usable_unix_socket_the_link_keeps_to_tcp(
+    fake_pubsub: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A temporary directory too deep for a socket address (108 bytes on Linux): no Unix
+    socket, and callers use TCP."""
+    import tempfile
+
+    deep = tmp_path / ("d" * 100) / ("e" * 100)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    app = LinkApp(LocalCaller())
+    assert serve_unix(app) is None
+    assert list(deep.iterdir()) == []  # nothing left behind
+    fake_pubsub.create_topic(TOPIC)
+    with serve_wsgi(app) as server:
+        assert get_topic(RemoteCaller(server.url), TOPIC).name == TOPIC
