@@ -5,9 +5,12 @@ R's first to R's last use of C, in logical order (``seq``). Two requests share C
 their windows on C overlap (closed intervals: a use inside another request's window counts).
 Lifetimes of requests decide near misses: lifetimes overlapped, windows did not.
 
-Everything is a sort plus a sweep, O(n log n) in the number of uses, so that a long test with
-100,000 uses is judged in well under half a second. Uses made outside any request (library
-threads, subscriber callbacks, import time, the test body) never count towards sharing or reuse.
+Each check is one pass over the uses, which a recording keeps in logical order (a recording
+that is not, hand-made or merged, is sorted first). Only the windows are sorted, a few ints
+each, so that the cost per use stays flat up to a million uses (docs/performance.md). The pass
+touches only the state of the requests running at that moment, which keeps it in the CPU cache
+however long the recording is. Uses made outside any request (library threads, subscriber
+callbacks, import time, the test body) never count towards sharing or reuse.
 
 Evidence in ``Finding.uses``: for sharing verdicts the first and last use of each request
 involved (the ends of its window); for leaks the creating request's last use, if any; for use
