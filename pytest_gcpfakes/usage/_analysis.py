@@ -23,7 +23,6 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pytest_gcpfakes.usage._model import ClientInfo, Finding, Recording, RequestInfo, Use
 
@@ -97,61 +96,90 @@ def request_windows(
     rec: Recording, *, allow: frozenset[int] = frozenset()
 ) -> dict[int, list[WindowStats]]:
     """Per client serial, each request's window on it with its overlap counts, by first use."""
+    gathered, counts = _window_counts(rec, allow)
     return {
         client: [
-            WindowStats(Window(r, first, last, count, stop), both, lived - both)
-            for (r, first, last, count, stop, *_), both, lived in zip(
-                raw, at_once, alive, strict=True
+            WindowStats(
+                Window(
+                    gathered.requests[i],
+                    gathered.firsts[i],
+                    gathered.lasts[i],
+                    gathered.counts[i],
+                    gathered.stops[i],
+                ),
+                both,
+                lived - both,
             )
+            for i, both, lived in zip(indices, at_once, alive, strict=True)
         ]
-        for client, (raw, at_once, alive) in _window_counts(rec, allow).items()
+        for client, (indices, at_once, alive) in counts.items()
     }
+
+
+class _Gathered:
+    """Every window of a recording, as columns indexed by window number (see ``_windows``).
+
+    Columns, not an object or a list per window: a few big lists and dicts of ints give
+    the garbage collector nothing to walk, where a list per window (tens of thousands in a
+    big recording) set off full collections of the whole heap in the middle of the pass.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[int] = []
+        self.firsts: list[Use] = []
+        self.lasts: list[Use] = []
+        self.counts: list[int] = []
+        self.stops: list[int] = []  # the latest return among the window's calls
+        self.starts: list[int] = []  # the first use's seq
+        self.last_seqs: list[int] = []
+        self.by_client: dict[int, list[int]] = {}  # window numbers, by first use
 
 
 def _window_counts(
     rec: Recording, allow: frozenset[int]
-) -> dict[int, tuple[list[list[Any]], list[int], list[int]]]:
-    """Per client: its gathered windows (see ``_windows``), how many other windows overlap
-    each, and how many other requests were alive beside each window's request.
+) -> tuple[_Gathered, dict[int, tuple[list[int], list[int], list[int]]]]:
+    """The gathered windows, and per client: its window numbers, how many other windows
+    overlap each, and how many other requests were alive beside each window's request.
 
     The counts work on plain ints: the uses the windows point to lie all over a big
     recording's heap, and reading them there missed the CPU cache on every window.
     """
+    gathered = _windows(rec.uses, allow)
     lifetimes = _lifetimes(rec.requests)
     result = {}
-    for client, raw in _windows(rec.uses, allow).items():
-        starts = [window[_START] for window in raw]
-        stops = [window[_STOP] for window in raw]
+    for client, indices in gathered.by_client.items():
+        starts = [gathered.starts[i] for i in indices]
+        stops = [gathered.stops[i] for i in indices]
+        requests = [gathered.requests[i] for i in indices]
         result[client] = (
-            raw,
+            indices,
             _window_overlaps(starts, stops),
-            _lifetime_overlaps(raw, starts, stops, lifetimes),
+            _lifetime_overlaps(requests, starts, stops, lifetimes),
         )
-    return result
+    return gathered, result
 
 
-# A window while it is gathered: [request, first use, last use, count, stop, start, last seq].
-_FIRST = 1
-_LAST = 2
-_STOP = 4
-_START = 5
-_LAST_SEQ = 6
+def _windows(uses: Sequence[Use], allow: frozenset[int]) -> _Gathered:
+    """Every request's window on every client, numbered in order of first use.
 
-
-def _windows(uses: Sequence[Use], allow: frozenset[int]) -> dict[int, list[list[Any]]]:
-    """Per client, each request's window as ``[request, first use, last use, count, stop, start,
-    last seq]``, by first use.
-
-    One pass in logical order. The state of a use's window is found by request, then by
-    client: few requests run at any moment, so what a use touches stays small and hot however
-    long the recording is (one dict keyed by ``(client, request)`` over a million uses missed
+    One pass in logical order. The window of a use is found by request, then by client:
+    few requests run at any moment, so what a use touches stays small and hot however long
+    the recording is (one dict keyed by ``(client, request)`` over a million uses missed
     the CPU cache on most lookups, and cost twice as much per use as over ten thousand).
     """
-    by_request: dict[int, dict[int, list[Any]]] = {}
-    grouped: dict[int, list[list[Any]]] = {}
+    gathered = _Gathered()
+    requests = gathered.requests
+    firsts = gathered.firsts
+    lasts = gathered.lasts
+    counts = gathered.counts
+    stops = gathered.stops
+    starts = gathered.starts
+    last_seqs = gathered.last_seqs
+    by_client = gathered.by_client
+    by_request: dict[int, dict[int, int]] = {}  # request -> client -> window number
     previous: float = -math.inf
     current_request: int | None = None
-    current: dict[int, list[Any]] = {}
+    current: dict[int, int] = {}
     for use in uses:
         seq = use.seq
         if seq < previous:
@@ -171,21 +199,28 @@ def _windows(uses: Sequence[Use], allow: frozenset[int]) -> dict[int, list[list[
             if found is None:
                 found = by_request[request] = {}
             current = found
-        window = current.get(client)
-        if window is None:
-            window = current[client] = [request, use, use, 1, end, seq, seq]
-            windows = grouped.get(client)
-            if windows is None:
-                grouped[client] = [window]
+        index = current.get(client)
+        if index is None:
+            index = current[client] = len(starts)
+            requests.append(request)
+            firsts.append(use)
+            lasts.append(use)
+            counts.append(1)
+            stops.append(end)
+            starts.append(seq)
+            last_seqs.append(seq)
+            numbers = by_client.get(client)
+            if numbers is None:
+                by_client[client] = [index]
             else:
-                windows.append(window)
+                numbers.append(index)
         else:
-            window[_LAST] = use
-            window[_LAST_SEQ] = seq
-            window[3] += 1
-            if end > window[_STOP]:  # a call is in use until it returns
-                window[_STOP] = end
-    return grouped
+            lasts[index] = use
+            last_seqs[index] = seq
+            counts[index] += 1
+            if end > stops[index]:  # a call is in use until it returns
+                stops[index] = end
+    return gathered
 
 
 def _seq(use: Use) -> int:
@@ -216,7 +251,7 @@ def _window_overlaps(starts: list[int], stops: list[int]) -> list[int]:
 
 
 def _lifetime_overlaps(
-    raw: list[list[Any]],
+    requests: list[int],
     starts: list[int],
     stops: list[int],
     lifetimes: dict[int, tuple[int, float]],
@@ -229,9 +264,9 @@ def _lifetime_overlaps(
     """
     span_starts: list[float] = []
     span_ends: list[float] = []
-    for window, start, stop in zip(raw, starts, stops, strict=True):
+    for request, start, stop in zip(requests, starts, stops, strict=True):
         end: float = stop + 1
-        life = lifetimes.get(window[0])
+        life = lifetimes.get(request)
         if life is not None:
             if life[0] < start:
                 start = life[0]
@@ -260,46 +295,51 @@ def find_sharing(
     clients = {info.serial: info for info in rec.clients}
     failures: list[Finding] = []
     near_misses: list[Finding] = []
-    for serial, (raw, at_once, alive) in sorted(_window_counts(rec, allow).items()):
+    gathered, counts = _window_counts(rec, allow)
+    for serial, (indices, at_once, alive) in sorted(counts.items()):
         client = clients.get(serial)
-        concurrent = [window for window, both in zip(raw, at_once, strict=True) if both]
+        concurrent = [i for i, both in zip(indices, at_once, strict=True) if both]
         if concurrent:
-            failures.append(_sharing_finding(SHARED, serial, client, concurrent))
-        elif strict and len(raw) > 1:
-            failures.append(_sharing_finding(SHARED_SEQUENTIALLY, serial, client, raw))
+            failures.append(_sharing_finding(SHARED, serial, client, gathered, concurrent))
+        elif strict and len(indices) > 1:
+            failures.append(
+                _sharing_finding(SHARED_SEQUENTIALLY, serial, client, gathered, indices)
+            )
         else:
             near = [
-                window
-                for window, both, lived in zip(raw, at_once, alive, strict=True)
-                if lived - both
+                i for i, both, lived in zip(indices, at_once, alive, strict=True) if lived - both
             ]
             if near:
-                near_misses.append(_sharing_finding(NEAR_MISS, serial, client, near))
+                near_misses.append(_sharing_finding(NEAR_MISS, serial, client, gathered, near))
     return failures, near_misses
 
 
 def _sharing_finding(
-    kind: str, serial: int, client: ClientInfo | None, windows: list[list[Any]]
+    kind: str, serial: int, client: ClientInfo | None, gathered: _Gathered, windows: list[int]
 ) -> Finding:
-    """The Finding for ``windows`` (gathered by ``_windows``): each one's first and last use
+    """The Finding for ``windows`` (numbers in ``gathered``): each one's first and last use
     as evidence, in logical order.
 
     The order comes from the seqs kept in the windows, so that each use is read once, when
     the Finding takes it, not again by a sort key.
     """
+    firsts, lasts = gathered.firsts, gathered.lasts
+    starts, last_seqs = gathered.starts, gathered.last_seqs
     evidence: list[Use] = []
     seqs: list[int] = []
-    for window in windows:
-        evidence.append(window[_FIRST])
-        seqs.append(window[_START])
-        if window[_LAST] is not window[_FIRST]:
-            evidence.append(window[_LAST])
-            seqs.append(window[_LAST_SEQ])
+    for i in windows:
+        first = firsts[i]
+        last = lasts[i]
+        evidence.append(first)
+        seqs.append(starts[i])
+        if last is not first:
+            evidence.append(last)
+            seqs.append(last_seqs[i])
     order = sorted(range(len(seqs)), key=seqs.__getitem__)  # stable, as sorting the uses
     return Finding(
         kind=kind,
         client=serial,
-        requests=tuple(window[0] for window in windows),
+        requests=tuple(gathered.requests[i] for i in windows),
         uses=tuple([evidence[index] for index in order]),
         summary=summary_key(kind, client) if client is not None else f"{kind} #{serial}",
     )
