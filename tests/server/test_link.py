@@ -64,6 +64,13 @@ def get_topic(caller: RemoteCaller, topic: str) -> types.Topic:
     return types.Topic.deserialize(caller.unary(GET_TOPIC, request))
 
 
+def one_message_waiting(fake_pubsub: Any, data: bytes) -> None:
+    """The topic and subscription the stream tests pull from, with one message waiting."""
+    fake_pubsub.create_topic(TOPIC)
+    fake_pubsub.create_subscription(SUBSCRIPTION, TOPIC)
+    fake_pubsub.publish(TOPIC, data)
+
+
 def test_calls_from_one_thread_share_one_kept_connection(
     fake_pubsub: Any, link: tuple[str, list[str]]
 ) -> None:
@@ -117,9 +124,7 @@ def test_a_stream_carries_requests_and_responses_and_ends_at_a_cancel(
     fake_pubsub: Any, link: tuple[str, list[str]]
 ) -> None:
     url, _ = link
-    fake_pubsub.create_topic(TOPIC)
-    fake_pubsub.create_subscription(SUBSCRIPTION, TOPIC)
-    fake_pubsub.publish(TOPIC, b"over the link")
+    one_message_waiting(fake_pubsub, b"over the link")
     outgoing: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     cancels: list[Callable[[], None]] = []
 
@@ -205,9 +210,7 @@ def test_a_forked_childs_copy_of_a_stream_never_ends_the_parents(
     import warnings
 
     url, _ = link
-    fake_pubsub.create_topic(TOPIC)
-    fake_pubsub.create_subscription(SUBSCRIPTION, TOPIC)
-    fake_pubsub.publish(TOPIC, b"before the fork")
+    one_message_waiting(fake_pubsub, b"before the fork")
     opening = types.StreamingPullRequest(subscription=SUBSCRIPTION, stream_ack_deadline_seconds=60)
     cancels: list[Callable[[], None]] = []
     held = threading.Event()
