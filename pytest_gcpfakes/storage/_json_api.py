@@ -208,17 +208,23 @@ def patch_object(app: StorageApp, request: Request, bucket: str, name: str) -> R
     return Response(200, object_resource(version, app.backend, request.base_url))
 
 
-def list_objects(app: StorageApp, request: Request, bucket: str) -> Response:
+def listing_options(request: Request, *, with_contexts: bool = True) -> _listing.ListOptions:
+    """An objects listing's options, read from its query (``filter`` unless told not to)."""
     query = request.query
-    options = _listing.ListOptions(
+    return _listing.ListOptions(
         prefix=query.get("prefix", ""),
         delimiter=query.get("delimiter", ""),
         include_trailing_delimiter=request.bool_param("includeTrailingDelimiter"),
         start_offset=query.get("startOffset", ""),
         end_offset=query.get("endOffset", ""),
         match_glob=query.get("matchGlob", ""),
-        contexts=parse_filter(query["filter"]) if query.get("filter") else None,
+        contexts=parse_filter(query["filter"]) if with_contexts and query.get("filter") else None,
     )
+
+
+def list_objects(app: StorageApp, request: Request, bucket: str) -> Response:
+    query = request.query
+    options = listing_options(request)
     versions = app.backend.list_objects(
         bucket,
         versions=request.bool_param("versions"),

@@ -28,6 +28,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Protocol
 
 from pytest_gcpfakes.storage import _errors
+from pytest_gcpfakes.storage._acl import OBJECT_PREDEFINED
 
 __all__ = [
     "BUCKET",
@@ -455,23 +456,15 @@ NOTIFICATION = Obj(
 
 # -- query parameters -------------------------------------------------------------------------
 
-_OBJECT_ACLS = (
-    "authenticatedRead",
-    "bucketOwnerFullControl",
-    "bucketOwnerRead",
-    "private",
-    "projectPrivate",
-    "publicRead",
-)
 
 #: The JSON API's enumerated parameters and their values (the methods' references). The
 #: predefined ACLs of buckets and of objects differ; a value right for either passes.
 PARAMETERS: Mapping[str, tuple[str, ...]] = {
     "projection": ("full", "noAcl"),
     "uploadType": ("media", "multipart", "resumable"),
-    "predefinedAcl": (*_OBJECT_ACLS, "publicReadWrite"),
-    "predefinedDefaultObjectAcl": _OBJECT_ACLS,
-    "destinationPredefinedAcl": _OBJECT_ACLS,
+    "predefinedAcl": (*OBJECT_PREDEFINED, "publicReadWrite"),
+    "predefinedDefaultObjectAcl": OBJECT_PREDEFINED,
+    "destinationPredefinedAcl": OBJECT_PREDEFINED,
 }
 
 

@@ -69,14 +69,8 @@ def list_objects(app: StorageApp, request: Request, bucket: str) -> Response:
     if request.bool_param("versions"):
         raise soft_deleted_with_versions()
     query = request.query
-    options = _listing.ListOptions(
-        prefix=query.get("prefix", ""),
-        delimiter=query.get("delimiter", ""),
-        include_trailing_delimiter=request.bool_param("includeTrailingDelimiter"),
-        start_offset=query.get("startOffset", ""),
-        end_offset=query.get("endOffset", ""),
-        match_glob=query.get("matchGlob", ""),
-    )
+    # The soft-deleted listing reads no contexts filter.
+    options = _json_api.listing_options(request, with_contexts=False)
     state = app.backend.get_bucket(bucket)
     kept = _soft_delete.objects(state, app.backend.clock.now())
     by_key = {(e.version.name, e.version.generation): e for e in kept}
