@@ -423,7 +423,7 @@ class _FramedCaller:
 
 def _child_floor(config: dict[str, Any], stack: ExitStack) -> dict[str, str]:
     """The do-nothing servers: grpcio (direct and behind a switch), werkzeug, http.server."""
-    from pytest_gcpfakes.server._grpc import MAX_MESSAGE_BYTES, MAX_WORKERS
+    from pytest_gcpfakes.server._grpc import MAX_WORKERS, SERVER_OPTIONS
     from pytest_gcpfakes.server._http import serve_wsgi
     from pytest_gcpfakes.server._switch import Switch
 
@@ -434,14 +434,7 @@ def _child_floor(config: dict[str, Any], stack: ExitStack) -> dict[str, str]:
     }
     # Built as our gRPC face is (same executor size, same options), minus the work.
     executor = futures.ThreadPoolExecutor(MAX_WORKERS)
-    server = grpc.server(
-        executor,
-        options=[
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.so_reuseport", 0),
-        ],
-    )
+    server = grpc.server(executor, options=SERVER_OPTIONS)
     server.add_generic_rpc_handlers((_CannedGrpc(pubsub_answers),))
     grpc_port = server.add_insecure_port(f"{LOOPBACK}:0")
     server.start()

@@ -39,6 +39,13 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 """Send and receive limit: a Pub/Sub message may hold 10 MB (grpcio's default is 4 MiB)."""
 MAX_WORKERS = 64
 """Threads serving calls: each open streaming pull holds one for as long as it is open."""
+SERVER_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    # Never share a port with another process's server (grpcio's default is on).
+    ("grpc.so_reuseport", 0),
+]
+"""The options of every gRPC face (and of the benchmarks' do-nothing floor, built alike)."""
 
 
 class Caller(Protocol):
@@ -178,15 +185,7 @@ def start_grpc_server(
 
     served: Caller = caller if caller is not None else _service.LOCAL
     executor = futures.ThreadPoolExecutor(max_workers, thread_name_prefix="gcpfakes-grpc")
-    server = grpc.server(
-        executor,
-        options=[
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            # Never share a port with another process's server (grpcio's default is on).
-            ("grpc.so_reuseport", 0),
-        ],
-    )
+    server = grpc.server(executor, options=SERVER_OPTIONS)
     face = GrpcServer(server, executor, host, 0)
     handlers = {
         path: (_stream_handler if rpc.streaming else _unary_handler)(served, path, face._record)
