@@ -124,16 +124,12 @@ def list_folders(app: StorageApp, request: Request, bucket: str) -> Response:
             (f for f in _folders(state).values() if f.name.startswith(prefix)),
             key=lambda f: f.name.encode(),
         )
-    found = [_listing.Entry((f.name.encode(), 0), prefix=f.name) for f in folders]
-    selected, token = _listing.page(
-        found, request.query.get("pageToken", ""), request.int_param("pageSize")
+    selected, token = _listing.page_named(
+        folders, lambda f: f.name, request.query.get("pageToken", ""), request.int_param("pageSize")
     )
-    by_name = {f.name: f for f in folders}
     body: dict[str, Any] = {"kind": "storage#managedFolders"}
     if selected:
-        body["items"] = [
-            _resource(bucket, by_name[str(e.prefix)], request.base_url) for e in selected
-        ]
+        body["items"] = [_resource(bucket, f, request.base_url) for f in selected]
     if token:
         body["nextPageToken"] = token
     return Response(200, body)

@@ -95,16 +95,13 @@ def list_buckets(app: StorageApp, request: Request) -> Response:
     if not project:
         raise _errors.required_parameter("project")
     buckets = app.backend.list_buckets(project, request.query.get("prefix", ""))
-    found = [_listing.Entry((b.name.encode(), 0), prefix=b.name) for b in buckets]
-    selected, token = _listing.page(
-        found, request.query.get("pageToken", ""), request.int_param("maxResults")
+    token_in = request.query.get("pageToken", "")
+    selected, token = _listing.page_named(
+        buckets, lambda b: b.name, token_in, request.int_param("maxResults")
     )
-    by_name = {b.name: b for b in buckets}
     body: dict[str, Any] = {"kind": "storage#buckets"}
     if selected:
-        body["items"] = [
-            bucket_resource(by_name[str(e.prefix)], request.base_url) for e in selected
-        ]
+        body["items"] = [bucket_resource(b, request.base_url) for b in selected]
     if token:
         body["nextPageToken"] = token
     return Response(200, body)

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_gcpfakes.storage import _errors
 from pytest_gcpfakes.storage._backend import ObjectVersion
@@ -125,6 +125,20 @@ def page(
     selected = list(found[start : start + size])
     more = start + size < len(found)
     return selected, (encode_token(selected[-1].key) if more and selected else None)
+
+
+_Named = TypeVar("_Named")
+
+
+def page_named(
+    items: Sequence[_Named], name: Callable[[_Named], str], token: str, max_results: int | None
+) -> tuple[list[_Named], str | None]:
+    """One page of resources listed by name (buckets, managed folders), ``items`` in name
+    order: :func:`page` over their names, with the same tokens."""
+    found = [Entry((name(item).encode(), 0), prefix=name(item)) for item in items]
+    selected, next_token = page(found, token, max_results)
+    by_name = {name(item): item for item in items}
+    return [by_name[str(entry.prefix)] for entry in selected], next_token
 
 
 def encode_token(key: tuple[bytes, int]) -> str:
