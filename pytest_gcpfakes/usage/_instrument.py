@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from pytest_gcpfakes.usage._recorder import (
+    ENTRY_REQUEST,
     TASK_CODES,
     _caller_cache,
     _local,
@@ -247,7 +248,7 @@ def _use_wrapper(original: Callable[..., Any], qualified: str, spec: Spec, name:
             )
         else:  # a child process: the parent records it
             remote = recorder.use(serial, qualified, (filename, lineno, function))
-            request = remote[4]
+            request = remote[ENTRY_REQUEST]
         busy[0] = True
         try:
             gathering = _rendezvous[0]

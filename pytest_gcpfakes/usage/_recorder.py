@@ -401,7 +401,7 @@ class Recorder:
 
 
 # Where a use's entry keeps its request and its seq.
-_REQUEST = 4
+ENTRY_REQUEST = 4
 _SEQ = 9
 
 
