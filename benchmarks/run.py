@@ -219,7 +219,14 @@ def pubsub_section(settings: Settings, stack: ExitStack, cli: dict[str, str] | s
     floor_handle = _common.PubSubCannedHandle(
         throughput.CannedBackend(fakes.pubsub.backend), fakes.config
     )
-    around_floor = _common.activated(floor_handle)
+    activated_floor = _common.activated(floor_handle)
+
+    @contextmanager
+    def around_floor() -> Iterator[None]:
+        with activated_floor():
+            yield
+        throughput.forget_unclaimed()  # what a fake's backend would have claimed
+
     with around_floor():
         floor_pub, floor_sub = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
     stack.callback(_inside, around_floor, lambda: throughput.close_clients(floor_pub, floor_sub))
