@@ -348,27 +348,15 @@ class PubSubBackend:
             for data, attributes, _ in messages:
                 attributes.update(self.schemas.validated_attributes(topic.schema_settings, data))
         now = self.clock.time()
-        thread = threading.current_thread().name
-        recorded = _threads.has_pending()
+        # publish() through PublisherClient recorded its caller's thread per message (the
+        # RPC runs in the library's commit thread); raw GAPIC publishes recorded nothing
+        # and ran in the caller's thread.
+        threads = _threads.take_publisher_threads(name, messages, threading.current_thread().name)
         with topic.lock:
             stored = [
-                PublishedMessage(
-                    name,
-                    str(seq),
-                    data,
-                    attributes,
-                    ordering_key,
-                    now,
-                    # publish() through PublisherClient recorded its caller's thread per
-                    # message (the RPC runs in the library's commit thread); raw GAPIC
-                    # publishes recorded nothing and ran in the caller's thread.
-                    (_threads.take_publisher_thread(name, data, ordering_key, attributes) or thread)
-                    if recorded
-                    else thread,
-                    seq,
-                )
-                for (data, attributes, ordering_key), seq in zip(
-                    messages, self._message_ids, strict=False
+                PublishedMessage(name, str(seq), data, attributes, ordering_key, now, thread, seq)
+                for (data, attributes, ordering_key), thread, seq in zip(
+                    messages, threads, self._message_ids, strict=False
                 )
             ]
             topic.published.extend(stored)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 _Key = tuple[str, int, int, str, tuple[tuple[str, str], ...]]
 _pending: dict[_Key, deque[str]] = {}
@@ -20,7 +20,14 @@ _MAX_PENDING = 100_000
 
 
 def _key(topic: str, data: bytes, ordering_key: str, attributes: Mapping[str, str]) -> _Key:
-    return (topic, len(data), hash(data), ordering_key, tuple(sorted(attributes.items())))
+    # Most messages have no attributes: skip sorting an empty view.
+    return (
+        topic,
+        len(data),
+        hash(data),
+        ordering_key,
+        tuple(sorted(attributes.items())) if attributes else (),
+    )
 
 
 def record_publisher_thread(
@@ -34,26 +41,30 @@ def record_publisher_thread(
         _pending.setdefault(key, deque()).append(threading.current_thread().name)
 
 
-def has_pending() -> bool:
-    """Whether any publish() caller is waiting to be claimed (else skip hashing the data)."""
-    return bool(_pending)
+def take_publisher_threads(
+    topic: str, messages: Iterable[tuple[bytes, Mapping[str, str], str]], default: str
+) -> list[str]:
+    """The thread that published each ``(data, attributes, ordering_key)``, forgetting it;
+    ``default`` for a message nobody recorded (a raw GAPIC publish, made in the calling
+    thread).
 
-
-def take_publisher_thread(
-    topic: str, data: bytes, ordering_key: str, attributes: Mapping[str, str]
-) -> str | None:
-    """Return (and forget) the thread that published this message, if it was recorded."""
+    One call and one lock for a whole ``Publish`` request: claimed a message at a time it
+    cost the backend about 1 µs a message, most of a publish's own work.
+    """
     if not _pending:  # raw GAPIC publishes record nothing: skip hashing the data
-        return None
-    key = _key(topic, data, ordering_key, attributes)
+        return [default for _ in messages]
+    names = []
     with _lock:
-        waiting = _pending.get(key)
-        if not waiting:
-            return None
-        name = waiting.popleft()
-        if not waiting:
-            del _pending[key]
-        return name
+        for data, attributes, ordering_key in messages:
+            key = _key(topic, data, ordering_key, attributes)
+            waiting = _pending.get(key)
+            if not waiting:
+                names.append(default)
+                continue
+            names.append(waiting.popleft())
+            if not waiting:
+                del _pending[key]
+    return names
 
 
 def forget_all() -> None:

@@ -266,3 +266,40 @@ def test_published_records_data_attributes_key_time_and_publisher_thread(
     assert message.publisher_thread == "request-7"
     assert message.publish_time <= fake_pubsub.clock.now()
     publisher.stop()
+
+
+def test_one_batch_from_several_threads_names_each_message_s_publisher(fake_pubsub: Any) -> None:
+    """The backend claims a whole Publish request's threads at once: identical messages
+    keep their callers' order, and a message the library never saw (raw GAPIC, in the
+    same batch's topic) is the calling thread's."""
+    import threading
+
+    topic = fake_pubsub.create_topic("orders")
+    # No timer: the batch goes out at stop(), in one request.
+    publisher = pubsub_v1.PublisherClient(batch_settings=BatchSettings(max_latency=float("inf")))
+    futures = []
+
+    def publish_from(name: str, *payloads: tuple[bytes, dict[str, str]]) -> None:
+        def publish() -> None:
+            futures.extend(publisher.publish(topic, data, **attrs) for data, attrs in payloads)
+
+        worker = threading.Thread(target=publish, name=name)
+        worker.start()
+        worker.join(30)
+
+    publish_from("first", (b"same", {}), (b"tagged", {"k": "1"}))
+    publish_from("second", (b"same", {}), (b"tagged", {"k": "2"}), (b"own", {}))
+    publisher.stop()  # commits the one batch
+    assert len({future.result(30) for future in futures}) == 5
+    publisher.api.publish(topic=topic, messages=[{"data": b"same"}])
+    published = [
+        (m.data, dict(m.attributes), m.publisher_thread) for m in fake_pubsub.published("orders")
+    ]
+    assert published == [
+        (b"same", {}, "first"),
+        (b"tagged", {"k": "1"}, "first"),
+        (b"same", {}, "second"),
+        (b"tagged", {"k": "2"}, "second"),
+        (b"own", {}, "second"),
+        (b"same", {}, threading.current_thread().name),
+    ]
