@@ -48,6 +48,8 @@ def host_bucket(host: str, path: str, exists: Callable[[str], bool]) -> str | No
     ``path`` is the raw request path and ``exists`` tells whether a bucket exists; both
     only decide for a host that is neither the fake's own nor under it (see the module).
     """
+    if host in _OWN_HOSTS:
+        return None  # what classify() answers for these: not read the environment for them
     kind, bucket = classify(host, _emulator_hostname())
     if kind == "virtual":
         return bucket

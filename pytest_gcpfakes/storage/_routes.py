@@ -24,6 +24,7 @@ sessions and their chunks, XML multipart, signed PUTs, POST forms)
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -133,6 +134,14 @@ def decode_segment(param: str, segment: str) -> str:
     """
     if segment.isascii() and "%" not in segment:
         return segment
+    return _decoded(param, segment)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded(param: str, segment: str) -> str:
+    """:func:`decode_segment` of a segment with escapes: a name with a ``/`` is read on
+    every request about its object (an upload and its downloads), and decoding it took most
+    of routing a download (1.1 µs of 2.1)."""
     try:
         raw = segment.encode("latin-1")
     except UnicodeEncodeError:  # text already decoded by whatever built the environ
