@@ -41,7 +41,6 @@ import contextlib
 import json
 import os
 import queue
-import select
 import shutil
 import socket
 import socketserver
@@ -62,16 +61,6 @@ PREFIX = "/_gcpfakes/v1"
 UPGRADE = "gcpfakes-frames/1"
 _FRAME = struct.Struct(">cI")
 _CLOSED = object()
-SPIN_CHECKS = 150
-"""How often a unary call checks for its answer (about 0.6 µs each) before its thread
-sleeps on the socket.
-
-Most answers come within that time, and a thread still running when its answer comes is
-not woken from sleep, which on a 2-core VM cost more than the call: a ``GetTopic`` over
-the link took 27 to 29 µs with these checks, 40 to 73 µs without (side by side, two runs).
-A slow answer costs at most about 100 µs of processor time more. Counted, not timed: a
-forked child may run under a frozen clock.
-"""
 
 
 # -- errors as google.rpc.Status -----------------------------------------------------------
@@ -426,19 +415,6 @@ class _Connection:
         self.reader = reader
         self.pid = os.getpid()
         self.used = False
-        self.poller: Any = None
-        """Checks for an answer without sleeping (``select.poll``; ``None`` where absent)."""
-        if hasattr(select, "poll"):
-            self.poller = select.poll()
-            self.poller.register(sock, select.POLLIN)
-
-    def await_answer(self) -> None:
-        """Check for the answer up to :data:`SPIN_CHECKS` times before reading sleeps."""
-        poller = self.poller
-        if poller is not None:
-            for _ in range(SPIN_CHECKS):
-                if poller.poll(0):
-                    return
 
     def shutdown(self) -> None:
         """End the connection for both ends (the owner then ends its side's work).
@@ -539,7 +515,6 @@ class RemoteCaller:
             reused, conn.used = conn.used, True
             try:
                 conn.sock.sendall(frame)
-                conn.await_answer()
                 answer = _read_frame(conn.reader)
                 if answer is None:
                     raise ConnectionError("pytest-gcpfakes: the link closed the connection")
