@@ -250,7 +250,16 @@ class Subscription:
         self.ready = kept
         deadline = now + (deadline_seconds or self.ack_deadline_seconds)
         new = _RECEIVED_PB if into is None else into.add
-        return [self._lease(delivery, deadline, stream, new()) for delivery in chosen]
+        received = []
+        # The messages of one Publish share their publish time: its Timestamp fields are
+        # worked out once for a run of them (0.3 µs a message).
+        seconds, stamp = None, (0, 0)
+        for delivery in chosen:
+            if delivery.message.publish_seconds != seconds:
+                seconds = delivery.message.publish_seconds
+                stamp = delivery.message.publish_timestamp()
+            received.append(self._lease(delivery, deadline, stream, new(), stamp))
+        return received
 
     def acknowledge(self, ack_ids: list[str]) -> list[str]:
         """Acknowledge leased messages; return the ack ids that were no longer valid."""
@@ -306,9 +315,15 @@ class Subscription:
     # -- helpers -------------------------------------------------------------------------
 
     def _lease(
-        self, delivery: Delivery, deadline: float, stream: StreamingPull | None, received: Any
+        self,
+        delivery: Delivery,
+        deadline: float,
+        stream: StreamingPull | None,
+        received: Any,
+        stamp: tuple[int, int],
     ) -> Any:
-        """Lease one delivery and fill ``received``, an empty raw ``ReceivedMessage``."""
+        """Lease one delivery and fill ``received``, an empty raw ``ReceivedMessage``;
+        ``stamp`` is the message's ``publish_timestamp()``."""
         delivery.attempts += 1
         ack_id = f"gcpfakes-{self.serial}-{next(_ack_serials)}"
         self.leases[ack_id] = Lease(delivery, ack_id, deadline, stream)
@@ -330,8 +345,9 @@ class Subscription:
         if m.ordering_key:
             message.ordering_key = m.ordering_key
         timestamp = message.publish_time
-        timestamp.seconds, timestamp.nanos = m.publish_timestamp()
-        timestamp.SetInParent()  # set even at the epoch, where seconds and nanos are both 0
+        timestamp.seconds, timestamp.nanos = stamp
+        if stamp == (0, 0):
+            timestamp.SetInParent()  # set even at the epoch, where both are defaults
         if self.dead_letter is not None:
             received.delivery_attempt = delivery.attempts
         return received

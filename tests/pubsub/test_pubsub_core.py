@@ -162,6 +162,26 @@ def test_a_pulled_message_has_the_stored_publish_time_to_the_microsecond(
     assert pubsub_v1.types.PubsubMessage.pb(received.message).HasField("publish_time")
 
 
+def test_one_pull_of_messages_published_at_different_times_has_each_one_s_time(
+    fake_pubsub: Any, subscriber: Any
+) -> None:
+    # A pull works out the Timestamp once for a run of messages with the same publish time.
+    with freeze_time("2026-03-04 05:06:07.5") as frozen:
+        fake_pubsub.create_topic("orders")
+        sub = fake_pubsub.create_subscription("worker", "orders")
+        for moment in ("2026-03-04 05:06:07.5", "1970-01-01", "2026-03-04 05:06:08.25"):
+            frozen.move_to(moment)
+            fake_pubsub.publish("orders", b"a")
+            fake_pubsub.publish("orders", b"b")
+        stored = fake_pubsub.published("orders")
+        received = subscriber.pull(subscription=sub, max_messages=10).received_messages
+    assert [r.message.publish_time for r in received] == [m.publish_time for m in stored]
+    assert len({m.publish_time for m in stored}) == 3
+    assert all(
+        pubsub_v1.types.PubsubMessage.pb(r.message).HasField("publish_time") for r in received
+    )
+
+
 def test_ack_deadline_over_600_seconds_is_invalid_argument(
     fake_pubsub: Any, subscriber: Any
 ) -> None:
