@@ -7,7 +7,6 @@ uploads-downloads, .../performing-resumable-uploads, .../transcoding.
 from __future__ import annotations
 
 import gzip
-import json
 import re
 import threading
 import zlib
@@ -25,7 +24,7 @@ from pytest_gcpfakes.storage._resources import (
     retention_field,
     writable_fields,
 )
-from pytest_gcpfakes.storage._wire import Request, Response
+from pytest_gcpfakes.storage._wire import Request, Response, load_json
 
 if TYPE_CHECKING:
     from pytest_gcpfakes.storage._app import StorageApp
@@ -217,7 +216,7 @@ def _parse_multipart(request: Request) -> tuple[dict[str, Any], bytes]:
     else:
         header_block, data = body[media_start:media_end], body[media_end + 4 : closing]
     try:
-        metadata = json.loads(meta_json or b"{}")
+        metadata = load_json(meta_json or b"{}")
     except (ValueError, RecursionError):
         raise _errors.invalid_argument("Parse Error") from None
     if not isinstance(metadata, dict):

@@ -371,17 +371,24 @@ ROUTES: tuple[Route, ...] = (
 # Candidates by the path's first segment, in table order: routes with that literal first
 # segment and those whose first segment is a parameter (the XML API's paths: a bucket, or
 # an object's name when the host names the bucket).
-_ANY_PREFIX = tuple(r for r in ROUTES if r.prefix is None)
+# Each is kept per method too (an upload's POST skips the session's PUT and DELETE).
+_METHODS = sorted({method for r in ROUTES for method in r.methods})
+_ANY_PREFIX = {m: tuple(r for r in ROUTES if r.prefix is None and m in r.methods) for m in _METHODS}
 _BY_PREFIX = {
-    prefix: tuple(r for r in ROUTES if r.prefix in (prefix, None))
+    (prefix, m): tuple(r for r in ROUTES if r.prefix in (prefix, None) and m in r.methods)
     for prefix in {r.prefix for r in ROUTES if r.prefix is not None}
+    for m in _METHODS
 }
 
 
 def find(request: Request) -> tuple[Route, dict[str, str]] | None:
     """The route that serves ``request`` and its path parameters, or ``None``."""
     first = request.path.split("/", 2)[1] if request.path.startswith("/") else ""
-    for route in _BY_PREFIX.get(first, _ANY_PREFIX):
+    method = request.method
+    candidates = _BY_PREFIX.get((first, method))
+    if candidates is None:
+        candidates = _ANY_PREFIX.get(method, ())
+    for route in candidates:
         params = route.match(request)
         if params is not None:
             return route, params

@@ -478,6 +478,12 @@ def check_parameters(query: Mapping[str, str], repeated: frozenset[str]) -> None
     repeated -= MULTI_VALUED
     if repeated:
         raise _errors.repeated_parameter(min(repeated))
+    if len(query) == 1:  # most requests: uploadType=multipart, alt=media, a page token
+        for given, text in query.items():
+            choices = PARAMETERS.get(given)
+            if choices is not None and text not in choices:
+                raise _errors.invalid_parameter_value(given, text, choices)
+        return
     for name, allowed in PARAMETERS.items():
         value = query.get(name)
         if value is not None and value not in allowed:

@@ -15,10 +15,11 @@ from google.cloud import storage
 
 from pytest_gcpfakes._registry import STORAGE_BASE_URL
 from pytest_gcpfakes.storage._resources import _protobuf_etag, rfc3339
-from pytest_gcpfakes.storage._wire import Response
+from pytest_gcpfakes.storage._wire import Response, load_json
 
 JSON_API = f"{STORAGE_BASE_URL}/storage/v1"
 DOWNLOAD = f"{STORAGE_BASE_URL}/download/storage/v1"
+UPLOAD = f"{STORAGE_BASE_URL}/upload/storage/v1"
 
 
 @pytest.fixture
@@ -109,3 +110,41 @@ def test_a_name_that_is_not_utf8_is_refused_every_time(
             400,
             "Disallowed unicode characters present in object name",
         )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"name": "a", "crc32c": "rsPSKg=="}',
+        b'{"a": 1}  \r\n\t',
+        b'{"a": 1} x',
+        b'{"a": 1}{}',
+        b"{",
+        b"{}\x00",
+        b'{"a": "\xed\xa0\x80"}',  # an encoded surrogate: loads passes it
+        b'{"a": "\xff"}',
+        b"{\x00}\x00",  # UTF-16-LE to json.detect_encoding
+        b' {"a": 1}',
+        b"[1]",
+        b'{"a": NaN, "b": 1e999}',
+        b"\xef\xbb\xbf{}",
+    ],
+)
+def test_json_bodies_read_as_json_loads_reads_them(data: bytes) -> None:
+    def outcome(load: Any) -> object:
+        try:
+            return repr(load(data))
+        except ValueError as error:
+            return type(error)
+
+    assert outcome(load_json) == outcome(json.loads)
+
+
+def test_a_lone_enumerated_parameter_with_a_wrong_value_is_refused(
+    client: storage.Client, http: requests.Session
+) -> None:
+    client.create_bucket("hot-paths")
+    answer = http.post(f"{UPLOAD}/b/hot-paths/o?uploadType=magic", data=b"x")
+    error = answer.json()["error"]
+    assert (answer.status_code, error["errors"][0]["reason"]) == (400, "invalidParameter")
+    assert "magic" in error["message"]
