@@ -656,9 +656,7 @@ class PubSubBackend:
         with topic.lock:
             cutoff = topic.published[-1].seq if topic.published else 0
         with sub.cond:
-            waiting = [d.message for d in sub.ready] + [
-                lease.delivery.message for lease in sub.leases.values()
-            ]
+            waiting = [*sub.ready, *(lease.message for lease in sub.leases.values())]
         oldest = min((m.publish_time for m in waiting), default=self.clock.now())
         config = types.Snapshot(
             name=request.name,
@@ -746,8 +744,8 @@ class PubSubBackend:
             now = self.clock.now()
             retention = sub.config.message_retention_duration
             oldest_kept = now - retention
-            unacked = {d.message.seq for d in sub.ready} | {
-                lease.delivery.message.seq for lease in sub.leases.values()
+            unacked = {m.seq for m in sub.ready} | {
+                lease.message.seq for lease in sub.leases.values()
             }
             retained_acked = {m.seq for m in sub.acked} if sub.retain_acked else set()
             wanted = [

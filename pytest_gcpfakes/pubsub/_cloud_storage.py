@@ -28,7 +28,6 @@ import os
 import re
 import threading
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -37,7 +36,7 @@ from google.api_core import exceptions
 from google.pubsub_v1 import types
 
 from pytest_gcpfakes import _registry
-from pytest_gcpfakes.pubsub._delivery import Delivery, PublishedMessage, Subscription
+from pytest_gcpfakes.pubsub._delivery import PublishedMessage, Subscription
 
 if TYPE_CHECKING:
     from pytest_gcpfakes.pubsub._backend import PubSubBackend
@@ -243,8 +242,7 @@ class CloudStorageExport:
         taken: list[PublishedMessage] = []
         if state == State.ACTIVE and not sub.detached:
             with sub.cond:
-                taken = [d.message for d in sub.ready]
-                sub.ready.clear()
+                taken = sub.take_backlog()
         written: list[str] = []
         in_hand = (list(batch.messages) if batch is not None else []) + taken
         self._settled = set()  # seqs written or given back by this look
@@ -357,8 +355,7 @@ class CloudStorageExport:
         with sub.cond:
             if sub.deleted:
                 return
-            merged = [Delivery(m) for m in messages] + list(sub.ready)
-            sub.ready = deque(sorted(merged, key=lambda d: d.message.seq))
+            sub.give_back(messages)
             sub.cond.notify_all()
 
     def _set_state(self, state: Any) -> None:

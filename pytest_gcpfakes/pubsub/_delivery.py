@@ -90,22 +90,23 @@ class PublishedMessage(NamedTuple):
 
 
 @dataclass
-class Delivery:
-    """One message in one subscription: waiting, or leased to a subscriber."""
-
-    message: PublishedMessage
-    attempts: int = 0
-    not_before: float = 0.0  # retry-policy backoff, in observable time
-
-
-@dataclass
 class Lease:
     """A delivered, not yet acknowledged message and its ack deadline."""
 
-    delivery: Delivery
+    message: PublishedMessage
     ack_id: str
     deadline: float
+    attempts: int
+    """Deliveries of the message to this subscription so far, this one included."""
     stream: StreamingPull | None = None
+
+
+class Returned(NamedTuple):
+    """What a message back in the backlog after a delivery (nacked, expired) carries."""
+
+    attempts: int
+    not_before: float
+    """Retry-policy backoff: not delivered again before this, in observable time."""
 
 
 @dataclass
@@ -128,7 +129,13 @@ class Subscription:
     config: types.Subscription
     serial: int
     clock: Clock
-    ready: deque[Delivery] = field(default_factory=deque)
+    ready: deque[PublishedMessage] = field(default_factory=deque)
+    """The backlog: messages waiting to be delivered, in order. The messages themselves,
+    no object per delivery: every object made per message and kept across a publish
+    burst counts toward the garbage collector's full collections (see ``returned``)."""
+    returned: dict[int, Returned] = field(default_factory=dict)
+    """By ``seq``: the messages of ``ready`` that were delivered before. Every other
+    message in it has never been delivered and may go at once."""
     leases: dict[str, Lease] = field(default_factory=dict)
     acked: list[PublishedMessage] = field(default_factory=list)
     dead_lettered: list[PublishedMessage] = field(default_factory=list)
@@ -192,7 +199,7 @@ class Subscription:
                 return
             for message in messages:
                 if self.message_filter.matches(message.attributes):
-                    self.ready.append(Delivery(message))
+                    self.ready.append(message)
                 else:
                     self.acked.append(message)
             self.cond.notify_all()
@@ -222,29 +229,35 @@ class Subscription:
         if max_messages <= 0 or not self.ready:
             return []
         busy_keys = (
-            {lease.delivery.message.ordering_key for lease in self.leases.values()} - {""}
+            {lease.message.ordering_key for lease in self.leases.values()} - {""}
             if self.ordered
             else set()
         )
         blocked_keys: set[str] = set()
-        chosen: list[Delivery] = []
-        kept: deque[Delivery] = deque()
+        chosen: list[PublishedMessage] = []
+        kept: deque[PublishedMessage] = deque()
         taken_bytes = 0
+        returned = self.returned
         while self.ready:
-            delivery = self.ready.popleft()
-            key = delivery.message.ordering_key if self.ordered else ""
-            size = delivery.message.size if max_bytes > 0 else 0  # only a stream limits bytes
+            message = self.ready.popleft()
+            key = message.ordering_key if self.ordered else ""
+            size = message.size if max_bytes > 0 else 0  # only a stream limits bytes
             full = len(chosen) >= max_messages or (
                 max_bytes > 0 and chosen and taken_bytes + size > max_bytes
             )
-            if full or key in busy_keys or key in blocked_keys or delivery.not_before > now:
-                kept.append(delivery)
+            if (
+                full
+                or key in busy_keys
+                or key in blocked_keys
+                or (returned and message.seq in returned and returned[message.seq].not_before > now)
+            ):
+                kept.append(message)
                 if key:  # a later message of this key must not overtake this one
                     blocked_keys.add(key)
                 if full and not self.ordered:
                     break
                 continue
-            chosen.append(delivery)
+            chosen.append(message)
             taken_bytes += size
         kept.extend(self.ready)
         self.ready = kept
@@ -254,11 +267,11 @@ class Subscription:
         # The messages of one Publish share their publish time: its Timestamp fields are
         # worked out once for a run of them (0.3 µs a message).
         seconds, stamp = None, (0, 0)
-        for delivery in chosen:
-            if delivery.message.publish_seconds != seconds:
-                seconds = delivery.message.publish_seconds
-                stamp = delivery.message.publish_timestamp()
-            received.append(self._lease(delivery, deadline, stream, new(), stamp))
+        for message in chosen:
+            if message.publish_seconds != seconds:
+                seconds = message.publish_seconds
+                stamp = message.publish_timestamp()
+            received.append(self._lease(message, deadline, stream, new(), stamp))
         return received
 
     def acknowledge(self, ack_ids: list[str]) -> list[str]:
@@ -270,7 +283,7 @@ class Subscription:
                 invalid.append(ack_id)
                 continue
             self._release(lease)
-            self.acked.append(lease.delivery.message)
+            self.acked.append(lease.message)
         self.cond.notify_all()
         return invalid
 
@@ -306,31 +319,49 @@ class Subscription:
             self._release(lease)
         known = {m.seq for m in self.acked}
         self.acked = [m for m in self.acked if m.seq not in wanted]
-        for delivery in self.ready:
-            if delivery.message.seq not in wanted and delivery.message.seq not in known:
-                self.acked.append(delivery.message)
-        self.ready = deque(Delivery(m) for m in sorted(messages, key=lambda m: m.seq))
+        for message in self.ready:
+            if message.seq not in wanted and message.seq not in known:
+                self.acked.append(message)
+        self.ready = deque(sorted(messages, key=lambda m: m.seq))
+        self.returned.clear()  # as good as new: delivery attempts count from zero again
         self.cond.notify_all()
 
     # -- helpers -------------------------------------------------------------------------
 
+    def take_backlog(self) -> list[PublishedMessage]:
+        """Empty the backlog and return it (a Cloud Storage subscription writes it out)."""
+        taken = list(self.ready)
+        self.ready.clear()
+        self.returned.clear()
+        return taken
+
+    def give_back(self, messages: list[PublishedMessage]) -> None:
+        """Put ``messages`` back in the backlog, in publish order, as never delivered."""
+        self.ready = deque(sorted([*messages, *self.ready], key=lambda m: m.seq))
+
+    def hold_back(self, message: PublishedMessage, until: float) -> None:
+        """Delay the next delivery of a message just returned to the backlog."""
+        returned = self.returned.get(message.seq)
+        if returned is not None:  # (not dead-lettered instead)
+            self.returned[message.seq] = Returned(returned.attempts, until)
+
     def _lease(
         self,
-        delivery: Delivery,
+        m: PublishedMessage,
         deadline: float,
         stream: StreamingPull | None,
         received: Any,
         stamp: tuple[int, int],
     ) -> Any:
-        """Lease one delivery and fill ``received``, an empty raw ``ReceivedMessage``;
+        """Lease message ``m`` and fill ``received``, an empty raw ``ReceivedMessage``;
         ``stamp`` is the message's ``publish_timestamp()``."""
-        delivery.attempts += 1
+        returned = self.returned.pop(m.seq, None) if self.returned else None
+        attempts = 1 if returned is None else returned.attempts + 1
         ack_id = f"gcpfakes-{self.serial}-{next(_ack_serials)}"
-        self.leases[ack_id] = Lease(delivery, ack_id, deadline, stream)
+        self.leases[ack_id] = Lease(m, ack_id, deadline, attempts, stream)
         if stream is not None:
             stream.outstanding += 1
-            stream.outstanding_bytes += delivery.message.size
-        m = delivery.message
+            stream.outstanding_bytes += m.size
         # Raw protobufs, wrapped once per response by the caller: a proto-plus
         # ReceivedMessage costs several times more than the rest of the lease. The fields
         # are set in place rather than passed to constructors, which would build the
@@ -349,52 +380,53 @@ class Subscription:
         if stamp == (0, 0):
             timestamp.SetInParent()  # set even at the epoch, where both are defaults
         if self.dead_letter is not None:
-            received.delivery_attempt = delivery.attempts
+            received.delivery_attempt = attempts
         return received
 
     def _release(self, lease: Lease) -> None:
         del self.leases[lease.ack_id]
         if lease.stream is not None:
             lease.stream.outstanding -= 1
-            lease.stream.outstanding_bytes -= lease.delivery.message.size
+            lease.stream.outstanding_bytes -= lease.message.size
 
     def _requeue(self, leases: list[Lease], now: float) -> list[DeadLetter]:
         if not leases:
             return []
         if self.ordered:
             # GCP redelivers every later message of a key along with the one that failed.
-            keys = {lease.delivery.message.ordering_key for lease in leases} - {""}
+            keys = {lease.message.ordering_key for lease in leases} - {""}
             leases = leases + [
                 lease
                 for lease in self.leases.values()
-                if lease.delivery.message.ordering_key in keys and lease not in leases
+                if lease.message.ordering_key in keys and lease not in leases
             ]
         letters: list[DeadLetter] = []
-        back: list[Delivery] = []
+        back: list[PublishedMessage] = []
         dead_letter = self.dead_letter
         for lease in leases:
             self._release(lease)
-            delivery = lease.delivery
-            if dead_letter is not None and delivery.attempts >= dead_letter[1]:
-                letters.append(self._dead_letter_for(delivery, dead_letter[0]))
-                self.dead_lettered.append(delivery.message)
+            if dead_letter is not None and lease.attempts >= dead_letter[1]:
+                letters.append(self._dead_letter_for(lease, dead_letter[0]))
+                self.dead_lettered.append(lease.message)
                 continue
-            delivery.not_before = now + self._backoff(delivery.attempts)
-            back.append(delivery)
-        merged = sorted([*back, *self.ready], key=lambda d: d.message.seq)
+            self.returned[lease.message.seq] = Returned(
+                lease.attempts, now + self._backoff(lease.attempts)
+            )
+            back.append(lease.message)
+        merged = sorted([*back, *self.ready], key=lambda m: m.seq)
         self.ready = deque(merged)
         self.cond.notify_all()
         return letters
 
-    def _dead_letter_for(self, delivery: Delivery, topic: str) -> DeadLetter:
+    def _dead_letter_for(self, lease: Lease, topic: str) -> DeadLetter:
         project, _, subscription_id = self.name.removeprefix("projects/").partition(
             "/subscriptions/"
         )
-        m = delivery.message
+        m = lease.message
         attributes = dict(m.attributes)
         attributes.update(
             {
-                "CloudPubSubDeadLetterSourceDeliveryCount": str(delivery.attempts),
+                "CloudPubSubDeadLetterSourceDeliveryCount": str(lease.attempts),
                 "CloudPubSubDeadLetterSourceSubscription": subscription_id,
                 "CloudPubSubDeadLetterSourceSubscriptionProject": project,
                 "CloudPubSubDeadLetterSourceTopicPublishTime": m.publish_time.isoformat(),

@@ -266,25 +266,28 @@ class FakePubSub:
             with export.lock:
                 exporting = tuple(export.batch.messages) if export.batch is not None else ()
         with sub.cond:
-            deliveries = list(sub.ready) + [le.delivery for le in sub.leases.values()]
+            attempts = {
+                m.message_id: sub.returned[m.seq].attempts
+                for m in sub.ready
+                if m.seq in sub.returned
+            }
+            attempts.update((le.message.message_id, le.attempts) for le in sub.leases.values())
             return SubscriptionState(
                 name=sub.name,
                 topic=sub.config.topic,
-                backlog=tuple(d.message for d in sub.ready),
+                backlog=tuple(sub.ready),
                 outstanding=tuple(
                     Outstanding(
-                        message=le.delivery.message,
+                        message=le.message,
                         ack_id=le.ack_id,
-                        delivery_attempt=le.delivery.attempts,
+                        delivery_attempt=le.attempts,
                         ack_deadline=datetime.fromtimestamp(le.deadline, tz=timezone.utc),
                     )
                     for le in sub.leases.values()
                 ),
                 acked=tuple(sub.acked),
                 dead_lettered=tuple(sub.dead_lettered),
-                delivery_attempts={
-                    d.message.message_id: d.attempts for d in deliveries if d.attempts
-                },
+                delivery_attempts=attempts,
                 exporting=exporting,
             )
 

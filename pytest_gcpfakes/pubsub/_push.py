@@ -158,7 +158,7 @@ class PushDelivery:
         with sub.cond:
             now = sub.clock.time()
             held = sub.leases.get(received.ack_id)
-            attempt = held.delivery.attempts if held is not None else 0
+            attempt = held.attempts if held is not None else 0
             letters: list[DeadLetter] = []
             if acked:
                 sub.acknowledge([received.ack_id])
@@ -167,9 +167,10 @@ class PushDelivery:
                 _, letters = sub.modify_deadline([received.ack_id], 0, now)
                 if lease is not None and sub.backoff is None:
                     # No retry policy: Pub/Sub's own push backoff still spaces retries.
-                    attempts = lease.delivery.attempts
-                    lease.delivery.not_before = now + min(
-                        _PUSH_BACKOFF_MIN * 2 ** max(attempts - 1, 0), _PUSH_BACKOFF_MAX
+                    attempts = lease.attempts
+                    sub.hold_back(
+                        lease.message,
+                        now + min(_PUSH_BACKOFF_MIN * 2 ** max(attempts - 1, 0), _PUSH_BACKOFF_MAX),
                     )
         if letters:
             self._backend._forward(letters)

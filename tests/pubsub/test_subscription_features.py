@@ -192,6 +192,38 @@ def test_message_is_dead_lettered_after_max_delivery_attempts(
     assert attributes["CloudPubSubDeadLetterSourceSubscription"] == "runner"
 
 
+def test_a_nacked_message_keeps_its_attempts_in_the_backlog_and_others_start_at_one(
+    fake_pubsub: Any, subscriber: Any
+) -> None:
+    # The backlog holds the messages themselves; a returned message's count is kept
+    # beside it (Subscription.returned) until it is delivered again.
+    fake_pubsub.create_topic("jobs")
+    fake_pubsub.create_topic("jobs-dead")
+    sub = fake_pubsub.create_subscription(
+        "runner",
+        "jobs",
+        dead_letter_policy={
+            "dead_letter_topic": fake_pubsub.topic_path("jobs-dead"),
+            "max_delivery_attempts": 5,
+        },
+    )
+    fake_pubsub.publish("jobs", b"first")
+    for _ in range(2):
+        _nack(subscriber, sub, _pull(subscriber, sub))
+    fake_pubsub.publish("jobs", b"second")
+    state = fake_pubsub.state("runner")
+    assert [m.data for m in state.backlog] == [b"first", b"second"]
+    assert state.delivery_attempts == {state.backlog[0].message_id: 2}
+    received = _pull(subscriber, sub)
+    assert [(r.message.data, r.delivery_attempt) for r in received] == [
+        (b"first", 3),
+        (b"second", 1),
+    ]
+    assert [o.delivery_attempt for o in fake_pubsub.state("runner").outstanding] == [3, 1]
+    _ack(subscriber, sub, received)
+    assert fake_pubsub.state("runner").delivery_attempts == {}
+
+
 def test_max_delivery_attempts_below_five_is_rejected(fake_pubsub: Any, subscriber: Any) -> None:
     fake_pubsub.create_topic("jobs")
     with pytest.raises(exceptions.GoogleAPICallError, match="max_delivery_attempts is too small"):
