@@ -554,7 +554,7 @@ class PubSubBackend:
                         raise _not_found(sub.name)
                     now = self.clock.time()
                     letters = sub.expire(now)
-                    received = sub.take(now, max_messages, into=raw_response.received_messages)
+                    received = sub.take(now, max_messages, raw_response.received_messages)
                     if received or letters:
                         break
                     if now >= clock_give_up or not wait_until(sub.cond, give_up):

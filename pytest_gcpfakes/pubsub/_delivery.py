@@ -36,7 +36,6 @@ _DEFAULT_MAX_DELIVERY_ATTEMPTS = 5
 # Streaming pull: how many messages a stream may hold unacknowledged when the client did
 # not say (the client library always says; raw GAPIC callers may not).
 _DEFAULT_STREAM_MAX_MESSAGES = 1000
-_RECEIVED_PB = types.ReceivedMessage.pb()
 _STREAMING_PULL_RESPONSE_PB = types.StreamingPullResponse.pb()
 
 
@@ -215,19 +214,22 @@ class Subscription:
         self,
         now: float,
         max_messages: int,
+        into: Any,
         stream: StreamingPull | None = None,
         max_bytes: int = 0,
         deadline_seconds: int | None = None,
-        into: Any = None,
-    ) -> list[Any]:
-        """Lease up to ``max_messages`` deliverable messages (in order, one key at a time).
+    ) -> int:
+        """Lease up to ``max_messages`` deliverable messages (in order, one key at a time);
+        return how many.
 
-        Returns raw ``ReceivedMessage`` protobufs (see ``_lease``). With ``into`` (the
-        ``received_messages`` field of a raw response) they are built in place inside
-        it, which saves copying each one into the response afterwards (0.5 µs a message).
+        Each becomes a raw ``ReceivedMessage`` (see ``_lease``) built in place in
+        ``into``, the ``received_messages`` field of a raw response, which saves copying
+        each one into the response afterwards (0.5 µs a message). Nothing else holds
+        them: a list of them, alive until the response went out, made the garbage
+        collector run more often during pulls.
         """
         if max_messages <= 0 or not self.ready:
-            return []
+            return 0
         busy_keys = (
             {lease.message.ordering_key for lease in self.leases.values()} - {""}
             if self.ordered
@@ -262,8 +264,7 @@ class Subscription:
         kept.extend(self.ready)
         self.ready = kept
         deadline = now + (deadline_seconds or self.ack_deadline_seconds)
-        new = _RECEIVED_PB if into is None else into.add
-        received = []
+        new = into.add
         # The messages of one Publish share their publish time: its Timestamp fields are
         # worked out once for a run of them (0.3 µs a message).
         seconds, stamp = None, (0, 0)
@@ -271,8 +272,8 @@ class Subscription:
             if message.publish_seconds != seconds:
                 seconds = message.publish_seconds
                 stamp = message.publish_timestamp()
-            received.append(self._lease(message, deadline, stream, new(), stamp))
-        return received
+            self._lease(message, deadline, stream, new(), stamp)
+        return len(chosen)
 
     def acknowledge(self, ack_ids: list[str]) -> list[str]:
         """Acknowledge leased messages; return the ack ids that were no longer valid."""
@@ -352,7 +353,7 @@ class Subscription:
         stream: StreamingPull | None,
         received: Any,
         stamp: tuple[int, int],
-    ) -> Any:
+    ) -> None:
         """Lease message ``m`` and fill ``received``, an empty raw ``ReceivedMessage``;
         ``stamp`` is the message's ``publish_timestamp()``."""
         returned = self.returned.pop(m.seq, None) if self.returned else None
@@ -381,7 +382,6 @@ class Subscription:
             timestamp.SetInParent()  # set even at the epoch, where both are defaults
         if self.dead_letter is not None:
             received.delivery_attempt = attempts
-        return received
 
     def _release(self, lease: Lease) -> None:
         del self.leases[lease.ack_id]
@@ -534,10 +534,10 @@ class StreamingPull(CallSurface):
                         received = sub.take(
                             now,
                             room,
+                            raw.received_messages,
                             self,
                             byte_room,
                             self.deadline_seconds,
-                            into=raw.received_messages,
                         )
                         if received:
                             properties = raw.subscription_properties

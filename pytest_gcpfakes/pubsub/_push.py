@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import timezone
 from typing import TYPE_CHECKING, Any
 
+from google.pubsub_v1 import types
+
 from pytest_gcpfakes.pubsub._delivery import RECHECK_SECONDS
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from pytest_gcpfakes.pubsub._delivery import DeadLetter, Subscription
 
 SUCCESS_CODES = frozenset({102, 200, 201, 202, 204})
+_PULL_RESPONSE_PB = types.PullResponse.pb()
 _PUSH_BACKOFF_MIN = 0.1
 _PUSH_BACKOFF_MAX = 60.0
 
@@ -131,9 +134,9 @@ class PushDelivery:
                 letters = sub.expire(now)
                 if letters:
                     break
-                received = sub.take(now, 1)
-                if received:
-                    return received[0], endpoint
+                one = _PULL_RESPONSE_PB().received_messages
+                if sub.take(now, 1, one):
+                    return one[0], endpoint
                 sub.cond.wait(RECHECK_SECONDS)
             else:
                 self._stopped = True
