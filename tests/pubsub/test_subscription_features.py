@@ -162,13 +162,13 @@ def test_retry_policy_delays_redelivery_on_the_fakes_clock(
     assert len(_pull(subscriber, sub)) == 1
 
 
-def test_message_is_dead_lettered_after_max_delivery_attempts(
-    fake_pubsub: Any, subscriber: Any
-) -> None:
+def _dead_lettering_runner(fake_pubsub: Any) -> str:
+    """Subscription "runner" on "jobs", dead-lettering to "jobs-dead" after 5 attempts;
+    return "dead-reader", the dead-letter topic's subscription."""
     fake_pubsub.create_topic("jobs")
     fake_pubsub.create_topic("jobs-dead")
-    dead = fake_pubsub.create_subscription("dead-reader", "jobs-dead")
-    sub = fake_pubsub.create_subscription(
+    dead: str = fake_pubsub.create_subscription("dead-reader", "jobs-dead")
+    fake_pubsub.create_subscription(
         "runner",
         "jobs",
         dead_letter_policy={
@@ -176,6 +176,14 @@ def test_message_is_dead_lettered_after_max_delivery_attempts(
             "max_delivery_attempts": 5,
         },
     )
+    return dead
+
+
+def test_message_is_dead_lettered_after_max_delivery_attempts(
+    fake_pubsub: Any, subscriber: Any
+) -> None:
+    dead = _dead_lettering_runner(fake_pubsub)
+    sub = fake_pubsub.subscription_path("runner")
     fake_pubsub.publish("jobs", b"poison", source="test")
     attempts = []
     for _ in range(5):
@@ -197,16 +205,8 @@ def test_a_nacked_message_keeps_its_attempts_in_the_backlog_and_others_start_at_
 ) -> None:
     # The backlog holds the messages themselves; a returned message's count is kept
     # beside it (Subscription.returned) until it is delivered again.
-    fake_pubsub.create_topic("jobs")
-    fake_pubsub.create_topic("jobs-dead")
-    sub = fake_pubsub.create_subscription(
-        "runner",
-        "jobs",
-        dead_letter_policy={
-            "dead_letter_topic": fake_pubsub.topic_path("jobs-dead"),
-            "max_delivery_attempts": 5,
-        },
-    )
+    _dead_lettering_runner(fake_pubsub)
+    sub = fake_pubsub.subscription_path("runner")
     fake_pubsub.publish("jobs", b"first")
     for _ in range(2):
         _nack(subscriber, sub, _pull(subscriber, sub))
