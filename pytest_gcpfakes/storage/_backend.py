@@ -368,6 +368,7 @@ class StorageBackend:
         self._serials = itertools.count(1)
         self.notification_sink: NotificationSink | None = None
         self._pending = _Pending()
+        self._held: dict[str | None, _HeldNotifications] = {}
         self.soft_deleted_buckets: list[Any] = []  # _soft_delete.SoftDeletedBucket
 
     # -- notifications -------------------------------------------------------------------
@@ -378,8 +379,14 @@ class StorageBackend:
 
         ``base_url`` goes with the notifications the block raises: their payloads are
         rendered after the request, with links to the face that request came through.
+        The blocks hold no state of their own, so one per base URL serves every request.
         """
-        return _HeldNotifications(self, base_url)
+        held = self._held.get(base_url)
+        if held is None:
+            if len(self._held) >= 64:  # a face has one or two; never let them pile up
+                self._held.clear()
+            held = self._held[base_url] = _HeldNotifications(self, base_url)
+        return held
 
     def _flush_notifications(self) -> None:
         items, self._pending.items = self._pending.items, []

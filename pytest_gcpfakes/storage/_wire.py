@@ -180,9 +180,15 @@ class Request:
         #: Parameters whose value is not UTF-8 once percent-decoded (read with U+FFFD).
         self.undecodable = frozenset(undecodable) if undecodable else _NONE
         #: Parameters the query names more than once (``parse_query`` keeps the last).
-        self.repeated = repeated_names(query)
+        self.repeated = repeated_names(query) if "&" in query else _NONE
         self.content_type: str = environ.get("CONTENT_TYPE", "")
         self.environ = environ
+        # Both are read on every request (links, notifications, routing by host): made
+        # here rather than on first read, which cost a descriptor call each.
+        #: Scheme and host the request was sent to (:meth:`_base_url`).
+        self.base_url = self._base_url(environ)
+        #: The host the client addressed, ``name[:port]`` (:meth:`_host`).
+        self.host = self._host(environ, self.base_url)
         self.signed = False  # a signed URL's request: answered as the XML API answers
         #: The bucket the host names (virtual-hosted-style or a bucket-bound hostname),
         #: set by the app before routing; ``None``: the path names it, if anything does.
@@ -194,15 +200,14 @@ class Request:
         that cannot be right is answered like any other bad request."""
         return _read_body(self.environ)
 
-    @_computed_once
-    def base_url(self) -> str:
+    @staticmethod
+    def _base_url(environ: dict[str, Any]) -> str:
         """Scheme and host the request was sent to: every link in an answer starts here.
 
         The client follows ``mediaLink`` and session URIs verbatim, so links must name the
         face that was asked: ``https://storage.gcpfakes.invalid`` in-process, the server's
         own address and port over loopback HTTP (PEP 3333's URL reconstruction).
         """
-        environ = self.environ
         scheme = str(environ.get("wsgi.url_scheme") or "http")
         host = environ.get("HTTP_HOST")
         if not host:
@@ -212,17 +217,17 @@ class Request:
                 host = f"{host}:{port}"
         return f"{scheme}://{host}"
 
-    @_computed_once
-    def host(self) -> str:
+    @staticmethod
+    def _host(environ: dict[str, Any], base_url: str) -> str:
         """The host the client addressed, ``name[:port]``: the host a V4 signature signs and
         the one that names a bucket in virtual-hosted-style and bucket-bound URLs.
 
         Behind a proxy that rewrites ``Host`` it is the first ``X-Forwarded-Host``.
         """
-        forwarded = self.environ.get("HTTP_X_FORWARDED_HOST")
+        forwarded = environ.get("HTTP_X_FORWARDED_HOST")
         if forwarded:
             return str(forwarded).split(",", 1)[0].strip()
-        return self.base_url.split("://", 1)[1]
+        return base_url.split("://", 1)[1]
 
     def header(self, name: str) -> str | None:
         key = _HEADER_KEYS.get(name)

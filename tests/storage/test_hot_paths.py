@@ -172,3 +172,33 @@ def test_each_upload_takes_its_buckets_default_object_acl_as_it_is_then(
     assert public in entries(after)
     assert public not in entries(elsewhere)
     assert len(entries(before)) == len(entries(elsewhere)) == 4
+
+
+def test_a_soft_deleted_generation_shows_when_it_left_the_bucket(
+    client: storage.Client, gcpfakes: Any
+) -> None:
+    # Soft-deleted generations gain their time_deleted when first read, not when kept.
+    versioned = client.bucket("hot-versioned")
+    versioned.versioning_enabled = True
+    client.create_bucket(versioned)
+    first = versioned.blob("doc")
+    first.upload_from_string(b"v1")
+    second = versioned.blob("doc")
+    second.upload_from_string(b"v2")  # first is noncurrent from now on
+    gcpfakes.clock.advance(60)
+    versioned.delete_blob("doc", generation=first.generation)  # soft-deleted a minute later
+    kept = versioned.get_blob("doc", generation=first.generation, soft_deleted=True)
+    assert kept is not None
+    assert kept.soft_delete_time is not None
+    assert kept.time_deleted == second.time_created
+    assert (kept.soft_delete_time - second.time_created).total_seconds() >= 60
+
+    plain = client.create_bucket("hot-plain")
+    old = plain.blob("doc")
+    old.upload_from_string(b"v1")
+    gcpfakes.clock.advance(60)
+    plain.blob("doc").upload_from_string(b"v2")
+    overwritten = plain.get_blob("doc", generation=old.generation, soft_deleted=True)
+    assert overwritten is not None
+    assert overwritten.time_deleted == overwritten.soft_delete_time
+    assert (overwritten.time_deleted - old.time_created).total_seconds() >= 60
