@@ -17,7 +17,7 @@ import itertools
 import math
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -88,10 +88,9 @@ class PublishedMessage(NamedTuple):
         return len(self.data) + sum(len(k) + len(v) for k, v in self.attributes.items())
 
 
-@dataclass(frozen=True)
+@dataclass
 class Lease:
-    """A delivered, not yet acknowledged message and its ack deadline (as read from
-    :class:`Leases`, at the time it was read)."""
+    """A delivered, not yet acknowledged message and its ack deadline."""
 
     message: PublishedMessage
     ack_id: str
@@ -99,73 +98,6 @@ class Lease:
     attempts: int
     """Deliveries of the message to this subscription so far, this one included."""
     stream: StreamingPull | None = None
-
-
-class Leases(Mapping[str, Lease]):
-    """A subscription's outstanding leases by ack id (caller holds the subscription lock).
-
-    Kept in dicts of plain values instead of an object per lease: the 1,000 leases of a
-    pull, alive until acknowledged, counted toward the garbage collector's collections
-    like any other new objects (and the client floor makes none). Reading one (``get``,
-    ``values()``) makes a :class:`Lease`.
-    """
-
-    __slots__ = ("attempts", "deadlines", "messages", "streams")
-
-    def __init__(self) -> None:
-        self.messages: dict[str, PublishedMessage] = {}
-        self.deadlines: dict[str, float] = {}
-        """Ack deadlines, in observable time."""
-        self.attempts: dict[str, int] = {}
-        """Deliveries so far, this one included, where more than one."""
-        self.streams: dict[str, StreamingPull] = {}
-        """The stream each lease went out on, if any."""
-
-    def __getitem__(self, ack_id: str) -> Lease:
-        return Lease(
-            self.messages[ack_id],
-            ack_id,
-            self.deadlines[ack_id],
-            self.attempts.get(ack_id, 1),
-            self.streams.get(ack_id),
-        )
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.messages)
-
-    def __len__(self) -> int:
-        return len(self.messages)
-
-    def __contains__(self, ack_id: object) -> bool:
-        return ack_id in self.messages
-
-    def add(
-        self,
-        ack_id: str,
-        message: PublishedMessage,
-        deadline: float,
-        attempts: int,
-        stream: StreamingPull | None,
-    ) -> None:
-        self.messages[ack_id] = message
-        self.deadlines[ack_id] = deadline
-        if attempts > 1:
-            self.attempts[ack_id] = attempts
-        if stream is not None:
-            self.streams[ack_id] = stream
-            stream.outstanding += 1
-            stream.outstanding_bytes += message.size
-
-    def release(self, ack_id: str) -> tuple[PublishedMessage, int]:
-        """End a lease; return its message and attempts."""
-        message = self.messages.pop(ack_id)
-        del self.deadlines[ack_id]
-        attempts = self.attempts.pop(ack_id, 1) if self.attempts else 1
-        stream = self.streams.pop(ack_id, None) if self.streams else None
-        if stream is not None:
-            stream.outstanding -= 1
-            stream.outstanding_bytes -= message.size
-        return message, attempts
 
 
 class Returned(NamedTuple):
@@ -203,7 +135,7 @@ class Subscription:
     returned: dict[int, Returned] = field(default_factory=dict)
     """By ``seq``: the messages of ``ready`` that were delivered before. Every other
     message in it has never been delivered and may go at once."""
-    leases: Leases = field(default_factory=Leases)
+    leases: dict[str, Lease] = field(default_factory=dict)
     acked: list[PublishedMessage] = field(default_factory=list)
     dead_lettered: list[PublishedMessage] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
@@ -275,7 +207,7 @@ class Subscription:
 
     def expire(self, now: float) -> list[DeadLetter]:
         """Return expired leases to the backlog; return what must go to the dead-letter topic."""
-        expired = [ack_id for ack_id, d in self.leases.deadlines.items() if d <= now]
+        expired = [lease for lease in self.leases.values() if lease.deadline <= now]
         return self._requeue(expired, now)
 
     def take(
@@ -299,7 +231,7 @@ class Subscription:
         if max_messages <= 0 or not self.ready:
             return 0
         busy_keys = (
-            {m.ordering_key for m in self.leases.messages.values()} - {""}
+            {lease.message.ordering_key for lease in self.leases.values()} - {""}
             if self.ordered
             else set()
         )
@@ -346,12 +278,13 @@ class Subscription:
     def acknowledge(self, ack_ids: list[str]) -> list[str]:
         """Acknowledge leased messages; return the ack ids that were no longer valid."""
         invalid = []
-        leases = self.leases
         for ack_id in ack_ids:
-            if ack_id not in leases.messages:
+            lease = self.leases.get(ack_id)
+            if lease is None:
                 invalid.append(ack_id)
                 continue
-            self.acked.append(leases.release(ack_id)[0])
+            self._release(lease)
+            self.acked.append(lease.message)
         self.cond.notify_all()
         return invalid
 
@@ -360,15 +293,15 @@ class Subscription:
     ) -> tuple[list[str], list[DeadLetter]]:
         """Extend leases, or nack them (``seconds == 0``); return invalid ids and dead letters."""
         invalid: list[str] = []
-        nacked: list[str] = []
-        deadlines = self.leases.deadlines
+        nacked: list[Lease] = []
         for ack_id in ack_ids:
-            if ack_id not in deadlines:
+            lease = self.leases.get(ack_id)
+            if lease is None:
                 invalid.append(ack_id)
             elif seconds == 0:
-                nacked.append(ack_id)
+                nacked.append(lease)
             else:
-                deadlines[ack_id] = now + seconds
+                lease.deadline = now + seconds
         letters = self._requeue(nacked, now)
         self.cond.notify_all()
         return invalid, letters
@@ -383,8 +316,8 @@ class Subscription:
         Outstanding leases are dropped, so their ack ids no longer acknowledge anything.
         """
         wanted = {m.seq for m in messages}
-        for ack_id in list(self.leases):
-            self.leases.release(ack_id)
+        for lease in list(self.leases.values()):
+            self._release(lease)
         known = {m.seq for m in self.acked}
         self.acked = [m for m in self.acked if m.seq not in wanted]
         for message in self.ready:
@@ -426,7 +359,10 @@ class Subscription:
         returned = self.returned.pop(m.seq, None) if self.returned else None
         attempts = 1 if returned is None else returned.attempts + 1
         ack_id = f"gcpfakes-{self.serial}-{next(_ack_serials)}"
-        self.leases.add(ack_id, m, deadline, attempts, stream)
+        self.leases[ack_id] = Lease(m, ack_id, deadline, attempts, stream)
+        if stream is not None:
+            stream.outstanding += 1
+            stream.outstanding_bytes += m.size
         # Raw protobufs, wrapped once per response by the caller: a proto-plus
         # ReceivedMessage costs several times more than the rest of the lease. The fields
         # are set in place rather than passed to constructors, which would build the
@@ -447,46 +383,50 @@ class Subscription:
         if self.dead_letter is not None:
             received.delivery_attempt = attempts
 
-    def _requeue(self, ack_ids: list[str], now: float) -> list[DeadLetter]:
-        """End the leases of ``ack_ids`` (leased now): back to the backlog, or to the
-        dead-letter topic (returned, for the caller to forward)."""
-        if not ack_ids:
+    def _release(self, lease: Lease) -> None:
+        del self.leases[lease.ack_id]
+        if lease.stream is not None:
+            lease.stream.outstanding -= 1
+            lease.stream.outstanding_bytes -= lease.message.size
+
+    def _requeue(self, leases: list[Lease], now: float) -> list[DeadLetter]:
+        if not leases:
             return []
-        ack_ids = list(dict.fromkeys(ack_ids))  # a nack may name an id twice
-        leased = self.leases.messages
         if self.ordered:
             # GCP redelivers every later message of a key along with the one that failed.
-            keys = {leased[ack_id].ordering_key for ack_id in ack_ids} - {""}
-            chosen = set(ack_ids)
-            ack_ids += [
-                ack_id
-                for ack_id, m in leased.items()
-                if m.ordering_key in keys and ack_id not in chosen
+            keys = {lease.message.ordering_key for lease in leases} - {""}
+            leases = leases + [
+                lease
+                for lease in self.leases.values()
+                if lease.message.ordering_key in keys and lease not in leases
             ]
         letters: list[DeadLetter] = []
         back: list[PublishedMessage] = []
         dead_letter = self.dead_letter
-        for ack_id in ack_ids:
-            message, attempts = self.leases.release(ack_id)
-            if dead_letter is not None and attempts >= dead_letter[1]:
-                letters.append(self._dead_letter_for(message, attempts, dead_letter[0]))
-                self.dead_lettered.append(message)
+        for lease in leases:
+            self._release(lease)
+            if dead_letter is not None and lease.attempts >= dead_letter[1]:
+                letters.append(self._dead_letter_for(lease, dead_letter[0]))
+                self.dead_lettered.append(lease.message)
                 continue
-            self.returned[message.seq] = Returned(attempts, now + self._backoff(attempts))
-            back.append(message)
+            self.returned[lease.message.seq] = Returned(
+                lease.attempts, now + self._backoff(lease.attempts)
+            )
+            back.append(lease.message)
         merged = sorted([*back, *self.ready], key=lambda m: m.seq)
         self.ready = deque(merged)
         self.cond.notify_all()
         return letters
 
-    def _dead_letter_for(self, m: PublishedMessage, attempts: int, topic: str) -> DeadLetter:
+    def _dead_letter_for(self, lease: Lease, topic: str) -> DeadLetter:
         project, _, subscription_id = self.name.removeprefix("projects/").partition(
             "/subscriptions/"
         )
+        m = lease.message
         attributes = dict(m.attributes)
         attributes.update(
             {
-                "CloudPubSubDeadLetterSourceDeliveryCount": str(attempts),
+                "CloudPubSubDeadLetterSourceDeliveryCount": str(lease.attempts),
                 "CloudPubSubDeadLetterSourceSubscription": subscription_id,
                 "CloudPubSubDeadLetterSourceSubscriptionProject": project,
                 "CloudPubSubDeadLetterSourceTopicPublishTime": m.publish_time.isoformat(),
