@@ -293,16 +293,16 @@ class Subscription:
     ) -> tuple[list[str], list[DeadLetter]]:
         """Extend leases, or nack them (``seconds == 0``); return invalid ids and dead letters."""
         invalid: list[str] = []
-        nacked: list[Lease] = []
+        nacked: dict[str, Lease] = {}  # by ack id: a nack may name one twice
         for ack_id in ack_ids:
             lease = self.leases.get(ack_id)
             if lease is None:
                 invalid.append(ack_id)
             elif seconds == 0:
-                nacked.append(lease)
+                nacked[ack_id] = lease
             else:
                 lease.deadline = now + seconds
-        letters = self._requeue(nacked, now)
+        letters = self._requeue(list(nacked.values()), now)
         self.cond.notify_all()
         return invalid, letters
 

@@ -224,6 +224,19 @@ def test_a_nacked_message_keeps_its_attempts_in_the_backlog_and_others_start_at_
     assert fake_pubsub.state("runner").delivery_attempts == {}
 
 
+def test_a_nack_naming_an_ack_id_twice_returns_the_message_once(
+    fake_pubsub: Any, subscriber: Any
+) -> None:
+    _dead_lettering_runner(fake_pubsub)
+    sub = fake_pubsub.subscription_path("runner")
+    fake_pubsub.publish("jobs", b"job")
+    (received,) = _pull(subscriber, sub)
+    subscriber.modify_ack_deadline(
+        subscription=sub, ack_ids=[received.ack_id, received.ack_id], ack_deadline_seconds=0
+    )
+    assert [(r.message.data, r.delivery_attempt) for r in _pull(subscriber, sub)] == [(b"job", 2)]
+
+
 def test_max_delivery_attempts_below_five_is_rejected(fake_pubsub: Any, subscriber: Any) -> None:
     fake_pubsub.create_topic("jobs")
     with pytest.raises(exceptions.GoogleAPICallError, match="max_delivery_attempts is too small"):
