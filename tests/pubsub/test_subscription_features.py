@@ -162,13 +162,13 @@ def test_retry_policy_delays_redelivery_on_the_fakes_clock(
     assert len(_pull(subscriber, sub)) == 1
 
 
-def _dead_lettering_runner(fake_pubsub: Any) -> str:
+def _dead_lettering_runner(fake_pubsub: Any) -> tuple[str, str]:
     """Subscription "runner" on "jobs", dead-lettering to "jobs-dead" after 5 attempts;
-    return "dead-reader", the dead-letter topic's subscription."""
+    return its path and that of "dead-reader", the dead-letter topic's subscription."""
     fake_pubsub.create_topic("jobs")
     fake_pubsub.create_topic("jobs-dead")
     dead: str = fake_pubsub.create_subscription("dead-reader", "jobs-dead")
-    fake_pubsub.create_subscription(
+    runner: str = fake_pubsub.create_subscription(
         "runner",
         "jobs",
         dead_letter_policy={
@@ -176,14 +176,13 @@ def _dead_lettering_runner(fake_pubsub: Any) -> str:
             "max_delivery_attempts": 5,
         },
     )
-    return dead
+    return runner, dead
 
 
 def test_message_is_dead_lettered_after_max_delivery_attempts(
     fake_pubsub: Any, subscriber: Any
 ) -> None:
-    dead = _dead_lettering_runner(fake_pubsub)
-    sub = fake_pubsub.subscription_path("runner")
+    sub, dead = _dead_lettering_runner(fake_pubsub)
     fake_pubsub.publish("jobs", b"poison", source="test")
     attempts = []
     for _ in range(5):
@@ -205,8 +204,7 @@ def test_a_nacked_message_keeps_its_attempts_in_the_backlog_and_others_start_at_
 ) -> None:
     # The backlog holds the messages themselves; a returned message's count is kept
     # beside it (Subscription.returned) until it is delivered again.
-    _dead_lettering_runner(fake_pubsub)
-    sub = fake_pubsub.subscription_path("runner")
+    sub, _ = _dead_lettering_runner(fake_pubsub)
     fake_pubsub.publish("jobs", b"first")
     for _ in range(2):
         _nack(subscriber, sub, _pull(subscriber, sub))
@@ -227,8 +225,7 @@ def test_a_nacked_message_keeps_its_attempts_in_the_backlog_and_others_start_at_
 def test_a_nack_naming_an_ack_id_twice_returns_the_message_once(
     fake_pubsub: Any, subscriber: Any
 ) -> None:
-    _dead_lettering_runner(fake_pubsub)
-    sub = fake_pubsub.subscription_path("runner")
+    sub, _ = _dead_lettering_runner(fake_pubsub)
     fake_pubsub.publish("jobs", b"job")
     (received,) = _pull(subscriber, sub)
     subscriber.modify_ack_deadline(
