@@ -3,8 +3,9 @@
 The floor is the same client and the same in-memory transport, with a backend that returns
 a prepared response without looking at the request. The difference is what the fake's own
 work costs (copying the request as the wire would, validation, state).
-Target: at most 1.25 times the floor. For publish, a second floor answers with fresh
-message ids and keeps nothing: what any backend must at least do, printed for comparison.
+Targets: a unary call at most 1.25 times the floor; a GAPIC publish at most 1.25 times a
+second floor that answers with fresh message ids and keeps nothing, what any backend must
+at least do for a publish (the issue's two rows; ``run.py`` judges them the same way).
 """
 
 from __future__ import annotations
@@ -145,13 +146,16 @@ def main() -> None:
         + ", ".join(
             f"{name} {'met' if best_ours[name] / best_floor[name] <= TARGET else 'NOT met'}"
             for name in calls
+            if name != publish
         )
     )
+    ratio = best_ours[publish] / min(fresh)
     print(
         "publish: a backend that only answers with fresh message ids and keeps nothing costs "
         f"{min(fresh) * 1e6:.1f} µs, {min(fresh) / best_floor[publish]:.2f}x the floor; "
-        f"gcpfakes also validates, stores and timestamps each message "
-        f"({(best_ours[publish] - min(fresh)) * 1e6:.1f} µs more)"
+        f"gcpfakes, which also validates, stores and timestamps each message "
+        f"({(best_ours[publish] - min(fresh)) * 1e6:.1f} µs more), costs {ratio:.2f}x it "
+        f"(target at most {TARGET}x: {'met' if ratio <= TARGET else 'NOT met'})"
     )
 
 
