@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_gcpfakes.storage import _errors
+from pytest_gcpfakes.storage._memo import remember_last
 from pytest_gcpfakes.storage._signing import SIGNER_EMAIL
 
 if TYPE_CHECKING:
@@ -245,19 +246,13 @@ def new_object_acl(
 
 
 _WRITER = Grant(CALLER, "OWNER")
-_LAST_DEFAULT: list[tuple[tuple[Grant, ...], tuple[Grant, ...]]] = [((), (_WRITER,))]
-"""The last default list given a writer, and the result: uploads to one bucket ask again
-and again (1.1 µs an insert before; the lists are tuples, so the same one is the same)."""
 
 
+@remember_last  # uploads to one bucket ask again and again (1.1 µs an insert before)
 def _default_with_writer(default: tuple[Grant, ...]) -> tuple[Grant, ...]:
-    """A bucket's default object ACL with the writer as OWNER, whatever the list gives it."""
-    last = _LAST_DEFAULT[0]  # one read: another thread may replace it meanwhile
-    if last[0] is default:
-        return last[1]
-    acl = (*(g for g in default if g.entity != CALLER), _WRITER)
-    _LAST_DEFAULT[0] = (default, acl)
-    return acl
+    """A bucket's default object ACL with the writer as OWNER, whatever the list gives it
+    (the lists are tuples, so the same list is the same object)."""
+    return (*(g for g in default if g.entity != CALLER), _WRITER)
 
 
 def acl_on_insert(bucket: Bucket, number: int, metadata: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from pytest_gcpfakes.storage._backend import (
     project_number,
 )
 from pytest_gcpfakes.storage._bucket_fields import location_type, rpo
+from pytest_gcpfakes.storage._memo import remember_last
 from pytest_gcpfakes.storage._notifications import NotificationConfig
 from pytest_gcpfakes.storage._schema import parse_time
 
@@ -229,25 +230,15 @@ def contexts_field(body: dict[str, Any], fields: dict[str, Any]) -> None:
 # -- small renderings -------------------------------------------------------------------------
 
 
+@remember_last  # an object's resource writes the same moment three times
 def rfc3339(moment: datetime) -> str:
     """A timestamp as GCS writes resource times: UTC, milliseconds.
 
     ``isoformat`` truncates to milliseconds as ``microsecond // 1000`` does, and its first
     23 characters are the date and time without the zone (years 1000 to 9999); ``strftime``
-    took twice as long. An object's resource writes the same moment three times (created,
-    updated, storage class updated), so the last one is remembered: an ``lru_cache`` here
-    cost more than it saved between client calls, its table gone cold (2.7 µs a call in
-    the benchmark's rounds, against 0.2 µs in a loop of its own).
+    took twice as long.
     """
-    last = _LAST_TIME[0]  # one read: another thread may replace it meanwhile
-    if last[0] is moment:
-        return last[1]
-    text = moment.isoformat(timespec="milliseconds")[:23] + "Z"
-    _LAST_TIME[0] = (moment, text)
-    return text
-
-
-_LAST_TIME: list[tuple[datetime | None, str]] = [(None, "")]
+    return moment.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def _rfc3339_micros(moment: datetime) -> str:
