@@ -337,7 +337,8 @@ class Subscription:
         return taken
 
     def give_back(self, messages: list[PublishedMessage]) -> None:
-        """Put ``messages`` back in the backlog, in publish order, as never delivered."""
+        """Put ``messages`` back in the backlog, in publish order (``returned`` says which
+        were delivered before; the others go as never delivered)."""
         self.ready = deque(sorted([*messages, *self.ready], key=lambda m: m.seq))
 
     def hold_back(self, message: PublishedMessage, until: float) -> None:
@@ -413,8 +414,7 @@ class Subscription:
                 lease.attempts, now + self._backoff(lease.attempts)
             )
             back.append(lease.message)
-        merged = sorted([*back, *self.ready], key=lambda m: m.seq)
-        self.ready = deque(merged)
+        self.give_back(back)
         self.cond.notify_all()
         return letters
 
