@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
+import sys
 from urllib.parse import urlsplit
 
 _GOOGLE_DOMAINS = ("googleapis.com", "storage.cloud.google.com", "accounts.google.com")
 _METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "169.254.169.254"})
+
+UNIX_SOCKETS = hasattr(socket, "AF_UNIX") and sys.platform != "win32"
+"""Whether the servers' own hops (the link, the switch's way to the gRPC face) may also
+use Unix sockets here: a round trip there costs a fifth of one over TCP loopback."""
 
 
 def is_google_host(host: str | None) -> bool:

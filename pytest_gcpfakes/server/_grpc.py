@@ -18,8 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -31,7 +29,7 @@ import grpc
 from google.api_core import exceptions
 from grpc_status import rpc_status  # type: ignore[import-untyped]
 
-from pytest_gcpfakes._hosts import check_listen_host
+from pytest_gcpfakes._hosts import UNIX_SOCKETS, check_listen_host
 
 __all__ = ["Caller", "GrpcServer", "start_grpc_server"]
 
@@ -201,7 +199,7 @@ def start_grpc_server(
     if face.port == 0:  # older grpcio answers 0 instead of raising
         executor.shutdown(wait=False)
         raise OSError(f"pytest-gcpfakes could not listen for gRPC on {target}.")
-    if unix and hasattr(socket, "AF_UNIX") and sys.platform != "win32":
+    if unix and UNIX_SOCKETS:
         face.unix_dir = tempfile.mkdtemp(prefix="gcpfakes-")
         path = os.path.join(face.unix_dir, "grpc.sock")
         with contextlib.suppress(RuntimeError):  # no Unix socket there: TCP only

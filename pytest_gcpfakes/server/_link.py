@@ -45,13 +45,13 @@ import shutil
 import socket
 import socketserver
 import struct
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from pytest_gcpfakes._hosts import UNIX_SOCKETS
 from pytest_gcpfakes._sessions import SESSION_HEADER, check_remote
 
 if TYPE_CHECKING:
@@ -369,7 +369,7 @@ def serve_unix(app: LinkApp) -> UnixLinkServer | None:
     Also ``None`` where one cannot be made (a temporary directory whose path is too long
     for a socket address, say): callers then keep to TCP.
     """
-    if not hasattr(socket, "AF_UNIX") or sys.platform == "win32":
+    if not UNIX_SOCKETS:
         return None
     try:
         return UnixLinkServer(app)
